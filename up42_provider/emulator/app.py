@@ -1,0 +1,232 @@
+"""ASGI application factory of the UP42 API emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from up42_provider.emulator import auth
+from up42_provider.emulator.config import EmulatorConfig
+from up42_provider.emulator.faults import CREATING_CALLS, FaultInjector
+from up42_provider.emulator.http import ApiError, error_response, route
+from up42_provider.emulator.state import EmulatorState
+
+log = logging.getLogger("up42_provider.emulator")
+
+# Domain modules, each with ``install(state) -> list[BaseRoute]``. Order matters: a module may use
+# the stores of the modules installed before it (blobs before orders and jobs, ...).
+DOMAIN_MODULES = (
+    "up42_provider.emulator.routes.storage",  # signed URLs and the blob store (X1)
+    "up42_provider.emulator.routes.account",  # E02-E04, E09-E10
+    "up42_provider.emulator.routes.webhooks",  # E11-E17 and event delivery
+    "up42_provider.emulator.routes.blocks",  # E05-E08, coverage files (X2)
+    "up42_provider.emulator.routes.catalog",  # E18-E22
+    "up42_provider.emulator.routes.assets",  # E31-E36 and the storage STAC API
+    "up42_provider.emulator.routes.orders",  # E23-E26
+    "up42_provider.emulator.routes.tasking",  # E27-E30
+    "up42_provider.emulator.routes.workflows",  # E37-E45
+    "up42_provider.emulator.routes.jobs",  # E46-E58
+)
+
+TICK_SECONDS = 0.2
+
+
+class EmulatorMiddleware:
+    """Advances simulated time, injects faults and checks the bearer token before routing."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        path, method = request.url.path, request.method
+        state = self.state
+        state.requests_seen += 1
+        if path.startswith("/_emulator/"):
+            await self.app(scope, receive, send)
+            return
+        state.advance()
+        faults = state.faults
+        if not path.startswith("/storage/"):
+            if faults.draw("slow", method, path):
+                await asyncio.sleep(faults.config.slow_seconds)
+            if faults.draw("rate_limit", method, path):
+                exc = ApiError(
+                    429,
+                    "Too many requests, please slow down",
+                    title="Too Many Requests",
+                    headers={"Retry-After": f"{faults.config.retry_after:g}"},
+                )
+                await error_response(request, exc)(scope, receive, send)
+                return
+            if faults.draw("error", method, path):
+                status = (500, 502, 503)[state.rng.randrange(3)]
+                exc = ApiError(status, "Internal server error", title="Internal Server Error")
+                await error_response(request, exc)(scope, receive, send)
+                return
+        try:
+            auth.check_request(state, request)
+            if not path.startswith(auth.PUBLIC_PREFIXES) and faults.draw("token_expiry", method, path):
+                raise ApiError(401, "Token has expired")
+        except ApiError as exc:
+            await error_response(request, exc)(scope, receive, send)
+            return
+        if method == "POST" and CREATING_CALLS.match(path) and faults.draw("lost_response", method, path):
+            await self._lose_response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _lose_response(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Do the work, then drop the connection before the client can read the answer."""
+        started: list[Message] = []
+
+        async def swallow(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.append(message)
+
+        await self.app(scope, receive, swallow)
+        if started:
+            headers = [(k, v) for k, v in started[0].get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", b"4096"))
+            await send({"type": "http.response.start", "status": started[0]["status"], "headers": headers})
+            await send({"type": "http.response.body", "body": b"", "more_body": True})
+        # Returning without completing the response makes the server close the connection.
+
+
+def _admin_routes(state: EmulatorState) -> list[BaseRoute]:
+    """The emulator's own control API under /_emulator (not part of UP42's API)."""
+
+    async def info(request: Request) -> Response:
+        cfg = state.config
+        return JSONResponse(
+            {
+                "projectId": cfg.project_id,
+                "workspaceId": cfg.workspace_id,
+                "seed": cfg.seed,
+                "speed": cfg.speed,
+                "now": state.clock.now().isoformat(),
+                "credits": state.credits.balance,
+                "requests": state.requests_seen,
+                "faultsFired": state.faults.fired,
+            }
+        )
+
+    async def faults(request: Request) -> Response:
+        if request.method == "POST":
+            body = json.loads(await request.body() or b"{}")
+            if body.get("clear"):
+                state.faults.clear()
+            rates = body.get("rates") or {}
+            try:
+                state.faults.configure(**{k: float(v) for k, v in rates.items()})
+                for rule in body.get("rules") or []:
+                    state.faults.add_rule(**rule)
+            except (TypeError, ValueError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(
+            {"rates": state.faults.config.__dict__, "rules": state.faults.rules(), "fired": state.faults.fired}
+        )
+
+    async def clock(request: Request) -> Response:
+        body = json.loads(await request.body() or b"{}")
+        now = state.clock.advance(float(body.get("advance", 0)))
+        state.advance()
+        return JSONResponse({"now": now.isoformat()})
+
+    async def expire_tokens(request: Request) -> Response:
+        state.tokens.revoke_all_before()
+        return JSONResponse({"expired": True})
+
+    return [
+        *route("/_emulator/info", info, ["GET"]),
+        *route("/_emulator/faults", faults, ["GET", "POST"]),
+        *route("/_emulator/clock", clock, ["POST"]),
+        *route("/_emulator/expire-tokens", expire_tokens, ["POST"]),
+    ]
+
+
+def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
+    """Build the emulator app; the state is reachable as ``app.state.emulator``."""
+    config = config or EmulatorConfig()
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if config.data_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="up42-emulator-")
+        data_dir = Path(tmp.name)
+    else:
+        data_dir = Path(config.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+    state = EmulatorState(config, data_dir)
+    state.faults = FaultInjector(config.faults, config.seed)
+
+    routes: list[BaseRoute] = [*auth.install(state), *_admin_routes(state)]
+    for name in DOMAIN_MODULES:
+        routes.extend(importlib.import_module(name).install(state))
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(request, exc)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        detail = "Not found" if status == 404 else "Method not allowed"
+        return error_response(request, ApiError(status, detail, title="Resource does not exist." if status == 404 else detail))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(TICK_SECONDS)
+                try:
+                    state.advance()
+                except Exception:  # keep ticking; the next request shows the error
+                    log.exception("emulator state advance failed")
+
+        state.loop = asyncio.get_running_loop()
+        task = asyncio.create_task(tick())
+        try:
+            for hook in state.startup_hooks:
+                await hook()
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            for hook in state.shutdown_hooks:
+                await hook()
+            if tmp is not None:
+                tmp.cleanup()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={ApiError: api_error, 404: not_found, 405: not_found},
+        lifespan=lifespan,
+    )
+    app.state.emulator = state
+    return EmulatorApp(EmulatorMiddleware(app, state), state)
+
+
+class EmulatorApp:
+    """The ASGI callable with its state attached (``app.emulator``)."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self._app = app
+        self.emulator = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)

@@ -1,0 +1,62 @@
+"""Emulator settings: one frozen dataclass shared by the CLI, the app factory and tests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+# Deterministic defaults so that a user's saved connection keeps working across restarts.
+DEFAULT_PROJECT_ID = "0d5a7f2c-4e1b-4b7a-9c33-2f6e8a1d9b42"
+DEFAULT_PROJECT_API_KEY = "up42-emulator-api-key"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8042
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Probabilities (0..1) of injected faults; all off by default.
+
+    Faults are drawn from a random generator seeded with the emulator seed, so a run with the
+    same seed and the same request sequence sees the same faults.
+    """
+
+    error_rate: float = 0.0  # answer 500/502/503 instead of handling the request
+    rate_limit_rate: float = 0.0  # answer 429 with Retry-After
+    retry_after: float = 1.0  # seconds sent in Retry-After
+    slow_rate: float = 0.0  # delay the answer by slow_seconds
+    slow_seconds: float = 2.0
+    drop_rate: float = 0.0  # drop the connection in the middle of a download body
+    token_expiry_rate: float = 0.0  # treat a valid token as expired (401)
+    lost_response_rate: float = 0.0  # creating calls: do the work, then drop the connection
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    project_id: str = DEFAULT_PROJECT_ID
+    project_api_key: str = DEFAULT_PROJECT_API_KEY
+    seed: int = 42
+    speed: float = 1.0  # 10 makes every simulated duration ten times shorter
+    token_lifetime: int = 300  # seconds, as the real service (expires_in)
+    signed_url_lifetime: int = 900  # seconds a signed download URL stays valid
+    initial_credits: int = 100_000
+    max_concurrent_jobs: int = 3
+    asset_size_mb: float = 0.0  # > 0 pads every order asset archive to about this size (benchmarks)
+    data_dir: Path | None = None  # generated files; a temporary directory when None
+    faults: FaultConfig = field(default_factory=FaultConfig)
+
+    @property
+    def workspace_id(self) -> str:
+        """The project's workspace, derived from the project id so it is stable across restarts."""
+        return str(uuid.uuid5(uuid.UUID(self.project_id), "workspace"))
+
+    @property
+    def account_id(self) -> str:
+        return str(uuid.uuid5(uuid.UUID(self.project_id), "account"))
+
+    def with_faults(self, **kwargs: float) -> EmulatorConfig:
+        return replace(self, faults=replace(self.faults, **kwargs))
+
+    def duration(self, nominal_seconds: float) -> float:
+        """Real seconds for a simulated duration, scaled by ``speed``."""
+        return nominal_seconds / self.speed

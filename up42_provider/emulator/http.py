@@ -1,0 +1,154 @@
+"""Response shapes of the UP42 API (API.md §4, §6) and the route table helpers.
+
+Every route module builds its answers with these helpers so that envelopes, problem bodies and
+Spring pages look the same everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ApiError(Exception):
+    """An error answer. Rendered as a v1 envelope or a v2 problem object depending on the path."""
+
+    def __init__(self, status: int, message: str, *, title: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.title = title or message
+        self.headers = headers or {}
+
+
+def is_v2(path: str) -> bool:
+    return path.startswith("/v2/")
+
+
+def error_response(request: Request, exc: ApiError) -> Response:
+    if is_v2(request.url.path):
+        body: Any = {"status": exc.status, "title": exc.title, "detail": {}}
+    else:
+        body = {"data": None, "error": {"code": exc.status, "message": exc.message}}
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+
+def envelope(data: Any, status: int = 200) -> JSONResponse:
+    """v1 envelope ``{"data": ..., "error": null}`` (API.md §4.1)."""
+    return JSONResponse({"data": data, "error": None}, status_code=status)
+
+
+def bare(data: Any, status: int = 200) -> JSONResponse:
+    """Bare JSON body (API.md §4.2)."""
+    return JSONResponse(data, status_code=status)
+
+
+def spring_page(items: Sequence[Any], page: int, size: int, sort_field: str | None = None) -> dict:
+    """Spring Data page object (API.md §6) for page ``page`` (0-based) of ``items``."""
+    total = len(items)
+    size = max(1, size)
+    total_pages = math.ceil(total / size) if total else 0
+    content = list(items[page * size : (page + 1) * size])
+    sort = {"sorted": sort_field is not None, "unsorted": sort_field is None, "empty": sort_field is None}
+    return {
+        "content": content,
+        "pageable": {
+            "sort": sort,
+            "pageNumber": page,
+            "pageSize": size,
+            "offset": page * size,
+            "paged": True,
+            "unpaged": False,
+        },
+        "totalPages": total_pages,
+        "totalElements": total,
+        "last": page >= total_pages - 1,
+        "sort": sort,
+        "numberOfElements": len(content),
+        "first": page == 0,
+        "size": size,
+        "number": page,
+        "empty": not content,
+    }
+
+
+def query_list(request: Request, name: str) -> list[str]:
+    """All values of a list-valued query parameter, in any of the forms clients send (API.md §12.1.9).
+
+    Accepts repeated keys (``tags=a&tags=b``), comma-separated values (``sources=A,B``) and the
+    Python-list text the 2023 SDK sends (``collectionNames=['a', 'b']``).
+    """
+    values: list[str] = []
+    for raw in request.query_params.getlist(name):
+        text = raw.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+            parts = [p.strip().strip("'\"") for p in text.split(",")]
+        elif "," in text and name not in ("tags",):
+            parts = [p.strip() for p in text.split(",")]
+        else:
+            parts = [text]
+        values.extend(p for p in parts if p)
+    return values
+
+
+def query_sort(request: Request, allowed: Iterable[str], default: str = "createdAt") -> tuple[str, bool]:
+    """``sort=field,asc|desc`` (also ``%2C``-encoded); returns (field, descending)."""
+    raw = request.query_params.get("sort") or f"{default},desc"
+    field, _, direction = raw.partition(",")
+    field = field.strip() or default
+    if field not in set(allowed):
+        raise ApiError(400, f"Invalid sort field '{field}'", title="Bad request")
+    return field, direction.strip().lower() != "asc"
+
+
+def query_int(request: Request, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"Query parameter '{name}' must be an integer, got '{raw}'", title="Bad request")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ApiError(400, f"Query parameter '{name}' out of range: {value}", title="Bad request")
+    return value
+
+
+async def json_body(request: Request, *, required: bool = True) -> Any:
+    """Parse the JSON body; ``{}`` bodies on GET/DELETE are tolerated by simply not calling this."""
+    raw = await request.body()
+    if not raw.strip():
+        if required:
+            raise ApiError(400, "Request body is missing", title="Bad request")
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "Request body is not valid JSON", title="Bad request")
+
+
+def base_url(request: Request) -> str:
+    """The emulator's own base URL as the client reached it (absolute URLs in answers use it)."""
+    return str(request.base_url).rstrip("/")
+
+
+def route(path: str, endpoint: Handler, methods: Sequence[str]) -> list[Route]:
+    """A route reachable with and without a trailing slash (API.md §12.1.3)."""
+    stripped = path.rstrip("/") or "/"
+    paths = {stripped, stripped + "/"} if stripped != "/" else {"/"}
+    return [Route(p, endpoint, methods=list(methods)) for p in sorted(paths)]
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    parts = urlsplit(url)
+    return parts.path, dict(parse_qsl(parts.query))
