@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -114,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     app.emulator.startup_hooks.append(announce)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler that was
+    # installed before it started: make that a no-op so a stopped emulator exits with status 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
     server.run(sockets=[sock])
     return 0
 

@@ -1,9 +1,651 @@
-"""Placeholder: filled in by its owner."""
+"""Workflows of the v1 processing platform: E37-E45 (API.md §8.8, §9.3).
 
+This module also owns what a job *would* do with given inputs, because the estimate (E45) and
+the job (E46, ``routes/jobs.py``) must agree to the credit: :func:`parse_tasks` checks a task
+chain, :func:`resolve_inputs` validates job inputs against the blocks' parameter specs, and
+:func:`plan_run` selects the data block's scenes and prices every task with
+``world.blocks.block_credits``. The job charges exactly the planned numbers.
+
+Behaviour where API.md is silent (our assumptions):
+
+* E38 answers **200** with the whole workflow object (``id``, ``displayId`` = first 8 characters
+  of the id, ``name``, ``description``, ``projectId``, timestamps). ``name`` is required and must
+  be a non-empty string; ``description`` defaults to ``""``.
+* E40 (``PUT``): a ``null`` (or missing) ``name``/``description`` **keeps** the current value
+  (the SDK sends ``null`` for arguments it was not given, API.md §13.6); an empty name is 400.
+  Answers 200 with the updated workflow.
+* E41 answers **204** with an empty body; jobs of a deleted workflow stay listed (E47).
+* E43 only accepts a linear chain: the first task has ``parentName: null`` and is a DATA block,
+  every other task names the previous one as parent. Names must be ``<block name>:<n>`` and
+  unique; ``blockId`` may be a block id or name. Incompatible neighbours are rejected with 400
+  naming the pair. An empty list clears the workflow. Answers 200 with the new E42 list.
+* E44 without ``parentTaskName`` uses the last task (an empty workflow answers the DATA blocks);
+  an unknown task name is 400.
+* Job inputs: unknown parameters are ignored (the SDK may add e.g. ``asset_ids``); a parameter
+  missing from the inputs takes the block default; ``null`` is allowed unless the parameter is
+  ``required``. Data blocks need exactly one of ``bbox``/``intersects``/``contains`` unless
+  ``ids`` are given; the AOI must not exceed ``JOB_QUERY_MAX_AOI_SIZE`` km² and ``limit`` must
+  not exceed ``JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE`` (project settings, E03).
+* E45: ``credit.min == credit.max`` (the emulator knows the outcome), equal to what the job is
+  charged; the block/machine split of each task's price is ours. ``duration`` is in
+  **milliseconds** of nominal (speed 1) run time — the real sample values look like
+  milliseconds (API.md §13.13). Inputs carrying ``config.mode == "DRY_RUN"`` estimate 0.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry import box, shape
+from shapely.geometry.base import BaseGeometry
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from up42_provider.emulator.clock import iso, parse_iso
+from up42_provider.emulator.http import ApiError, envelope, json_body, route
+from up42_provider.emulator.routes.account import check_project
 from up42_provider.emulator.state import EmulatorState
+
+# Nominal (speed 1) run time of one job task; CONTRACT.md "Nominal durations".
+TASK_SECONDS = 20.0
+_NAME = re.compile(r"^(?P<block>.+):(?P<n>[1-9][0-9]*)$")
+_GEOMETRY_FILTERS = ("bbox", "intersects", "contains")
+_KM_PER_DEGREE = 111.32
+
+
+def _blocks() -> Any:
+    """``world.blocks`` (imported lazily: it is written in parallel and must not break app import)."""
+    from up42_provider.emulator.world import blocks
+
+    return blocks
+
+
+def block_version(block: dict[str, Any]) -> str:
+    return str(block.get("version") or block.get("versionTag") or "1.0.0")
+
+
+def is_data_block(block: dict[str, Any]) -> bool:
+    return str(block.get("type", "")).upper() == "DATA"
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message, title="Bad request")
+
+
+# -- workflows -----------------------------------------------------------------------------------
+
+
+@dataclass
+class WorkflowTask:
+    """One task of a workflow: ``name`` is ``<block name>:<n>``, ``block`` the full block details."""
+
+    id: str
+    name: str
+    parent_name: str | None
+    block: dict[str, Any]
+
+    def as_json(self, parent_id: str | None) -> dict[str, Any]:
+        """The E42 item (API.md §8.8)."""
+        block = self.block
+        return {
+            "id": self.id,
+            "name": self.name,
+            "parentsIds": [parent_id] if parent_id else [],
+            "blockName": block["name"],
+            "blockVersionTag": block_version(block),
+            "environment": None,
+            "block": {
+                "id": block["id"],
+                "name": block["name"],
+                "displayName": block.get("displayName", block["name"]),
+                "type": block.get("type", "PROCESSING"),
+                "isDryRunSupported": bool(block.get("isDryRunSupported", is_data_block(block))),
+                "version": block_version(block),
+                "parameters": block.get("parameters") or {},
+            },
+        }
+
+
+@dataclass
+class Workflow:
+    id: str
+    name: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    tasks: list[WorkflowTask] = field(default_factory=list)
+
+    def as_json(self, state: EmulatorState) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "displayId": self.id[:8],
+            "name": self.name,
+            "description": self.description,
+            "projectId": state.config.project_id,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "createdBy": {"id": state.user_id, "type": "USER"},
+            "updatedBy": {"id": state.user_id, "type": "USER"},
+            "totalProcessingTime": 0,
+        }
+
+    def tasks_json(self) -> list[dict[str, Any]]:
+        ids = {t.name: t.id for t in self.tasks}
+        return [t.as_json(ids.get(t.parent_name or "")) for t in self.tasks]
+
+
+class WorkflowStore:
+    """The project's workflows (``state.workflows``); nothing here changes with time."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self._state = state
+        self._workflows: dict[str, Workflow] = {}
+
+    def create(self, name: str, description: str) -> Workflow:
+        state = self._state
+        with state.lock:
+            now = state.clock.now()
+            workflow = Workflow(state.new_id(), name, description, now, now)
+            self._workflows[workflow.id] = workflow
+            return workflow
+
+    def get(self, workflow_id: str) -> Workflow:
+        with self._state.lock:
+            workflow = self._workflows.get(workflow_id)
+        if workflow is None:
+            raise ApiError(404, f"Workflow {workflow_id} not found", title="Resource does not exist.")
+        return workflow
+
+    def all(self) -> list[Workflow]:
+        with self._state.lock:
+            return sorted(self._workflows.values(), key=lambda w: w.created_at, reverse=True)
+
+    def delete(self, workflow_id: str) -> None:
+        with self._state.lock:
+            self.get(workflow_id)
+            del self._workflows[workflow_id]
+
+    def set_tasks(self, workflow: Workflow, tasks: list[WorkflowTask]) -> None:
+        with self._state.lock:
+            workflow.tasks = tasks
+            workflow.updated_at = self._state.clock.now()
+
+
+def parse_tasks(state: EmulatorState, body: Any) -> list[WorkflowTask]:
+    """Validate E43/E45 task definitions: a linear, compatible chain starting with a DATA block."""
+    if not isinstance(body, list):
+        raise bad_request("Request body must be a list of workflow tasks")
+    blocks = _blocks()
+    tasks: list[WorkflowTask] = []
+    for index, item in enumerate(body):
+        if not isinstance(item, dict):
+            raise bad_request(f"Workflow task #{index + 1} must be an object")
+        name, parent, block_ref = item.get("name"), item.get("parentName"), item.get("blockId")
+        if not isinstance(name, str) or not name:
+            raise bad_request(f"Workflow task #{index + 1} has no 'name'")
+        if not isinstance(block_ref, str) or not block_ref:
+            raise bad_request(f"Workflow task '{name}' has no 'blockId'")
+        block = blocks.find_block(block_ref)
+        if block is None:
+            raise bad_request(f"Block '{block_ref}' of workflow task '{name}' does not exist")
+        match = _NAME.match(name)
+        if match is None or match["block"] != block["name"]:
+            raise bad_request(
+                f"Invalid workflow task name '{name}': expected '{block['name']}:<n>' (n = 1, 2, ...)"
+            )
+        if any(t.name == name for t in tasks):
+            raise bad_request(f"Duplicate workflow task name '{name}'")
+        expected_parent = tasks[-1].name if tasks else None
+        if parent != expected_parent:
+            if expected_parent is None:
+                raise bad_request(f"The first workflow task '{name}' must have parentName null")
+            raise bad_request(
+                f"Workflow task '{name}' must have parentName '{expected_parent}' (got {parent!r}): "
+                "workflows are linear chains"
+            )
+        if index == 0 and not is_data_block(block):
+            raise bad_request(f"The first workflow task '{name}' must be a DATA block, '{block['name']}' is not")
+        tasks.append(WorkflowTask(state.new_id(), name, parent, block))
+    errors = blocks.chain_errors([t.block["name"] for t in tasks])
+    if errors:
+        raise bad_request("Incompatible workflow tasks: " + "; ".join(errors))
+    return tasks
+
+
+# -- job inputs ------------------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_position(pos: Any) -> bool:
+    return (
+        isinstance(pos, list)
+        and len(pos) >= 2
+        and all(_is_number(c) for c in pos)
+        and -180 <= pos[0] <= 180
+        and -90 <= pos[1] <= 90
+    )
+
+
+def _check_polygon(rings: Any) -> str | None:
+    if not isinstance(rings, list) or not rings:
+        return "a Polygon needs at least one linear ring"
+    for ring in rings:
+        if not isinstance(ring, list) or len(ring) < 4:
+            return "every linear ring needs at least 4 positions"
+        if not all(_check_position(p) for p in ring):
+            return "positions must be [longitude, latitude] within [-180, 180] x [-90, 90]"
+        if ring[0][:2] != ring[-1][:2]:
+            return "linear rings must be closed (first position == last position)"
+    return None
+
+
+def parse_geometry(value: Any, where: str) -> BaseGeometry:
+    """A GeoJSON Polygon/MultiPolygon (also wrapped in a Feature) as a valid shapely geometry."""
+    if isinstance(value, dict) and value.get("type") == "Feature":
+        value = value.get("geometry")
+    if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
+        raise bad_request(f"{where}: invalid geometry, expected a GeoJSON Polygon or MultiPolygon")
+    coords = value.get("coordinates")
+    if value["type"] == "Polygon":
+        problem = _check_polygon(coords)
+    elif not isinstance(coords, list) or not coords:
+        problem = "a MultiPolygon needs at least one polygon"
+    else:
+        problem = next((p for p in map(_check_polygon, coords) if p), None)
+    if problem:
+        raise bad_request(f"{where}: invalid geometry, {problem}")
+    geometry = shape(value)
+    if geometry.is_empty or not geometry.is_valid or geometry.area <= 0:
+        raise bad_request(f"{where}: invalid geometry (empty or self-intersecting polygon)")
+    return geometry
+
+
+def parse_bbox(value: Any, where: str) -> BaseGeometry:
+    if not (isinstance(value, list) and len(value) == 4 and all(_is_number(v) for v in value)):
+        raise bad_request(f"{where}: bbox must be [minx, miny, maxx, maxy]")
+    minx, miny, maxx, maxy = value
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise bad_request(f"{where}: invalid bbox {value}")
+    return box(minx, miny, maxx, maxy)
+
+
+def parse_time_range(value: Any, where: str) -> tuple[datetime, datetime]:
+    if not isinstance(value, str) or value.count("/") != 1:
+        raise bad_request(f"{where}: expected a date range '<start>/<end>'")
+    start_text, end_text = value.split("/")
+    try:
+        start, end = parse_iso(start_text), parse_iso(end_text)
+    except ValueError:
+        raise bad_request(f"{where}: invalid date range '{value}'") from None
+    if start > end:
+        raise bad_request(f"{where}: the start of '{value}' is after its end")
+    return start, end
+
+
+def area_km2(geometry: BaseGeometry) -> float:
+    """Approximate area (equirectangular at the centroid latitude), good enough for prices/limits."""
+    lat = geometry.centroid.y
+    return geometry.area * _KM_PER_DEGREE**2 * math.cos(math.radians(lat))
+
+
+def _check_value(spec: dict[str, Any], value: Any, where: str) -> None:
+    kind = str(spec.get("type", "")).lower()
+    if kind == "geometry":
+        parse_geometry(value, where)
+    elif kind == "daterange":
+        parse_time_range(value, where)
+    elif kind == "number" and not _is_number(value):
+        raise bad_request(f"{where}: expected a number, got {value!r}")
+    elif kind == "integer" and not (_is_number(value) and float(value).is_integer()):
+        raise bad_request(f"{where}: expected an integer, got {value!r}")
+    elif kind == "boolean" and not isinstance(value, bool):
+        raise bad_request(f"{where}: expected a boolean, got {value!r}")
+    elif kind == "string" and not isinstance(value, str):
+        raise bad_request(f"{where}: expected a string, got {value!r}")
+    elif kind == "array" and not isinstance(value, list):
+        raise bad_request(f"{where}: expected an array, got {value!r}")
+    elif kind == "object" and not isinstance(value, dict):
+        raise bad_request(f"{where}: expected an object, got {value!r}")
+    if _is_number(value):
+        low, high = spec.get("minimum"), spec.get("maximum")
+        if _is_number(low) and value < low or _is_number(high) and value > high:
+            raise bad_request(f"{where}: {value} is out of range [{low}, {high}]")
+    if isinstance(spec.get("enum"), list) and value not in spec["enum"]:
+        raise bad_request(f"{where}: {value!r} is not one of {spec['enum']}")
+
+
+def _setting(state: EmulatorState, name: str, default: int) -> int:
+    try:
+        return int(state.settings.get(name, default))
+    except ValueError:
+        return default
+
+
+def resolve_inputs(
+    state: EmulatorState, tasks: list[WorkflowTask], inputs: Any
+) -> dict[str, dict[str, Any]]:
+    """Per task name: block defaults overlaid with the given inputs, validated (400 on problems).
+
+    ``inputs`` is the E46 body without ``config`` (or E45 ``inputs``).
+    """
+    if not isinstance(inputs, dict):
+        raise bad_request("Job inputs must be an object keyed by workflow task name")
+    names = [t.name for t in tasks]
+    for key in inputs:
+        if key not in names:
+            raise bad_request(f"Unknown workflow task '{key}' in job inputs (tasks: {', '.join(names)})")
+    resolved: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        given = inputs.get(task.name) or {}
+        if not isinstance(given, dict):
+            raise bad_request(f"Inputs of task '{task.name}' must be an object")
+        specs: dict[str, Any] = task.block.get("parameters") or {}
+        params: dict[str, Any] = {}
+        for param, spec in specs.items():
+            spec = spec if isinstance(spec, dict) else {}
+            value = given[param] if param in given else spec.get("default")
+            where = f"{task.name}.{param}"
+            if value is None:
+                if spec.get("required") and param not in _GEOMETRY_FILTERS:
+                    raise bad_request(f"{where}: missing required parameter")
+            else:
+                _check_value(spec, value, where)
+            params[param] = value
+        # Parameters the block does not declare are kept (and otherwise ignored).
+        params.update({k: v for k, v in given.items() if k not in specs})
+        if is_data_block(task.block):
+            _check_data_params(state, task, params)
+        resolved[task.name] = params
+    return resolved
+
+
+def data_aoi(params: dict[str, Any], where: str) -> tuple[str | None, BaseGeometry | None]:
+    """The data block's geometry filter: (operation, geometry) or (None, None)."""
+    given = [op for op in _GEOMETRY_FILTERS if params.get(op) is not None]
+    if len(given) > 1:
+        raise bad_request(f"{where}: give only one of bbox, intersects, contains (got {', '.join(given)})")
+    if not given:
+        return None, None
+    op = given[0]
+    value = params[op]
+    geometry = parse_bbox(value, f"{where}.bbox") if op == "bbox" else parse_geometry(value, f"{where}.{op}")
+    return op, geometry
+
+
+def _check_data_params(state: EmulatorState, task: WorkflowTask, params: dict[str, Any]) -> None:
+    where = task.name
+    _, aoi = data_aoi(params, where)
+    ids = params.get("ids")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+        raise bad_request(f"{where}.ids: expected a list of scene ids")
+    if aoi is None and not ids:
+        raise bad_request(f"{where}: one of bbox, intersects, contains or ids is required")
+    if aoi is not None:
+        max_aoi = _setting(state, "JOB_QUERY_MAX_AOI_SIZE", 1000)
+        size = area_km2(aoi)
+        if size > max_aoi:
+            raise bad_request(
+                f"{where}: the AOI covers {size:.1f} km², more than the project's maximum of "
+                f"{max_aoi} km² (JOB_QUERY_MAX_AOI_SIZE)"
+            )
+    limit = params.get("limit")
+    if limit is not None:
+        if not (_is_number(limit) and float(limit).is_integer() and limit >= 1):
+            raise bad_request(f"{where}.limit: expected a positive integer, got {limit!r}")
+        max_limit = _setting(state, "JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE", 20)
+        if limit > max_limit:
+            raise bad_request(
+                f"{where}.limit: {limit} is above the project's maximum of {max_limit} "
+                "(JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE)"
+            )
+    cloud = params.get("max_cloud_cover")
+    if cloud is not None and not (_is_number(cloud) and 0 <= cloud <= 100):
+        raise bad_request(f"{where}.max_cloud_cover: expected a number between 0 and 100, got {cloud!r}")
+
+
+# -- scene selection and prices ----------------------------------------------------------------
+
+
+def select_scenes(state: EmulatorState, task: WorkflowTask, params: dict[str, Any]) -> list[Any]:
+    """The catalog scenes a data block delivers for ``params`` (``world.catalog.Scene`` objects)."""
+    collection = task.block.get("collection")
+    catalog = state.catalog
+    limit = int(params.get("limit") or 1)
+    ids = params.get("ids")
+    if ids:
+        scenes = []
+        for scene_id in ids:
+            scene = catalog.scene(scene_id)
+            if scene is None or (collection and scene.collection != collection):
+                raise bad_request(f"{task.name}.ids: scene '{scene_id}' is not in collection '{collection}'")
+            scenes.append(scene)
+        return scenes[:limit]
+    from up42_provider.emulator.world.catalog import host_of
+
+    op, aoi = data_aoi(params, task.name)
+    assert aoi is not None  # checked by resolve_inputs
+    body: dict[str, Any] = {
+        "collections": [collection],
+        "intersects": aoi.__geo_interface__,
+        "limit": 500,
+        "query": {},
+        "sortby": [{"field": "properties.acquisitionDate", "direction": "desc"}],
+    }
+    if params.get("time"):
+        start, end = parse_time_range(params["time"], f"{task.name}.time")
+        body["datetime"] = f"{iso(start)}/{iso(end)}"
+    if params.get("max_cloud_cover") is not None:
+        body["query"]["cloudCoverage"] = {"lte": params["max_cloud_cover"]}
+    host = host_of(collection) if collection else None
+    scenes = list(catalog.search(host, body))
+    if op == "contains":
+        scenes = [s for s in scenes if shape(s.geometry).buffer(1e-9).contains(aoi)]
+    return scenes[:limit]
+
+
+@dataclass
+class TaskPlan:
+    """What one job task will do and cost; the job follows it exactly."""
+
+    task: WorkflowTask
+    params: dict[str, Any]
+    scenes: list[Any]  # data task: the selected scenes; others: []
+    n_scenes: int
+    credits: int
+    block_credits: int
+    machine_credits: int
+    resources: float
+    unit: str
+    duration_ms: int
+
+
+def split_credits(total: int) -> tuple[int, int]:
+    """(block, machine) parts of a task's price: about a fifth is machine time, at least 1."""
+    if total <= 0:
+        return 0, 0
+    machine = max(1, round(total * 0.2))
+    return total - machine, machine
+
+
+def plan_run(
+    state: EmulatorState, tasks: list[WorkflowTask], inputs: dict[str, dict[str, Any]], *, dry_run: bool
+) -> list[TaskPlan]:
+    """Select scenes and price every task (``inputs`` from :func:`resolve_inputs`)."""
+    blocks = _blocks()
+    plans: list[TaskPlan] = []
+    scenes: list[Any] = []
+    aoi_km2 = 0.0
+    for index, task in enumerate(tasks):
+        params = inputs[task.name]
+        if index == 0:
+            scenes = select_scenes(state, task, params)
+            _, aoi = data_aoi(params, task.name)
+            footprints = [area_km2(shape(s.geometry)) for s in scenes]
+            aoi_km2 = sum(min(area_km2(aoi), f) for f in footprints) if aoi is not None else sum(footprints)
+        n = len(scenes)
+        total = 0 if dry_run else int(blocks.block_credits(task.block, params, n))
+        block_part, machine_part = split_credits(total)
+        if is_data_block(task.block):
+            resources, unit = round(aoi_km2, 6), "SQUARE_KM"
+        else:  # ~4 bands x 1 byte at 10 m: 0.04 MB per km²
+            resources, unit = round(aoi_km2 * 0.04, 6), "MEGABYTE"
+        plans.append(
+            TaskPlan(
+                task=task,
+                params=params,
+                scenes=scenes if index == 0 else [],
+                n_scenes=n,
+                credits=total,
+                block_credits=block_part,
+                machine_credits=machine_part,
+                resources=resources,
+                unit=unit,
+                duration_ms=int(TASK_SECONDS * 1000),
+            )
+        )
+    return plans
+
+
+def estimate_json(plans: list[TaskPlan]) -> dict[str, Any]:
+    """The E45 answer for a plan."""
+    return {
+        p.task.name: {
+            "blockConsumption": {
+                "credit": {"max": p.block_credits, "min": p.block_credits},
+                "resources": {"max": p.resources, "min": p.resources, "unit": p.unit},
+            },
+            "machineConsumption": {
+                "credit": {"max": p.machine_credits, "min": p.machine_credits},
+                "duration": {"max": p.duration_ms, "min": p.duration_ms},
+            },
+        }
+        for p in plans
+    }
+
+
+def job_mode(config: Any) -> str:
+    """``DEFAULT`` or ``DRY_RUN`` from the inputs' ``config`` object."""
+    if config is None:
+        return "DEFAULT"
+    mode = config.get("mode", "DEFAULT") if isinstance(config, dict) else None
+    if mode not in ("DEFAULT", "DRY_RUN"):
+        raise bad_request(f"Invalid job config {config!r}: mode must be DEFAULT or DRY_RUN")
+    return mode
+
+
+# -- routes ----------------------------------------------------------------------------------------
 
 
 def install(state: EmulatorState) -> list[BaseRoute]:
-    return []
+    store = WorkflowStore(state)
+    state.workflows = store
+    base = "/projects/{project_id}/workflows"
+
+    def workflow_of(request: Request) -> Workflow:
+        check_project(state, request.path_params["project_id"])
+        return store.get(request.path_params["workflow_id"])
+
+    async def list_workflows(request: Request) -> Response:
+        check_project(state, request.path_params["project_id"])
+        return envelope([w.as_json(state) for w in store.all()])
+
+    async def create_workflow(request: Request) -> Response:
+        check_project(state, request.path_params["project_id"])
+        body = await json_body(request)
+        if not isinstance(body, dict):
+            raise bad_request("Request body must be an object with 'name' and 'description'")
+        name, description = body.get("name"), body.get("description")
+        if not isinstance(name, str) or not name.strip():
+            raise bad_request("Workflow 'name' is required and must be a non-empty string")
+        if description is not None and not isinstance(description, str):
+            raise bad_request("Workflow 'description' must be a string")
+        workflow = store.create(name, description or "")
+        return envelope(workflow.as_json(state))
+
+    async def get_workflow(request: Request) -> Response:
+        return envelope(workflow_of(request).as_json(state))
+
+    async def update_workflow(request: Request) -> Response:
+        workflow = workflow_of(request)
+        body = await json_body(request, required=False)
+        if not isinstance(body, dict):
+            raise bad_request("Request body must be an object with 'name' and 'description'")
+        name, description = body.get("name"), body.get("description")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise bad_request("Workflow 'name' must be a non-empty string")
+        if description is not None and not isinstance(description, str):
+            raise bad_request("Workflow 'description' must be a string")
+        with state.lock:
+            workflow.name = workflow.name if name is None else name
+            workflow.description = workflow.description if description is None else description
+            workflow.updated_at = state.clock.now()
+            return envelope(workflow.as_json(state))
+
+    async def delete_workflow(request: Request) -> Response:
+        check_project(state, request.path_params["project_id"])
+        store.delete(request.path_params["workflow_id"])
+        return Response(status_code=204)
+
+    async def get_tasks(request: Request) -> Response:
+        workflow = workflow_of(request)
+        with state.lock:
+            return envelope(workflow.tasks_json())
+
+    async def set_tasks(request: Request) -> Response:
+        workflow = workflow_of(request)
+        tasks = parse_tasks(state, await json_body(request))
+        store.set_tasks(workflow, tasks)
+        with state.lock:
+            return envelope(workflow.tasks_json())
+
+    async def compatible(request: Request) -> Response:
+        workflow = workflow_of(request)
+        blocks = _blocks()
+        parent_name = request.query_params.get("parentTaskName")
+        with state.lock:
+            tasks = list(workflow.tasks)
+        if parent_name is None and not tasks:
+            candidates = [b for b in blocks.BLOCKS if is_data_block(b)]
+        else:
+            parent = tasks[-1] if parent_name is None else next((t for t in tasks if t.name == parent_name), None)
+            if parent is None:
+                raise bad_request(f"Workflow {workflow.id} has no task named '{parent_name}'")
+            candidates = blocks.compatible_blocks(parent.block["name"])
+        items = [
+            {"blockId": b.get("blockId") or b["id"], "name": b["name"], "versionTag": b.get("versionTag") or block_version(b)}
+            for b in candidates
+        ]
+        return envelope({"blocks": items})
+
+    async def estimate(request: Request) -> Response:
+        check_project(state, request.path_params["project_id"])
+        body = await json_body(request)
+        if not isinstance(body, dict):
+            raise bad_request("Request body must be an object with 'tasks' and 'inputs'")
+        tasks = parse_tasks(state, body.get("tasks"))
+        if not tasks:
+            raise bad_request("'tasks' must not be empty")
+        raw_inputs = dict(body.get("inputs") or {})
+        dry_run = job_mode(raw_inputs.pop("config", None)) == "DRY_RUN"
+        plans = plan_run(state, tasks, resolve_inputs(state, tasks, raw_inputs), dry_run=dry_run)
+        return envelope(estimate_json(plans))
+
+    return [
+        *route(base, list_workflows, ["GET"]),
+        *route(base + "/", create_workflow, ["POST"]),
+        *route(base + "/{workflow_id}", get_workflow, ["GET"]),
+        *route(base + "/{workflow_id}", update_workflow, ["PUT"]),
+        *route(base + "/{workflow_id}", delete_workflow, ["DELETE"]),
+        *route(base + "/{workflow_id}/tasks", get_tasks, ["GET"]),
+        *route(base + "/{workflow_id}/tasks", set_tasks, ["POST"]),
+        *route(base + "/{workflow_id}/compatible-blocks", compatible, ["GET"]),
+        *route("/projects/{project_id}/estimate/job", estimate, ["POST"]),
+    ]

@@ -1,0 +1,54 @@
+"""Provider registration: the dict Airflow reads must match Airflow's own schema and our distribution."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import jsonschema
+
+import airflow
+from up42_provider.get_provider_info import get_provider_info
+
+
+def _schema() -> dict:
+    return json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+
+
+def test_provider_info_validates_against_airflow_schema():
+    jsonschema.validate(get_provider_info(), _schema())
+
+
+def test_package_name_is_the_distribution_name():
+    dist = metadata.distribution("airflow-provider-up42")
+    assert get_provider_info()["package-name"] == dist.metadata["Name"]
+
+
+def test_entry_point_is_registered():
+    eps = metadata.entry_points(group="apache_airflow_provider")
+    assert any(ep.value == "up42_provider.get_provider_info:get_provider_info" for ep in eps)
+
+
+def test_connection_form_declared_in_provider_info():
+    conn = get_provider_info()["connection-types"][0]
+    assert conn["connection-type"] == "up42"
+    assert set(conn["conn-fields"]) >= {"timeout", "max_attempts", "verify_ssl"}
+    behaviour = conn["ui-field-behaviour"]
+    assert behaviour["relabeling"]["login"] == "Project ID"
+    assert "port" in behaviour["hidden-fields"]
+
+
+def test_airflow_cli_lists_the_provider(tmp_path):
+    env = {"AIRFLOW_HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "providers", "get", "airflow-provider-up42", "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "airflow-provider-up42" in out.stdout

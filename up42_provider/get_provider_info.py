@@ -1,0 +1,73 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
+
+Airflow validates this dict against its ``provider_info.schema.json``; a wrong dict breaks every Airflow CLI
+command, so a test validates it too. Since Airflow 3.2 the connection form is built from ``conn-fields`` and
+``ui-field-behaviour`` here, without importing the hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from up42_provider import __version__
+
+CONNECTION_TYPE = "up42"
+HOOK_CLASS = "up42_provider.hooks.up42.UP42Hook"
+
+
+def _connection_type() -> dict[str, Any]:
+    return {
+        "connection-type": CONNECTION_TYPE,
+        "hook-class-name": HOOK_CLASS,
+        "hook-name": "UP42",
+        "conn-fields": {
+            "timeout": {
+                "label": "Request timeout (s)",
+                "schema": {"type": ["number", "null"], "default": 60, "minimum": 1},
+                "description": "Read timeout of every UP42 API request, in seconds.",
+            },
+            "max_attempts": {
+                "label": "Max attempts",
+                "schema": {"type": ["integer", "null"], "default": 5, "minimum": 1},
+                "description": "Attempts per request on 429, 5xx and connection errors.",
+            },
+            "max_retry_wait": {
+                "label": "Max retry time (s)",
+                "schema": {"type": ["number", "null"], "default": 120, "minimum": 0},
+                "description": "Upper bound of the total time spent retrying one request.",
+            },
+            "verify_ssl": {
+                "label": "Verify TLS certificates",
+                "schema": {"type": ["boolean", "null"], "default": True},
+                "description": "Disable only for a local emulator behind a self-signed certificate.",
+            },
+        },
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "API base URL", "login": "Project ID", "password": "Project API key"},
+            "placeholders": {
+                "host": "https://api.up42.com",
+                "login": "your UP42 project id (UUID)",
+                "password": "your UP42 project API key",
+            },
+        },
+    }
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-up42",
+        "name": "UP42",
+        "description": "`UP42 <https://up42.com>`__ geospatial marketplace: catalog search, archive and tasking "
+        "orders, processing workflows and jobs, asset downloads.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "UP42",
+                "external-doc-url": "https://docs.up42.com",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "UP42", "python-modules": ["up42_provider.hooks.up42"]}],
+        "connection-types": [_connection_type()],
+    }
