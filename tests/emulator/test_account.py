@@ -58,7 +58,10 @@ def test_other_project_is_forbidden(api: RawClient):
     for path in (f"/projects/{other}", f"/projects/{other}/settings"):
         r = api.get(path)
         assert r.status_code == 403
-        assert r.json() == {"data": None, "error": {"code": 403, "message": f"Access to project {other} is forbidden"}}
+        assert r.json() == {
+            "data": None,
+            "error": {"code": 403, "message": f"Access to project {other} is forbidden"},
+        }
     r = api.post(f"/projects/{other}/settings", json={"settings": {"MAX_CONCURRENT_JOBS": "2"}})
     assert r.status_code == 403
 
@@ -88,7 +91,9 @@ def test_settings_update_is_reflected(fresh_api: RawClient):
     assert fresh_api.server.state.settings["MAX_CONCURRENT_JOBS"] == "7"
 
     # Partial update with a JSON integer, trailing slash: only that setting changes.
-    r = fresh_api.post(f"/projects/{fresh_api.project_id}/settings/", json={"settings": {"MAX_CONCURRENT_JOBS": 1}})
+    r = fresh_api.post(
+        f"/projects/{fresh_api.project_id}/settings/", json={"settings": {"MAX_CONCURRENT_JOBS": 1}}
+    )
     assert r.status_code == 201
     assert settings_of(fresh_api) == {**new, "MAX_CONCURRENT_JOBS": "1"}
 
@@ -122,7 +127,9 @@ def test_invalid_setting_is_400_naming_it_and_changes_nothing(fresh_api: RawClie
     assert settings_of(fresh_api) == before
 
 
-@pytest.mark.parametrize("body", [None, [], {"MAX_CONCURRENT_JOBS": "3"}, {"settings": ["MAX_CONCURRENT_JOBS"]}])
+@pytest.mark.parametrize(
+    "body", [None, [], {"MAX_CONCURRENT_JOBS": "3"}, {"settings": ["MAX_CONCURRENT_JOBS"]}]
+)
 def test_settings_body_without_settings_object_is_400(api: RawClient, body):
     kwargs = {"data": ""} if body is None else {"json": body}
     r = api.post(f"/projects/{api.project_id}/settings", **kwargs)
@@ -224,7 +231,13 @@ def test_history_size_is_capped_and_bad_queries_are_400(api: RawClient):
     assert data["size"] == 2000 and data["last"]
     data = api.get("/accounts/me/credits/history").json()["data"]
     assert data["size"] == 20 and data["number"] == 0
-    for params in ({"from": "yesterday"}, {"to": "2023-13-45T00:00:00Z"}, {"size": 0}, {"page": -1}, {"page": "x"}):
+    for params in (
+        {"from": "yesterday"},
+        {"to": "2023-13-45T00:00:00Z"},
+        {"size": 0},
+        {"page": -1},
+        {"page": "x"},
+    ):
         r = api.get("/accounts/me/credits/history", params=params)
         assert r.status_code == 400, params
         assert r.json()["data"] is None and r.json()["error"]["code"] == 400

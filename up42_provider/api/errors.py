@@ -15,8 +15,7 @@ from typing import Any
 from up42_provider.api.redact import redact_text
 
 # UP42 reports an empty wallet with different statuses depending on the service; the words are stable.
-_CREDITS_WORDS = re.compile(r"\b(insufficient|not enough|exceed\w*)\b.*\bcredit|\bcredits?\b.*\b(insufficient|not enough)\b",
-                            re.IGNORECASE)
+_CREDITS_HINTS = re.compile(r"insufficient|not enough|exceed|too few|no credits|balance", re.IGNORECASE)
 _MAX_MESSAGE = 500
 
 
@@ -109,7 +108,8 @@ class UP42TransportError(UP42Error):
 
 
 def _class_for(status: int | None, message: str) -> type[UP42Error]:
-    if status == 402 or (status is not None and status >= 400 and _CREDITS_WORDS.search(message)):
+    about_credits = "credit" in message.lower() and bool(_CREDITS_HINTS.search(message))
+    if status == 402 or (status is not None and 400 <= status < 500 and about_credits):
         return UP42InsufficientCreditsError
     if status in (401, 403):
         return UP42AuthenticationError
@@ -139,6 +139,10 @@ def _parse_body(body: Any) -> Any:
         except ValueError:
             return body
     return body
+
+
+def _short(body: Any) -> Any:
+    return body[:2000] if isinstance(body, str) else body
 
 
 def describe_error_body(body: Any) -> tuple[str | None, dict[str, Any]]:
@@ -207,7 +211,7 @@ def error_from_response(
         title=fields.get("title"),
         detail=fields.get("detail"),
         code=fields.get("code"),
-        body=_parse_body(body),
+        body=_short(_parse_body(body)),
         retry_after=retry_after,
     )
 

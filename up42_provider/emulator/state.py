@@ -104,6 +104,7 @@ class EmulatorState:
         self.tasking: Any = None
         self.workflows: Any = None
         self.jobs: Any = None
+        self.catalog: Any = None  # world.catalog.Catalog, set by routes/catalog.py
 
     # -- ids -----------------------------------------------------------------------------------
     def new_id(self) -> str:

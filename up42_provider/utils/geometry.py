@@ -374,13 +374,13 @@ def _is_wgs84(crs: Any) -> bool:
 
 
 def _reproject(geom: Any, source_crs: Any) -> Any:
+    import shapely
     from pyproj import CRS, Transformer
     from pyproj.exceptions import CRSError
-    from shapely.ops import transform
 
     try:
         source = CRS.from_user_input(source_crs)
     except CRSError as exc:
         raise ValueError(f"Unknown AOI CRS {source_crs!r} ({exc}): pass e.g. crs='EPSG:3857'") from None
     transformer = Transformer.from_crs(source, CRS.from_epsg(4326), always_xy=True)
-    return transform(transformer.transform, geom)
+    return shapely.transform(geom, transformer.transform, interleaved=False)

@@ -175,9 +175,10 @@ def catalog_order_parameters(
     """
     _check_id(data_product_id, "data_product_id")
     _check_id(image_id, "image_id")
-    params = _autocomplete({"id": image_id}, schema)
+    params: dict[str, Any] = {"id": image_id}
     if aoi is not None:
         params["aoi"] = to_polygon_geojson(aoi)
+    params = _autocomplete(params, schema)
     order: dict[str, Any] = {"dataProduct": data_product_id, "params": params}
     if tags is not None:
         order["tags"] = _tags(tags)
@@ -201,9 +202,13 @@ def tasking_order_parameters(
     end = format_timestamp(acquisition_end, end_of_day=True, field="acquisition_end")
     if start > end:
         raise ValueError(f"acquisition_start {start} is after acquisition_end {end}: swap them")
-    params: dict[str, Any] = {"displayName": name, "acquisitionStart": start, "acquisitionEnd": end}
+    params: dict[str, Any] = {
+        "displayName": name,
+        "acquisitionStart": start,
+        "acquisitionEnd": end,
+        "geometry": to_polygon_geojson(geometry, allow_point=True),
+    }
     params = _autocomplete(params, schema)
-    params["geometry"] = to_polygon_geojson(geometry, allow_point=True)
     order: dict[str, Any] = {"dataProduct": data_product_id, "params": params}
     if tags is not None:
         order["tags"] = _tags(tags)

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from affine import Affine
 from PIL import Image
 from rasterio.enums import ColorInterp
 from rasterio.features import geometry_mask
-from rasterio.transform import from_bounds
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
@@ -52,7 +52,8 @@ _WORLD_SALT = 0x5EED_0F_0042  # the world's layout; the seed only varies the acq
 _NAMESPACE = uuid.UUID("7d3c8f0e-6b1a-4d2e-9a57-0e42c0ffee42")
 _ARCHIVE_TIME = (2024, 1, 1, 0, 0, 0)  # fixed member timestamps keep archives byte-identical per seed
 MIB = 1 << 20
-_PAD_BLOCK = 8 * MIB
+_PAD_BLOCK = 16 * MIB
+_PAD_SLICE = 8 * MIB
 
 
 # -- deterministic noise in geographic space ----------------------------------------------------
@@ -103,7 +104,7 @@ def _reflectance(bounds: Sequence[float], width: int, height: int, seed: int, ba
     px, py = (maxx - minx) / width, (maxy - miny) / height
     lon = (minx + (np.arange(width, dtype=np.float64) + 0.5) * px)[None, :]
     lat = (maxy - (np.arange(height, dtype=np.float64) + 0.5) * py)[:, None]
-    finest = 2 * max(px, py)
+    finest = 4 * max(px, py)
     terrain = _fractal(lon, lat, 0.08, finest, _WORLD_SALT)
     woods = _fractal(lon, lat, 0.03, finest, _WORLD_SALT + 1)
     town = _fractal(lon, lat, 0.05, finest * 4, _WORLD_SALT + 2)
@@ -117,14 +118,14 @@ def _reflectance(bounds: Sequence[float], width: int, height: int, seed: int, ba
     classes = np.broadcast_to(classes, (height, width)).copy()
     classes[woods > 0.28] = 1
     classes[town > 0.45] = 6
-    classes[terrain < -0.42] = 0
+    classes[terrain < -0.3] = 0
     spectra = _SPECTRA[:, :bands]
     image = spectra[classes]  # (h, w, bands)
     rng = np.random.default_rng(seed)
     brightness = 1 + 0.12 * terrain + 0.05 * (parcel - 0.5) + 0.04 * _value_noise(lon, lat, 0.0006, seed)
     haze = np.float32(rng.uniform(0, 180)) * (1 - np.arange(bands, dtype=np.float32) / 8)
     image = image * brightness[..., None] + haze
-    image += rng.normal(0, 6, size=image.shape).astype(np.float32)  # sensor noise
+    image += rng.normal(0, 3, size=image.shape).astype(np.float32)  # sensor noise
     return np.moveaxis(image, -1, 0)
 
 
@@ -175,7 +176,8 @@ def write_cog(
         raise ValueError("geometry must be a non-empty polygon")
     bounds = geom.bounds
     width, height = raster_size(bounds, resolution_m, max_pixels)
-    transform = from_bounds(*bounds, width, height)
+    minx, miny, maxx, maxy = bounds
+    transform = Affine((maxx - minx) / width, 0, minx, 0, -(maxy - miny) / height, maxy)
     data = np.clip(np.rint(_reflectance(bounds, width, height, seed, bands)), 1, 65535).astype(np.uint16)
     outside = geometry_mask([mapping(geom)], out_shape=(height, width), transform=transform, all_touched=True)
     data[:, outside] = 0
@@ -201,9 +203,8 @@ def write_cog(
             dst.set_band_description(index, name)
         dst.scales = (0.0001,) * bands
         if bands >= 3:
-            dst.colorinterp = [ColorInterp.blue, ColorInterp.green, ColorInterp.red] + [ColorInterp.undefined] * (
-                bands - 3
-            )
+            rgb = [ColorInterp.blue, ColorInterp.green, ColorInterp.red]
+            dst.colorinterp = rgb + [ColorInterp.undefined] * (bands - 3)
         dst.update_tags(PROCESSING_LEVEL="L2A", PRODUCER="up42-emulator", SEED=str(seed))
 
 
@@ -303,13 +304,19 @@ def _items(collection: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def write_padding(stream: Any, size: int, seed: int) -> None:
-    """``size`` deterministic, incompressible bytes written in 8 MiB blocks (never all in memory)."""
+    """``size`` deterministic, incompressible bytes, written in 8 MiB slices of a 16 MiB random block.
+
+    Repeating the block keeps 1 GiB+ under a few seconds; its period is far beyond any deflate or
+    gzip window, so the filler still does not compress.
+    """
     rng = np.random.Generator(np.random.PCG64(derive_seed(seed, "padding")))
-    remaining = size
+    block = memoryview(rng.bytes(min(_PAD_BLOCK, size)))
+    offset, remaining = 0, size
     while remaining > 0:
-        block = rng.bytes(min(_PAD_BLOCK, remaining))
-        stream.write(block)
-        remaining -= len(block)
+        piece = block[offset : offset + min(_PAD_SLICE, remaining)]
+        stream.write(piece)
+        remaining -= len(piece)
+        offset = (offset + len(piece)) % len(block)
 
 
 def write_order_archive(

@@ -1,9 +1,70 @@
-"""Placeholder: filled in by its owner."""
+"""Block marketplace endpoints: E05 list, E06 details, E07 coverage URL, X2 coverage file, E08 manifests."""
 
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from up42_provider.emulator.http import ApiError, base_url, envelope, json_body, route
 from up42_provider.emulator.state import EmulatorState
+from up42_provider.emulator.world.blocks import (
+    BLOCKS,
+    block_coverage,
+    find_block,
+    list_item,
+    validate_manifest,
+)
+
+
+def _block(request: Request) -> dict:
+    block_id = request.path_params["block_id"]
+    block = find_block(block_id)
+    if block is None:
+        raise ApiError(404, f"Block with id {block_id} not found", title="Resource does not exist.")
+    return block
+
+
+async def list_blocks(request: Request) -> Response:
+    return envelope([list_item(b) for b in BLOCKS])
+
+
+async def get_block(request: Request) -> Response:
+    return envelope(_block(request))
+
+
+async def get_coverage_url(request: Request) -> Response:
+    block = _block(request)
+    if block_coverage(block) is None:
+        raise ApiError(404, f"Block {block['name']} has no coverage (only data blocks have one)")
+    return envelope({"url": f"{base_url(request)}/coverage/{block['id']}.geojson"})
+
+
+async def get_coverage_file(request: Request) -> Response:
+    """X2: the public GeoJSON file the E07 URL points to (no auth, plain GeoJSON)."""
+    coverage = block_coverage(_block(request))
+    if coverage is None:
+        raise ApiError(404, "No coverage file for this block")
+    return JSONResponse(coverage, media_type="application/geo+json")
+
+
+async def validate_block_manifest(request: Request) -> Response:
+    manifest = await json_body(request)
+    errors = validate_manifest(manifest)
+    if errors:
+        message = "Invalid block manifest: " + "; ".join(errors)
+        return JSONResponse(
+            {"data": {"valid": False, "errors": errors}, "error": {"code": 400, "message": message}},
+            status_code=400,
+        )
+    return envelope({"valid": True, "errors": []})
 
 
 def install(state: EmulatorState) -> list[BaseRoute]:
-    return []
+    return [
+        *route("/blocks", list_blocks, ["GET"]),
+        *route("/blocks/{block_id}", get_block, ["GET"]),
+        *route("/blocks/{block_id}/coverage", get_coverage_url, ["GET"]),
+        *route("/coverage/{block_id}.geojson", get_coverage_file, ["GET"]),
+        *route("/validate-schema/block", validate_block_manifest, ["POST"]),
+    ]

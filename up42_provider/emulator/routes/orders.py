@@ -1,9 +1,536 @@
-"""Placeholder: filled in by its owner."""
+"""Orders: E23 place, E24 estimate, E25 get, E26 list (API.md §7.4, §8.5, §9.2).
 
+Life cycle (nominal durations, divided by ``speed``):
+
+* archive order: ``PLACED`` 10 s -> ``BEING_FULFILLED`` 60 s -> ``FULFILLED`` with one asset. The
+  delivery archive is built while the order is ``BEING_FULFILLED``; the order turns ``FULFILLED``
+  only once it exists, so the asset's ``size`` is exact from the start.
+* tasking order (data product of a ``TASKING`` collection): ``PLACED`` with a sub-status. Orders
+  that need a manual feasibility study (tag ``emulator:feasibility`` or an AOI above 500 km²) get a
+  ``MANUAL`` study with options (``FEASIBILITY_WAITING_RESPONSE``); choosing an option (E30) issues
+  the quotation. All others get an ``AUTO`` study, already accepted, and the quotation at once
+  (``QUOTATION_WAITING_RESPONSE``). Accepting the quotation (E28) charges its ``creditsPrice`` and
+  starts the acquisition (``BEING_FULFILLED``, ``QUOTATION_ACCEPTED``), ``FULFILLED`` 300 s later;
+  rejecting it makes the order ``FAILED`` (nothing charged).
+* failure triggers (both kinds): tag ``emulator:fail`` -> ``FAILED``, tag
+  ``emulator:fail-permanently`` -> ``FAILED_PERMANENTLY``, each when the delivery would have
+  completed (after ``BEING_FULFILLED``).
+
+Behaviour where API.md is silent (our assumptions):
+
+* Credits: an archive order is charged exactly its E24 estimate at placement (insufficient
+  balance -> 402, nothing created); a tasking order is charged the quotation's ``creditsPrice``
+  when the quotation is accepted. A failed order is **refunded** in full (a positive ``ORDER``
+  record in the credit history).
+* Another ``{workspace_id}`` than the project's is a **403** v1 error (as the other v1 routes).
+  Unknown order: 404 v1 error ``"Order <id> not found"``. Invalid body, unknown data product,
+  unknown image, image of another collection or parameter errors: 400 v1 error listing them.
+* Tags are stored exactly as sent; E26 ``tags`` (repeated) matches orders with **any** of them.
+  E26 without ``format=paginated`` answers the plain list (the legacy form); ``size`` defaults
+  to 50 (capped at 2000). ``orderDetails`` echoes the submitted ``params``; tasking orders carry
+  their sub-status both as ``subStatus`` and inside ``orderDetails`` (null once terminal).
+* A ``order.status`` event is emitted on creation and on every status change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shapely.geometry import box, mapping, shape
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from up42_provider.emulator.clock import iso, parse_iso
+from up42_provider.emulator.http import (
+    ApiError,
+    envelope,
+    json_body,
+    query_int,
+    query_sort,
+    route,
+    spring_page,
+)
 from up42_provider.emulator.state import EmulatorState
+from up42_provider.emulator.world import catalog as world
+
+PLACED, BEING_FULFILLED, FULFILLED = "PLACED", "BEING_FULFILLED", "FULFILLED"
+FAILED, FAILED_PERMANENTLY = "FAILED", "FAILED_PERMANENTLY"
+TERMINAL = frozenset({FULFILLED, FAILED, FAILED_PERMANENTLY})
+ORDER_TYPES = ("ARCHIVE", "TASKING")
+SORT_FIELDS = ("createdAt", "updatedAt", "type", "status", "dataProvider")
+FAIL_TAGS = {"emulator:fail": FAILED, "emulator:fail-permanently": FAILED_PERMANENTLY}
+FEASIBILITY_TAG = "emulator:feasibility"
+FEASIBILITY_AREA_KM2 = 500.0
+# Nominal seconds (API contract of the emulator, CONTRACT.md).
+PLACED_SECONDS, FULFILMENT_SECONDS, ACQUISITION_SECONDS = 10.0, 60.0, 300.0
+LIST_DEFAULT_SIZE, LIST_MAX_SIZE = 50, 2000
+# (description, price factor) of the options of a manual feasibility study.
+FEASIBILITY_OPTIONS = (
+    ("Feasibility option A: standard tasking, acquisition attempts over the whole window", 1.0),
+    ("Feasibility option B: priority tasking, first acquisition attempt within 48 hours", 1.35),
+)
+SYSTEM = {"id": "system", "type": "INTERNAL"}
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message, title="Bad request")
+
+
+@dataclass
+class ProductFacts:
+    """What an order needs to know about its data product (from the E19 item)."""
+
+    id: str
+    title: str
+    type: str
+    collection: str
+    host: str
+    provider: str
+    producer: str
+
+
+@dataclass
+class OrderRecord:
+    order: dict[str, Any]
+    product: ProductFacts
+    params: dict[str, Any]
+    seq: int
+    fail_status: str | None = None
+    next_at: datetime | None = None
+    feature: dict[str, Any] | None = None
+    asset_id: str | None = None
+    charged: int = 0
+    base_price: int = 0
+    quotation_id: str | None = None
+    feasibility_id: str | None = None
+
+    @property
+    def status(self) -> str:
+        return self.order["status"]
+
+
+def product_facts(data_product_id: str) -> tuple[dict[str, Any], ProductFacts]:
+    product = world.data_product(data_product_id) if isinstance(data_product_id, str) else None
+    if not product:
+        raise bad_request(f"Data product {data_product_id} does not exist")
+    collection = product.get("collection") or {}
+    host = collection.get("host") or {}
+    name = product.get("collectionName") or collection.get("name") or ""
+    host_name = host.get("name") or collection.get("hostName") or world.host_of(name) or ""
+    facts = ProductFacts(
+        id=product["id"],
+        title=(product.get("productConfiguration") or {}).get("title") or "",
+        type=str(collection.get("type") or "ARCHIVE").upper(),
+        collection=name,
+        host=host_name,
+        provider=host.get("title") or host_name,
+        producer=collection.get("producerName")
+        or (collection.get("producer") or {}).get("name")
+        or host_name,
+    )
+    return product, facts
+
+
+def parse_order_body(body: Any) -> tuple[str, dict[str, Any], list[str]]:
+    if not isinstance(body, dict):
+        raise bad_request("Order body must be a JSON object with 'dataProduct' and 'params'")
+    data_product, params, tags = body.get("dataProduct"), body.get("params"), body.get("tags")
+    errors = []
+    if not isinstance(data_product, str) or not data_product:
+        errors.append("'dataProduct' must be a data product id")
+    if not isinstance(params, dict):
+        errors.append("'params' must be an object")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        errors.append("'tags' must be a list of strings")
+    if errors:
+        raise bad_request("Invalid order: " + "; ".join(errors))
+    assert isinstance(data_product, str) and isinstance(params, dict)
+    return data_product, params, list(tags or [])
+
+
+def _area_km2(geometry: Any) -> float:
+    try:
+        return float(world.area_km2(shape(geometry)))
+    except Exception:
+        return 0.0
+
+
+class OrderStore:
+    def __init__(self, state: EmulatorState) -> None:
+        self._state = state
+        self.records: dict[str, OrderRecord] = {}
+        self._active: dict[str, OrderRecord] = {}  # orders with a pending timed transition
+        self._seq = 0
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _duration(self, nominal: float) -> timedelta:
+        return timedelta(seconds=self._state.config.duration(nominal))
+
+    def check_workspace(self, workspace_id: str) -> None:
+        if workspace_id != self._state.config.workspace_id:
+            raise ApiError(403, f"Access to workspace {workspace_id} is forbidden", title="Forbidden")
+
+    def validate(
+        self, body: Any
+    ) -> tuple[ProductFacts, dict[str, Any], list[str], int, dict[str, Any] | None]:
+        """Everything E23/E24 check before anything happens: facts, params, tags, estimate, scene."""
+        data_product_id, params, tags = parse_order_body(body)
+        product, facts = product_facts(data_product_id)
+        catalog = self._state.catalog
+        errors = list(world.validate_order_params(product, params, catalog=catalog))
+        if errors:
+            raise bad_request("Invalid order parameters: " + "; ".join(errors))
+        feature = None
+        if facts.type == "ARCHIVE":
+            scene = catalog.scene(params["id"]) if catalog is not None else None
+            if scene is None:
+                raise bad_request(f"Image '{params.get('id')}' not found in the catalog")
+            feature = scene.feature()
+        try:
+            credits = int(world.estimate_order_credits(product, params, catalog=catalog))
+        except ValueError as exc:
+            raise bad_request(f"Invalid order parameters: {exc}") from None
+        return facts, params, tags, credits, feature
+
+    def _emit(self, record: OrderRecord, when: datetime) -> None:
+        order = record.order
+        self._state.emit(
+            "order.status",
+            {
+                "orderId": order["id"],
+                "workspaceId": order["workspaceId"],
+                "orderType": order["type"],
+                "status": order["status"],
+                "statusChangedAt": iso(when),
+            },
+        )
+
+    def _set(
+        self, record: OrderRecord, status: str, when: datetime, sub_status: Any = ..., by: Any = None
+    ) -> None:
+        order = record.order
+        changed = order["status"] != status
+        order["status"] = status
+        order["updatedAt"] = iso(when)
+        order["updatedBy"] = dict(by or SYSTEM)
+        if sub_status is not ... and order["type"] == "TASKING":
+            order["subStatus"] = sub_status
+            order["orderDetails"]["subStatus"] = sub_status
+        if changed:
+            self._emit(record, when)
+
+    def _refund(self, record: OrderRecord, when: datetime) -> None:
+        amount, record.charged = record.charged, 0
+        if amount <= 0:
+            return
+        credits = self._state.credits
+        credits.balance += amount
+        credits.history.append(
+            {
+                "createdAt": iso(when),
+                "createdBy": dict(SYSTEM),
+                "delta": amount,
+                "type": "ORDER",
+                "details": {
+                    "allocation": "None",
+                    "description": f"Refund for failed order {record.order['id']}",
+                    "id": record.order["id"],
+                },
+            }
+        )
+
+    def _charge(self, record: OrderRecord, amount: int) -> None:
+        order = record.order
+        self._state.credits.charge(
+            amount,
+            "ORDER",
+            f"Consumption for order {order['id']}",
+            {
+                "id": order["id"],
+                "consumption": {
+                    "accountId": self._state.config.account_id,
+                    "workspaceId": order["workspaceId"],
+                    "userId": order["userId"],
+                    "orderId": order["id"],
+                    "dataProductId": record.product.id,
+                    "dataProductName": record.product.title,
+                    "dataProvider": record.product.provider,
+                    "creditsUsed": amount,
+                },
+            },
+        )
+        record.charged += amount
+
+    # -- E23 / E24 ---------------------------------------------------------------------------------
+    def estimate(self, body: Any) -> int:
+        return self.validate(body)[3]
+
+    def place(self, workspace_id: str, body: Any) -> dict[str, Any]:
+        state = self._state
+        self.check_workspace(workspace_id)
+        with state.lock:
+            facts, params, tags, credits, feature = self.validate(body)
+            tasking = facts.type == "TASKING"
+            if not tasking:
+                state.credits.require(credits)
+            now = state.clock.now()
+            user = {"id": state.user_id, "type": "USER"}
+            order: dict[str, Any] = {
+                "id": state.new_id(),
+                "userId": state.user_id,
+                "workspaceId": workspace_id,
+                "dataProvider": facts.provider,
+                "status": PLACED,
+                "type": facts.type,
+                "dataProductId": facts.id,
+                "tags": list(tags),
+                "createdAt": iso(now),
+                "updatedAt": iso(now),
+                "assets": [],
+                "createdBy": dict(user),
+                "updatedBy": dict(user),
+                "orderDetails": dict(params),
+            }
+            self._seq += 1
+            record = OrderRecord(order=order, product=facts, params=params, seq=self._seq)
+            record.fail_status = next((FAIL_TAGS[t] for t in tags if t in FAIL_TAGS), None)
+            self.records[order["id"]] = record
+            if tasking:
+                record.base_price = credits
+                self._open_tasking(record, now)
+            else:
+                self._charge(record, credits)
+                record.feature = feature
+                record.next_at = now + self._duration(PLACED_SECONDS)
+                self._active[order["id"]] = record
+            self._emit(record, now)
+            return self.public(record)
+
+    def _open_tasking(self, record: OrderRecord, now: datetime) -> None:
+        tasking = self._state.tasking
+        geometry = record.params.get("geometry") or record.params.get("aoi")
+        manual = FEASIBILITY_TAG in record.order["tags"] or _area_km2(geometry) > FEASIBILITY_AREA_KM2
+        options = [text for text, _ in FEASIBILITY_OPTIONS] if manual else []
+        study = tasking.create_feasibility(record.order, options, now, manual=manual)
+        record.feasibility_id = study["id"]
+        if manual:
+            sub = "FEASIBILITY_WAITING_RESPONSE"
+        else:
+            quotation = tasking.create_quotation(record.order, record.base_price, now)
+            record.quotation_id = quotation["id"]
+            sub = "QUOTATION_WAITING_RESPONSE"
+        record.order["subStatus"] = sub
+        record.order["orderDetails"]["subStatus"] = sub
+
+    # -- callbacks of the tasking routes (under state.lock) -----------------------------------------
+    def feasibility_accepted(self, order_id: str, option_index: int, when: datetime) -> None:
+        """A study option was chosen: issue the quotation for it."""
+        record = self.records.get(order_id)
+        if record is None or record.status in TERMINAL or record.quotation_id:
+            return
+        factor = FEASIBILITY_OPTIONS[option_index][1] if 0 <= option_index < len(FEASIBILITY_OPTIONS) else 1.0
+        quotation = self._state.tasking.create_quotation(
+            record.order, round(record.base_price * factor), when
+        )
+        record.quotation_id = quotation["id"]
+        self._set(record, record.status, when, "QUOTATION_WAITING_RESPONSE")
+
+    def quotation_decided(self, order_id: str, decision: str, price: int, when: datetime) -> None:
+        """ACCEPTED: charge ``price`` (caller checked the balance) and start the acquisition."""
+        record = self.records.get(order_id)
+        if record is None or record.status in TERMINAL:
+            return
+        user = {"id": self._state.user_id, "type": "USER"}
+        if decision != "ACCEPTED":
+            self._set(record, FAILED, when, None, by=user)
+            return
+        self._charge(record, price)
+        self._set(record, BEING_FULFILLED, when, "QUOTATION_ACCEPTED", by=user)
+        record.next_at = when + self._duration(ACQUISITION_SECONDS)
+        self._active[order_id] = record
+        if record.fail_status is None:
+            record.feature = self._tasking_feature(record, when)
+            self._start_asset(record)
+
+    # -- progression ---------------------------------------------------------------------------------
+    def advance(self, now: datetime) -> None:
+        for order_id, record in list(self._active.items()):
+            while record.next_at is not None and record.next_at <= now and record.status not in TERMINAL:
+                if not self._step(record, now):
+                    break
+            if record.next_at is None or record.status in TERMINAL:
+                del self._active[order_id]
+
+    def _step(self, record: OrderRecord, now: datetime) -> bool:
+        """Apply the transition due at ``record.next_at``; False when it has to wait."""
+        due = record.next_at
+        assert due is not None
+        if record.status == PLACED:
+            self._set(record, BEING_FULFILLED, due)
+            record.next_at = due + self._duration(FULFILMENT_SECONDS)
+            if record.fail_status is None:
+                self._start_asset(record)
+            return True
+        if record.fail_status is not None:
+            self._finish_failed(record, record.fail_status, due)
+            return True
+        assets = self._state.assets
+        build = assets.build_status(record.asset_id) if record.asset_id else "failed"
+        if build == "building":
+            return False
+        if build == "failed":
+            self._finish_failed(record, FAILED, now)
+            return True
+        built_at = assets.records[record.asset_id].built_at or now
+        when = max(due, built_at)
+        assets.publish(record.asset_id, when)
+        record.order["assets"] = [record.asset_id]
+        self._set(record, FULFILLED, when, None)
+        record.next_at = None
+        return True
+
+    def _finish_failed(self, record: OrderRecord, status: str, when: datetime) -> None:
+        if record.asset_id:
+            self._state.assets.discard(record.asset_id)
+            record.asset_id = None
+        self._refund(record, when)
+        self._set(record, status, when, None)
+        record.next_at = None
+
+    def _start_asset(self, record: OrderRecord) -> None:
+        assert record.feature is not None
+        aoi = record.params.get("aoi") or record.params.get("geometry")
+        facts = record.product
+        asset = self._state.assets.create(
+            record.order,
+            record.feature,
+            aoi=aoi if isinstance(aoi, dict) else None,
+            source=record.order["type"],
+            collection_name=facts.collection,
+            producer_name=(record.feature.get("properties") or {}).get("producer") or facts.producer,
+            host=facts.host,
+            title=record.params.get("displayName")
+            if isinstance(record.params.get("displayName"), str)
+            else None,
+        )
+        record.asset_id = asset["id"]
+
+    def _tasking_feature(self, record: OrderRecord, now: datetime) -> dict[str, Any]:
+        """The acquired scene of a tasking order: the ordered geometry, acquired inside the window."""
+        params, facts = record.params, record.product
+        rng = random.Random(f"tasking:{self._state.config.seed}:{record.order['id']}")
+        try:
+            geom = shape(params.get("geometry") or params.get("aoi"))
+        except Exception:
+            geom = box(13.35, 52.48, 13.45, 52.54)
+        if geom.area == 0:  # point products: a ~5 km square around the point
+            c = geom.centroid
+            geom = box(c.x - 0.025, c.y - 0.025, c.x + 0.025, c.y + 0.025)
+        acquired = now
+        for key, pick in (("acquisitionStart", max), ("acquisitionEnd", min)):
+            with contextlib.suppress(KeyError, ValueError):
+                acquired = pick(acquired, parse_iso(str(params[key])))
+        platform, gsd = _platform_and_gsd(facts.collection)
+        return {
+            "type": "Feature",
+            "bbox": list(geom.bounds),
+            "geometry": mapping(geom),
+            "properties": {
+                "id": self._state.new_id(),
+                "acquisitionDate": f"{acquired:%Y-%m-%dT%H:%M:%S}Z",
+                "constellation": facts.collection,
+                "collection": facts.collection,
+                "providerName": facts.host,
+                "producer": facts.producer,
+                "cloudCoverage": round(rng.uniform(0, 8), 1),
+                "resolution": gsd,
+                "providerProperties": {"platform": platform},
+            },
+        }
+
+    # -- reading ---------------------------------------------------------------------------------------
+    @staticmethod
+    def public(record: OrderRecord) -> dict[str, Any]:
+        order = dict(record.order)
+        order["assets"] = list(order["assets"])
+        order["tags"] = list(order["tags"])
+        order["orderDetails"] = dict(order["orderDetails"])
+        return order
+
+    def get(self, workspace_id: str, order_id: str) -> dict[str, Any]:
+        self.check_workspace(workspace_id)
+        with self._state.lock:
+            record = self.records.get(order_id)
+            if record is None or record.order["workspaceId"] != workspace_id:
+                raise ApiError(404, f"Order {order_id} not found", title="Not Found")
+            return self.public(record)
+
+    def list_orders(self, workspace_id: str, request: Request) -> Any:
+        self.check_workspace(workspace_id)
+        field_name, descending = query_sort(request, SORT_FIELDS, "createdAt")
+        types = {t.upper() for t in request.query_params.getlist("type") if t}
+        if types - set(ORDER_TYPES):
+            raise bad_request(
+                f"Invalid order type {sorted(types - set(ORDER_TYPES))}; expected ARCHIVE or TASKING"
+            )
+        tags = set(request.query_params.getlist("tags"))
+        page = query_int(request, "page", 0, minimum=0)
+        size = min(query_int(request, "size", LIST_DEFAULT_SIZE, minimum=1), LIST_MAX_SIZE)
+        with self._state.lock:
+            records = [
+                r
+                for r in self.records.values()
+                if r.order["workspaceId"] == workspace_id
+                and (not types or r.order["type"] in types)
+                and (not tags or bool(tags & set(r.order["tags"])))
+            ]
+            records.sort(key=lambda r: r.seq)
+            records.sort(key=lambda r: str(r.order.get(field_name) or ""), reverse=descending)
+            orders = [self.public(r) for r in records]
+        if request.query_params.get("format") != "paginated":
+            return orders
+        return spring_page(orders, page, size, sort_field=field_name)
+
+
+def _platform_and_gsd(collection: str) -> tuple[str, float]:
+    """Satellite and resolution of a (tasking) collection, from the world's collection specs."""
+    specs = world.SPECS
+    spec = specs.get(collection)
+    archive = specs.get(collection.removesuffix("-tasking"))
+    satellites = (spec.satellites if spec else ()) or (archive.satellites if archive else ())
+    resolution = spec.resolution if spec else (archive.resolution if archive else 0.5)
+    return (satellites[0] if satellites else collection.upper()), float(resolution)
 
 
 def install(state: EmulatorState) -> list[BaseRoute]:
-    return []
+    store = OrderStore(state)
+    state.orders = store
+    state.register(store)
+
+    async def place(request: Request) -> Response:
+        body = await json_body(request)
+        return envelope(store.place(request.path_params["workspace_id"], body))
+
+    async def estimate(request: Request) -> Response:
+        store.check_workspace(request.path_params["workspace_id"])
+        body = await json_body(request)
+        with state.lock:
+            return envelope({"credits": store.estimate(body)})
+
+    async def get_order(request: Request) -> Response:
+        return envelope(store.get(request.path_params["workspace_id"], request.path_params["order_id"]))
+
+    async def list_orders(request: Request) -> Response:
+        return envelope(store.list_orders(request.path_params["workspace_id"], request))
+
+    return [
+        *route("/workspaces/{workspace_id}/orders/estimate", estimate, ["POST"]),
+        *route("/workspaces/{workspace_id}/orders", place, ["POST"]),
+        *route("/workspaces/{workspace_id}/orders", list_orders, ["GET"]),
+        *route("/workspaces/{workspace_id}/orders/{order_id}", get_order, ["GET"]),
+    ]

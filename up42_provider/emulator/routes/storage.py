@@ -1,9 +1,192 @@
-"""Placeholder: filled in by its owner."""
+"""X1: signed download URLs, served like Google Cloud Storage's XML API.
 
-from starlette.routing import BaseRoute
+Signed URLs imitate GCS V4 because that is what UP42 returns and what clients are built for: no
+UP42 credentials (the signature is the credential), expiry, XML error bodies, ``x-goog-hash`` to
+verify the bytes, and ``Range`` requests to resume a download after a dropped connection. Bodies
+are streamed from disk in 1 MiB chunks with the server's backpressure, so multi-GiB assets cost
+no memory. The ``drop`` fault cuts a body short to exercise resume logic.
+"""
 
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from email.utils import formatdate
+from xml.sax.saxutils import escape
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from up42_provider.emulator.media.blobs import Blob, BlobStore, SignatureError
 from up42_provider.emulator.state import EmulatorState
+
+log = logging.getLogger("up42_provider.emulator")
+
+CHUNK = 1 << 20
+XML_TYPE = "application/xml; charset=UTF-8"
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """First byte range of a ``Range`` header as inclusive (start, end); None means the whole file.
+
+    Syntactically invalid headers are ignored (RFC 9110); only the first of several ranges is
+    served. Raises RangeNotSatisfiable when the range lies outside the file.
+    """
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or not spec.strip():
+        return None
+    first, dash, last = spec.split(",", 1)[0].strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if not first.strip():
+            suffix = int(last)
+            if suffix <= 0 or size == 0:
+                raise RangeNotSatisfiable
+            return max(0, size - suffix), size - 1
+        start = int(first)
+        end = int(last) if last.strip() else size - 1
+    except ValueError:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable
+    if end < start:
+        return None
+    return start, min(end, size - 1)
+
+
+def xml_error(status: int, code: str, message: str, details: str | None = None, **headers: str) -> Response:
+    """A GCS XML API error body."""
+    body = "<?xml version='1.0' encoding='UTF-8'?>"
+    body += f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>"
+    if details:
+        body += f"<Details>{escape(details)}</Details>"
+    body += "</Error>"
+    return Response(body, status_code=status, headers={"Content-Type": XML_TYPE, **headers})
+
+
+class BlobResponse(Response):
+    """Streams ``length`` bytes of a blob from ``start``; stops after ``drop_after`` bytes without
+    completing the response when the drop fault fired (the server then closes the connection)."""
+
+    def __init__(
+        self,
+        blob: Blob,
+        status: int,
+        start: int,
+        length: int,
+        headers: dict[str, str],
+        drop_after: int | None,
+    ) -> None:
+        super().__init__(status_code=status, headers=headers)
+        self.blob, self.start, self.length, self.drop_after = blob, start, length, drop_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if scope["method"] == "HEAD" or self.length == 0:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        disconnected = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+        watcher = asyncio.create_task(watch())
+        limit = self.length if self.drop_after is None else self.drop_after
+        sent = 0
+        try:
+            async with await anyio.open_file(self.blob.path, "rb") as handle:
+                await handle.seek(self.start)
+                while sent < limit and not disconnected.is_set():
+                    chunk = await handle.read(min(CHUNK, limit - sent))
+                    if not chunk:
+                        break  # file shorter than announced: leave the response incomplete
+                    sent += len(chunk)
+                    more = self.drop_after is not None or sent < self.length
+                    await send({"type": "http.response.body", "body": chunk, "more_body": more})
+            if self.drop_after is not None and sent == 0:
+                await send({"type": "http.response.body", "body": b"", "more_body": True})
+        finally:
+            watcher.cancel()
+
+
+def _headers(blob: Blob) -> dict[str, str]:
+    hashes = f"crc32c={blob.crc32c},md5={blob.md5}" if blob.crc32c else f"md5={blob.md5}"
+    return {
+        "Content-Type": blob.content_type,
+        "Accept-Ranges": "bytes",
+        "ETag": blob.etag,
+        "Last-Modified": formatdate(blob.updated.timestamp(), usegmt=True),
+        "Cache-Control": "private, max-age=0",
+        "x-goog-hash": hashes,
+        "x-goog-generation": str(blob.generation),
+        "x-goog-metageneration": "1",
+        "x-goog-stored-content-encoding": "identity",
+        "x-goog-stored-content-length": str(blob.size),
+        "x-goog-storage-class": "STANDARD",
+    }
 
 
 def install(state: EmulatorState) -> list[BaseRoute]:
-    return []
+    store = BlobStore(state)
+    state.blobs = store
+    drop_rng = random.Random(f"drop:{state.config.seed}")
+
+    async def download(request: Request) -> Response:
+        bucket, object_path = request.path_params["bucket"], request.path_params["path"]
+        try:
+            store.verify(request.scope["path"], dict(request.query_params))
+        except SignatureError as exc:
+            return xml_error(exc.status, exc.code, exc.message, exc.details)
+        key = store.key_for(object_path) if bucket == store.bucket else None
+        if key is None:
+            details = f"No such object: {bucket}/{object_path}"
+            return xml_error(404, "NoSuchKey", "The specified key does not exist.", details)
+        try:
+            blob = await store.ensure(key)
+        except Exception:
+            log.exception("building blob %s failed", key)
+            return xml_error(500, "InternalError", "We encountered an internal error. Please try again.")
+        headers = _headers(blob)
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match and (if_none_match.strip() == "*" or blob.etag in if_none_match):
+            del headers["Content-Type"]
+            return Response(status_code=304, headers=headers)
+        range_header = request.headers.get("range")
+        if_range = request.headers.get("if-range")
+        if if_range and if_range.strip() not in (blob.etag, headers["Last-Modified"]):
+            range_header = None  # the client's partial copy is stale: send everything
+        try:
+            selected = parse_range(range_header, blob.size)
+        except RangeNotSatisfiable:
+            return xml_error(
+                416,
+                "InvalidRange",
+                "The requested range cannot be satisfied.",
+                range_header,
+                **{"Content-Range": f"bytes */{blob.size}"},
+            )
+        status, start, length = 200, 0, blob.size
+        if selected is not None:
+            start, end = selected
+            status, length = 206, end - start + 1
+            headers["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
+        headers["Content-Length"] = str(length)
+        drop_after = None
+        if request.method == "GET" and state.faults.draw("drop", "GET", request.scope["path"]):
+            drop_after = int(length * drop_rng.uniform(0.1, 0.9))
+        return BlobResponse(blob, status, start, length, headers, drop_after)
+
+    return [Route("/storage/{bucket}/{path:path}", download, methods=["GET", "HEAD"])]

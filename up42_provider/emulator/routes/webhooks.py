@@ -21,8 +21,9 @@ Delivery format — API.md does not specify it, so this is **our assumption**::
 The signature header is sent only when the webhook has a non-empty secret. A receiver verifies it
 by recomputing the HMAC over the exact bytes it received. Attempts time out after 5 s; a
 connection error, a time-out, a 5xx, 408 or 429 is retried (``retry_delays``: 0.5, 1 and 2 s of
-back-off); any other answer ends the delivery. Retries may overtake later events, so receivers
-should order by ``body.statusChangedAt``.
+back-off); any other answer ends the delivery. Deliveries to one webhook are sequential, in
+emission order (a failing receiver delays its later events by up to the retry budget); different
+webhooks are served in parallel.
 
 Other choices where API.md is silent: E13 answers 201, E16 answers 204 without a body, E17 sends its
 test events (one attempt each, ``"test": true``) whether or not the webhook is active; ``secret:
@@ -120,6 +121,8 @@ class WebhookStore:
         self._queue: asyncio.Queue[tuple[dict[str, Any], str, bytes]] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending: dict[str, deque[tuple[dict[str, Any], str, bytes]]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots: asyncio.Semaphore | None = None
 
     # -- definitions (called under state.lock by the routes) -------------------------------------
@@ -208,13 +211,30 @@ class WebhookStore:
             self._client = None
 
     async def _dispatch(self) -> None:
+        """Route queued deliveries to one worker per webhook, which keeps them in order."""
         queue = self._queue
         assert queue is not None
         while True:
-            webhook, event, raw = await queue.get()
-            task = asyncio.create_task(self.deliver(webhook, event, raw))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            item = await queue.get()
+            webhook_id = item[0]["id"]
+            self._pending.setdefault(webhook_id, deque()).append(item)
+            if webhook_id not in self._workers:
+                task = asyncio.create_task(self._drain(webhook_id))
+                self._workers[webhook_id] = task
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, webhook_id: str) -> None:
+        try:
+            pending = self._pending[webhook_id]
+            while pending:
+                webhook, event, raw = pending.popleft()
+                await self.deliver(webhook, event, raw)
+        finally:
+            # No await between the empty check above and this cleanup: the dispatcher (same loop)
+            # cannot append in between, so no delivery is stranded.
+            self._workers.pop(webhook_id, None)
+            self._pending.pop(webhook_id, None)
 
     async def deliver(self, webhook: dict[str, Any], event: str, raw: bytes, *, test: bool = False) -> bool:
         """Post one event (test events: a single attempt, else with retries); True on a 2xx answer."""

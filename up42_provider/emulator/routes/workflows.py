@@ -2,9 +2,9 @@
 
 This module also owns what a job *would* do with given inputs, because the estimate (E45) and
 the job (E46, ``routes/jobs.py``) must agree to the credit: :func:`parse_tasks` checks a task
-chain, :func:`resolve_inputs` validates job inputs against the blocks' parameter specs, and
-:func:`plan_run` selects the data block's scenes and prices every task with
-``world.blocks.block_credits``. The job charges exactly the planned numbers.
+chain, :func:`resolve_inputs` validates job inputs, and :func:`plan_run` selects the data block's
+scenes and prices every task with ``world.blocks`` (``select_scenes``, ``block_consumption``,
+whose credits add up to ``block_credits``). The job charges exactly the planned numbers.
 
 Behaviour where API.md is silent (our assumptions):
 
@@ -17,19 +17,19 @@ Behaviour where API.md is silent (our assumptions):
 * E41 answers **204** with an empty body; jobs of a deleted workflow stay listed (E47).
 * E43 only accepts a linear chain: the first task has ``parentName: null`` and is a DATA block,
   every other task names the previous one as parent. Names must be ``<block name>:<n>`` and
-  unique; ``blockId`` may be a block id or name. Incompatible neighbours are rejected with 400
-  naming the pair. An empty list clears the workflow. Answers 200 with the new E42 list.
+  unique; ``blockId`` may be a block id, name or display name; ``blockVersionTag`` is ignored
+  (blocks have one version). Incompatible neighbours are 400 naming the pair
+  (``world.blocks.chain_errors``). An empty list clears the workflow. Answers 200 with the E42 list.
 * E44 without ``parentTaskName`` uses the last task (an empty workflow answers the DATA blocks);
-  an unknown task name is 400.
-* Job inputs: unknown parameters are ignored (the SDK may add e.g. ``asset_ids``); a parameter
-  missing from the inputs takes the block default; ``null`` is allowed unless the parameter is
-  ``required``. Data blocks need exactly one of ``bbox``/``intersects``/``contains`` unless
-  ``ids`` are given; the AOI must not exceed ``JOB_QUERY_MAX_AOI_SIZE`` km² and ``limit`` must
-  not exceed ``JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE`` (project settings, E03).
-* E45: ``credit.min == credit.max`` (the emulator knows the outcome), equal to what the job is
-  charged; the block/machine split of each task's price is ours. ``duration`` is in
-  **milliseconds** of nominal (speed 1) run time — the real sample values look like
-  milliseconds (API.md §13.13). Inputs carrying ``config.mode == "DRY_RUN"`` estimate 0.
+  an unknown task name is 400. Compatibility is judged for the whole chain up to that task.
+* Job inputs (E45/E46): a parameter missing from a task's inputs takes the block default, then the
+  blocks' own rules apply (types, ranges, required parameters, unknown parameters rejected except
+  ``asset_ids`` on data blocks). Data-block geometries must be GeoJSON (Multi)Polygons with closed
+  rings; the AOI must not exceed ``JOB_QUERY_MAX_AOI_SIZE`` km² and ``limit`` must not exceed
+  ``JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE`` (project settings, E03). Unknown task names are 400.
+* E45: ``credit.min == credit.max`` (the emulator knows the outcome) and equal to what the job is
+  charged. ``duration`` is in **milliseconds** (the real sample values look like milliseconds,
+  API.md §13.13). Inputs carrying ``config.mode == "DRY_RUN"`` estimate 0 credits.
 """
 
 from __future__ import annotations
@@ -42,11 +42,12 @@ from typing import Any
 
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from up42_provider.emulator.clock import iso, parse_iso
+from up42_provider.emulator.clock import iso
 from up42_provider.emulator.http import ApiError, envelope, json_body, route
 from up42_provider.emulator.routes.account import check_project
 from up42_provider.emulator.state import EmulatorState
@@ -209,9 +210,11 @@ def parse_tasks(state: EmulatorState, body: Any) -> list[WorkflowTask]:
                 "workflows are linear chains"
             )
         if index == 0 and not is_data_block(block):
-            raise bad_request(f"The first workflow task '{name}' must be a DATA block, '{block['name']}' is not")
+            raise bad_request(
+                f"The first workflow task '{name}' must be a DATA block, '{block['name']}' is not"
+            )
         tasks.append(WorkflowTask(state.new_id(), name, parent, block))
-    errors = blocks.chain_errors([t.block["name"] for t in tasks])
+    errors = blocks.chain_errors([t.block["name"] for t in tasks]) if tasks else []
     if errors:
         raise bad_request("Incompatible workflow tasks: " + "; ".join(errors))
     return tasks
@@ -248,9 +251,7 @@ def _check_polygon(rings: Any) -> str | None:
 
 
 def parse_geometry(value: Any, where: str) -> BaseGeometry:
-    """A GeoJSON Polygon/MultiPolygon (also wrapped in a Feature) as a valid shapely geometry."""
-    if isinstance(value, dict) and value.get("type") == "Feature":
-        value = value.get("geometry")
+    """A GeoJSON Polygon/MultiPolygon as a valid shapely geometry (UP42 needs polygons, §9.5)."""
     if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
         raise bad_request(f"{where}: invalid geometry, expected a GeoJSON Polygon or MultiPolygon")
     coords = value.get("coordinates")
@@ -277,49 +278,10 @@ def parse_bbox(value: Any, where: str) -> BaseGeometry:
     return box(minx, miny, maxx, maxy)
 
 
-def parse_time_range(value: Any, where: str) -> tuple[datetime, datetime]:
-    if not isinstance(value, str) or value.count("/") != 1:
-        raise bad_request(f"{where}: expected a date range '<start>/<end>'")
-    start_text, end_text = value.split("/")
-    try:
-        start, end = parse_iso(start_text), parse_iso(end_text)
-    except ValueError:
-        raise bad_request(f"{where}: invalid date range '{value}'") from None
-    if start > end:
-        raise bad_request(f"{where}: the start of '{value}' is after its end")
-    return start, end
-
-
 def area_km2(geometry: BaseGeometry) -> float:
-    """Approximate area (equirectangular at the centroid latitude), good enough for prices/limits."""
+    """Approximate area (equirectangular at the centroid latitude), good enough for limits."""
     lat = geometry.centroid.y
     return geometry.area * _KM_PER_DEGREE**2 * math.cos(math.radians(lat))
-
-
-def _check_value(spec: dict[str, Any], value: Any, where: str) -> None:
-    kind = str(spec.get("type", "")).lower()
-    if kind == "geometry":
-        parse_geometry(value, where)
-    elif kind == "daterange":
-        parse_time_range(value, where)
-    elif kind == "number" and not _is_number(value):
-        raise bad_request(f"{where}: expected a number, got {value!r}")
-    elif kind == "integer" and not (_is_number(value) and float(value).is_integer()):
-        raise bad_request(f"{where}: expected an integer, got {value!r}")
-    elif kind == "boolean" and not isinstance(value, bool):
-        raise bad_request(f"{where}: expected a boolean, got {value!r}")
-    elif kind == "string" and not isinstance(value, str):
-        raise bad_request(f"{where}: expected a string, got {value!r}")
-    elif kind == "array" and not isinstance(value, list):
-        raise bad_request(f"{where}: expected an array, got {value!r}")
-    elif kind == "object" and not isinstance(value, dict):
-        raise bad_request(f"{where}: expected an object, got {value!r}")
-    if _is_number(value):
-        low, high = spec.get("minimum"), spec.get("maximum")
-        if _is_number(low) and value < low or _is_number(high) and value > high:
-            raise bad_request(f"{where}: {value} is out of range [{low}, {high}]")
-    if isinstance(spec.get("enum"), list) and value not in spec["enum"]:
-        raise bad_request(f"{where}: {value!r} is not one of {spec['enum']}")
 
 
 def _setting(state: EmulatorState, name: str, default: int) -> int:
@@ -329,12 +291,12 @@ def _setting(state: EmulatorState, name: str, default: int) -> int:
         return default
 
 
-def resolve_inputs(
-    state: EmulatorState, tasks: list[WorkflowTask], inputs: Any
-) -> dict[str, dict[str, Any]]:
-    """Per task name: block defaults overlaid with the given inputs, validated (400 on problems).
+def resolve_inputs(state: EmulatorState, tasks: list[WorkflowTask], inputs: Any) -> dict[str, dict[str, Any]]:
+    """Per task name: the block defaults overlaid with the given inputs, validated (400 on problems).
 
-    ``inputs`` is the E46 body without ``config`` (or E45 ``inputs``).
+    ``inputs`` is the E46 body without ``config`` (or the E45 ``inputs``). The per-parameter rules
+    (types, ranges, unknown parameters, required ones) are the blocks' own
+    (``world.blocks.validate_block_inputs``); the project limits and the polygon rule are added here.
     """
     if not isinstance(inputs, dict):
         raise bad_request("Job inputs must be an object keyed by workflow task name")
@@ -342,25 +304,22 @@ def resolve_inputs(
     for key in inputs:
         if key not in names:
             raise bad_request(f"Unknown workflow task '{key}' in job inputs (tasks: {', '.join(names)})")
+    blocks = _blocks()
     resolved: dict[str, dict[str, Any]] = {}
     for task in tasks:
-        given = inputs.get(task.name) or {}
+        given = inputs.get(task.name)
+        if given is None:
+            given = {}
         if not isinstance(given, dict):
             raise bad_request(f"Inputs of task '{task.name}' must be an object")
         specs: dict[str, Any] = task.block.get("parameters") or {}
-        params: dict[str, Any] = {}
-        for param, spec in specs.items():
-            spec = spec if isinstance(spec, dict) else {}
-            value = given[param] if param in given else spec.get("default")
-            where = f"{task.name}.{param}"
-            if value is None:
-                if spec.get("required") and param not in _GEOMETRY_FILTERS:
-                    raise bad_request(f"{where}: missing required parameter")
-            else:
-                _check_value(spec, value, where)
-            params[param] = value
-        # Parameters the block does not declare are kept (and otherwise ignored).
-        params.update({k: v for k, v in given.items() if k not in specs})
+        params = {
+            k: spec["default"] for k, spec in specs.items() if isinstance(spec, dict) and "default" in spec
+        }
+        params.update(given)
+        errors = blocks.validate_block_inputs(task.block, params)
+        if errors:
+            raise bad_request(f"Invalid inputs of task '{task.name}': " + "; ".join(errors))
         if is_data_block(task.block):
             _check_data_params(state, task, params)
         resolved[task.name] = params
@@ -383,11 +342,6 @@ def data_aoi(params: dict[str, Any], where: str) -> tuple[str | None, BaseGeomet
 def _check_data_params(state: EmulatorState, task: WorkflowTask, params: dict[str, Any]) -> None:
     where = task.name
     _, aoi = data_aoi(params, where)
-    ids = params.get("ids")
-    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
-        raise bad_request(f"{where}.ids: expected a list of scene ids")
-    if aoi is None and not ids:
-        raise bad_request(f"{where}: one of bbox, intersects, contains or ids is required")
     if aoi is not None:
         max_aoi = _setting(state, "JOB_QUERY_MAX_AOI_SIZE", 1000)
         size = area_km2(aoi)
@@ -397,58 +351,15 @@ def _check_data_params(state: EmulatorState, task: WorkflowTask, params: dict[st
                 f"{max_aoi} km² (JOB_QUERY_MAX_AOI_SIZE)"
             )
     limit = params.get("limit")
-    if limit is not None:
-        if not (_is_number(limit) and float(limit).is_integer() and limit >= 1):
-            raise bad_request(f"{where}.limit: expected a positive integer, got {limit!r}")
-        max_limit = _setting(state, "JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE", 20)
-        if limit > max_limit:
-            raise bad_request(
-                f"{where}.limit: {limit} is above the project's maximum of {max_limit} "
-                "(JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE)"
-            )
-    cloud = params.get("max_cloud_cover")
-    if cloud is not None and not (_is_number(cloud) and 0 <= cloud <= 100):
-        raise bad_request(f"{where}.max_cloud_cover: expected a number between 0 and 100, got {cloud!r}")
+    max_limit = _setting(state, "JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE", 20)
+    if _is_number(limit) and limit > max_limit:
+        raise bad_request(
+            f"{where}.limit: {limit} is above the project's maximum of {max_limit} "
+            "(JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE)"
+        )
 
 
 # -- scene selection and prices ----------------------------------------------------------------
-
-
-def select_scenes(state: EmulatorState, task: WorkflowTask, params: dict[str, Any]) -> list[Any]:
-    """The catalog scenes a data block delivers for ``params`` (``world.catalog.Scene`` objects)."""
-    collection = task.block.get("collection")
-    catalog = state.catalog
-    limit = int(params.get("limit") or 1)
-    ids = params.get("ids")
-    if ids:
-        scenes = []
-        for scene_id in ids:
-            scene = catalog.scene(scene_id)
-            if scene is None or (collection and scene.collection != collection):
-                raise bad_request(f"{task.name}.ids: scene '{scene_id}' is not in collection '{collection}'")
-            scenes.append(scene)
-        return scenes[:limit]
-    from up42_provider.emulator.world.catalog import host_of
-
-    op, aoi = data_aoi(params, task.name)
-    assert aoi is not None  # checked by resolve_inputs
-    body: dict[str, Any] = {
-        "collections": [collection],
-        "intersects": aoi.__geo_interface__,
-        "limit": 500,
-        "query": {},
-        "sortby": [{"field": "properties.acquisitionDate", "direction": "desc"}],
-    }
-    if params.get("time"):
-        start, end = parse_time_range(params["time"], f"{task.name}.time")
-        body["datetime"] = f"{iso(start)}/{iso(end)}"
-    if params.get("max_cloud_cover") is not None:
-        body["query"]["cloudCoverage"] = {"lte": params["max_cloud_cover"]}
-    host = host_of(collection) if collection else None
-    scenes = list(catalog.search(host, body))
-    if op == "contains":
-        scenes = [s for s in scenes if shape(s.geometry).buffer(1e-9).contains(aoi)]
-    return scenes[:limit]
 
 
 @dataclass
@@ -457,78 +368,51 @@ class TaskPlan:
 
     task: WorkflowTask
     params: dict[str, Any]
-    scenes: list[Any]  # data task: the selected scenes; others: []
+    scenes: list[Any]  # data task: the selected ``world.catalog.Scene`` objects; others: []
     n_scenes: int
-    credits: int
-    block_credits: int
-    machine_credits: int
-    resources: float
-    unit: str
-    duration_ms: int
+    consumption: dict[str, Any]  # the E45 entry of this task
 
+    @property
+    def block_credits(self) -> int:
+        return int(self.consumption["blockConsumption"]["credit"]["max"])
 
-def split_credits(total: int) -> tuple[int, int]:
-    """(block, machine) parts of a task's price: about a fifth is machine time, at least 1."""
-    if total <= 0:
-        return 0, 0
-    machine = max(1, round(total * 0.2))
-    return total - machine, machine
+    @property
+    def machine_credits(self) -> int:
+        return int(self.consumption["machineConsumption"]["credit"]["max"])
+
+    @property
+    def credits(self) -> int:
+        return self.block_credits + self.machine_credits
 
 
 def plan_run(
     state: EmulatorState, tasks: list[WorkflowTask], inputs: dict[str, dict[str, Any]], *, dry_run: bool
 ) -> list[TaskPlan]:
-    """Select scenes and price every task (``inputs`` from :func:`resolve_inputs`)."""
+    """Select the data block's scenes and price every task (``inputs`` from :func:`resolve_inputs`).
+
+    Blocking (catalogue search): call it from a worker thread.
+    """
     blocks = _blocks()
     plans: list[TaskPlan] = []
     scenes: list[Any] = []
-    aoi_km2 = 0.0
     for index, task in enumerate(tasks):
         params = inputs[task.name]
         if index == 0:
-            scenes = select_scenes(state, task, params)
-            _, aoi = data_aoi(params, task.name)
-            footprints = [area_km2(shape(s.geometry)) for s in scenes]
-            aoi_km2 = sum(min(area_km2(aoi), f) for f in footprints) if aoi is not None else sum(footprints)
-        n = len(scenes)
-        total = 0 if dry_run else int(blocks.block_credits(task.block, params, n))
-        block_part, machine_part = split_credits(total)
-        if is_data_block(task.block):
-            resources, unit = round(aoi_km2, 6), "SQUARE_KM"
-        else:  # ~4 bands x 1 byte at 10 m: 0.04 MB per km²
-            resources, unit = round(aoi_km2 * 0.04, 6), "MEGABYTE"
-        plans.append(
-            TaskPlan(
-                task=task,
-                params=params,
-                scenes=scenes if index == 0 else [],
-                n_scenes=n,
-                credits=total,
-                block_credits=block_part,
-                machine_credits=machine_part,
-                resources=resources,
-                unit=unit,
-                duration_ms=int(TASK_SECONDS * 1000),
-            )
-        )
+            try:
+                scenes = list(blocks.select_scenes(state.catalog, task.block, params))
+            except ValueError as exc:  # world.catalog.SearchError: inputs the catalogue refuses
+                raise bad_request(f"{task.name}: {exc}") from None
+        consumption = blocks.block_consumption(task.block, params, len(scenes))
+        if dry_run:  # test queries are free of charge (API.md §7.2)
+            for part in ("blockConsumption", "machineConsumption"):
+                consumption[part]["credit"] = {"max": 0, "min": 0}
+        plans.append(TaskPlan(task, params, scenes if index == 0 else [], len(scenes), consumption))
     return plans
 
 
 def estimate_json(plans: list[TaskPlan]) -> dict[str, Any]:
-    """The E45 answer for a plan."""
-    return {
-        p.task.name: {
-            "blockConsumption": {
-                "credit": {"max": p.block_credits, "min": p.block_credits},
-                "resources": {"max": p.resources, "min": p.resources, "unit": p.unit},
-            },
-            "machineConsumption": {
-                "credit": {"max": p.machine_credits, "min": p.machine_credits},
-                "duration": {"max": p.duration_ms, "min": p.duration_ms},
-            },
-        }
-        for p in plans
-    }
+    """The E45 answer for a plan: per task name, credits equal to what the job will be charged."""
+    return {p.task.name: p.consumption for p in plans}
 
 
 def job_mode(config: Any) -> str:
@@ -615,12 +499,19 @@ def install(state: EmulatorState) -> list[BaseRoute]:
         if parent_name is None and not tasks:
             candidates = [b for b in blocks.BLOCKS if is_data_block(b)]
         else:
-            parent = tasks[-1] if parent_name is None else next((t for t in tasks if t.name == parent_name), None)
+            parent = (
+                tasks[-1] if parent_name is None else next((t for t in tasks if t.name == parent_name), None)
+            )
             if parent is None:
                 raise bad_request(f"Workflow {workflow.id} has no task named '{parent_name}'")
-            candidates = blocks.compatible_blocks(parent.block["name"])
+            chain = [t.block["name"] for t in tasks[: tasks.index(parent) + 1]]
+            candidates = blocks.compatible_blocks(parent.block["name"], chain)
         items = [
-            {"blockId": b.get("blockId") or b["id"], "name": b["name"], "versionTag": b.get("versionTag") or block_version(b)}
+            {
+                "blockId": b.get("blockId") or b["id"],
+                "name": b["name"],
+                "versionTag": b.get("versionTag") or block_version(b),
+            }
             for b in candidates
         ]
         return envelope({"blocks": items})
@@ -635,7 +526,8 @@ def install(state: EmulatorState) -> list[BaseRoute]:
             raise bad_request("'tasks' must not be empty")
         raw_inputs = dict(body.get("inputs") or {})
         dry_run = job_mode(raw_inputs.pop("config", None)) == "DRY_RUN"
-        plans = plan_run(state, tasks, resolve_inputs(state, tasks, raw_inputs), dry_run=dry_run)
+        resolved = resolve_inputs(state, tasks, raw_inputs)
+        plans = await run_in_threadpool(plan_run, state, tasks, resolved, dry_run=dry_run)
         return envelope(estimate_json(plans))
 
     return [

@@ -1,0 +1,6 @@
+"""Endpoint declarations, one module per API generation (``v1`` = API.md; a later ``v2`` beside it)."""
+
+from up42_provider.api.endpoints.base import RESPONSE_KINDS, Endpoint, EndpointTable, ResponseKind
+from up42_provider.api.endpoints.v1 import V1
+
+__all__ = ["RESPONSE_KINDS", "V1", "Endpoint", "EndpointTable", "ResponseKind"]

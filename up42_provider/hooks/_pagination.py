@@ -1,0 +1,71 @@
+"""The pagination patterns of API.md §6 as lazy generators, independent of the HTTP client.
+
+Each takes a ``fetch`` callable for one page, so the same loop serves the sync hook and tests;
+laziness means ``itertools.islice(gen, limit)`` fetches no page beyond the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+MAX_PAGES = 10_000  # a server that ignores the page parameter must not make us loop forever
+
+
+def spring_pages(
+    fetch: Callable[[int | None], Any],
+    *,
+    first_page_param: bool,
+) -> Iterator[dict[str, Any]]:
+    """Items of Spring page objects (P1, P3, P4).
+
+    ``first_page_param=False`` sends the first request without ``page`` (P3, as up42-py does).
+    Stops at ``last == true``, after ``totalPages`` pages, or at an empty page.
+    """
+    page: int | None = 0 if first_page_param else None
+    number = 0
+    while number < MAX_PAGES:
+        body = fetch(page)
+        if isinstance(body, list):  # a bare list: nothing more to page through
+            yield from body
+            return
+        body = body or {}
+        content = body.get("content") or []
+        yield from content
+        number += 1
+        total = body.get("totalPages")
+        if not content or body.get("last") is True:
+            return
+        if isinstance(total, int) and number >= total:
+            return
+        page = number
+
+
+def list_pages(fetch: Callable[[int], Any]) -> Iterator[dict[str, Any]]:
+    """Items of plain list pages ``page=0,1,...`` until an empty page (P2, the job list)."""
+    previous: tuple[Any, ...] | None = None
+    for page in range(MAX_PAGES):
+        items = fetch(page) or []
+        if isinstance(items, Mapping):  # tolerate a Spring page here too
+            items = items.get("content") or []
+        if not items:
+            return
+        ids = tuple(item.get("id") for item in items if isinstance(item, Mapping))
+        if ids and ids == previous:  # the server ignored ``page``
+            return
+        previous = ids
+        yield from items
+
+
+def next_link(links: Any, *, positional: bool = False) -> Mapping[str, Any] | None:
+    """The ``rel == "next"`` link; with ``positional`` also ``links[1]`` when no link has a rel (P5)."""
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, Mapping) and link.get("rel") == "next" and link.get("href"):
+            return link
+    if positional and len(links) > 1:
+        link = links[1]
+        if isinstance(link, Mapping) and link.get("href") and "rel" not in link:
+            return link
+    return None

@@ -1,0 +1,249 @@
+"""Where bytes go: local paths or any fsspec/Airflow ``ObjectStoragePath``, written atomically.
+
+A reader must never see a half-written file under its final name:
+
+* local paths: bytes go to ``<name>.part-<token>`` in the same folder, then ``os.replace`` (atomic
+  on one filesystem);
+* object stores whose writers only publish on close and can abort (s3fs, gcsfs): the object is
+  written under its final key and the multipart/resumable upload is *aborted* on failure, so the
+  key never shows partial content and no server-side copy is needed;
+* any other fsspec filesystem: a ``<name>.part-<token>`` key, moved to the final key when done
+  and removed on failure.
+
+The verification sidecar ``<name>.md5`` (``md5sum`` format: ``<hex>  <name>``) is written after a
+verified download, so a re-run can skip the file without any HTTP request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, Union
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+log = logging.getLogger("up42_provider.transfer")
+
+# Anything a caller may pass: a local path (str / PathLike) or an ObjectStoragePath / fsspec URL.
+Destination = Union[str, "os.PathLike[str]", "ObjectStoragePath"]
+# A resolved location: ``Path`` for the local disk, ``ObjectStoragePath`` for everything else.
+Location = Union[Path, "ObjectStoragePath"]
+
+LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
+# Writers that upload on close / in parts and can abort without leaving an object behind.
+DISCARDING_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs"})
+MIB = 1 << 20
+DEFAULT_BLOCK_SIZE = 16 * MIB  # multipart part size on object storage (S3 minimum is 5 MiB)
+MAX_PARTS = 9_000  # stay below S3's 10 000-part limit whatever the file size
+PART_MARKER = ".part-"
+
+
+def resolve(destination: Destination) -> Location:
+    """``Path`` for local destinations (also ``file://`` URLs), else an ``ObjectStoragePath``."""
+    if isinstance(destination, Path):
+        return destination.expanduser()
+    if hasattr(destination, "fs") and hasattr(destination, "protocol"):
+        if destination.protocol in LOCAL_PROTOCOLS:
+            return Path(destination.path)
+        return destination  # type: ignore[return-value]
+    text = os.fspath(destination)
+    if "://" in text:
+        from airflow.sdk import ObjectStoragePath
+
+        return resolve(ObjectStoragePath(text))
+    return Path(text).expanduser()
+
+
+def uri(location: Location) -> str:
+    """What results report: an absolute local path, or the object URL (``s3://conn@bucket/key``)."""
+    return str(location.absolute()) if isinstance(location, Path) else str(location)
+
+
+def name_of(location: Location) -> str:
+    return location.name
+
+
+def size_of(location: Location) -> int | None:
+    """Size of an existing file, None when there is no file."""
+    if isinstance(location, Path):
+        try:
+            return location.stat().st_size if location.is_file() else None
+        except OSError:
+            return None
+    try:
+        info = location.fs.info(location.path)
+    except (FileNotFoundError, OSError):
+        return None
+    return int(info["size"]) if info.get("type", "file") == "file" else None
+
+
+def remove(location: Location) -> None:
+    """Delete a file if it exists; never raises for a missing one."""
+    try:
+        if isinstance(location, Path):
+            location.unlink(missing_ok=True)
+        elif location.fs.exists(location.path):
+            location.fs.rm(location.path)
+    except FileNotFoundError:
+        pass
+
+
+def sibling(location: Location, name: str) -> Location:
+    return location.with_name(name)
+
+
+# -- md5 sidecar ---------------------------------------------------------------------------------
+def sidecar(location: Location) -> Location:
+    return sibling(location, f"{location.name}.md5")
+
+
+def read_sidecar(location: Location) -> str | None:
+    """The hex MD5 recorded for ``location`` by a previous verified download, if any."""
+    side = sidecar(location)
+    try:
+        text = side.read_text() if isinstance(side, Path) else side.fs.cat_file(side.path).decode()
+    except (FileNotFoundError, OSError, UnicodeDecodeError):
+        return None
+    digest = text.split(maxsplit=1)[0].lower() if text.strip() else ""
+    return digest if len(digest) == 32 and all(c in "0123456789abcdef" for c in digest) else None
+
+
+def write_sidecar(location: Location, md5_hex: str) -> None:
+    side = sidecar(location)
+    line = f"{md5_hex}  {location.name}\n"
+    if isinstance(side, Path):
+        side.write_text(line)
+    else:
+        side.fs.pipe_file(side.path, line.encode())
+
+
+# -- atomic writers ------------------------------------------------------------------------------
+class AtomicWriter(Protocol):
+    """A file that only appears under its final name on :meth:`commit`."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def restart(self) -> None:
+        """Throw away everything written so far and start again from byte 0."""
+
+    def commit(self) -> None:
+        """Publish the file under its final name."""
+
+    def abort(self) -> None:
+        """Remove every trace; safe to call more than once and after a failed commit."""
+
+
+def part_name(name: str) -> str:
+    return f"{name}{PART_MARKER}{secrets.token_hex(6)}"
+
+
+class LocalWriter:
+    def __init__(self, final: Path) -> None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.final = final
+        self.part = final.with_name(part_name(final.name))
+        self._fh = open(self.part, "xb")  # noqa: SIM115 - lives until commit/abort
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+
+    def restart(self) -> None:
+        self._fh.seek(0)
+        self._fh.truncate()
+
+    def commit(self) -> None:
+        self._fh.close()
+        os.replace(self.part, self.final)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._fh.close()
+        self.part.unlink(missing_ok=True)
+
+
+def block_size_for(size_hint: int | None, block_size: int | None) -> int:
+    """A part size that is at least ``block_size`` and keeps huge files under the part limit."""
+    chosen = block_size or DEFAULT_BLOCK_SIZE
+    if size_hint:
+        chosen = max(chosen, -(-size_hint // MAX_PARTS))
+    return chosen
+
+
+def _open_remote(location: ObjectStoragePath, block_size: int) -> Any:
+    return location.fs.open(location.path, "wb", block_size=block_size)
+
+
+class DiscardingWriter:
+    """Writes the final key directly; aborting cancels the (multipart) upload server-side."""
+
+    def __init__(self, final: ObjectStoragePath, block_size: int) -> None:
+        self.final = final
+        self.block_size = block_size
+        self._fh = _open_remote(final, block_size)
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+
+    def restart(self) -> None:
+        self._discard()
+        self._fh = _open_remote(self.final, self.block_size)
+
+    def commit(self) -> None:
+        self._fh.close()
+
+    def abort(self) -> None:
+        self._discard()
+
+    def _discard(self) -> None:
+        # fsspec's close() would *commit* the upload, so mark the handle closed after discarding.
+        try:
+            self._fh.discard()
+        except Exception:  # best effort: an orphaned multipart upload is invisible to readers
+            log.debug("discarding upload to %s failed", self.final, exc_info=True)
+        finally:
+            self._fh.closed = True
+
+
+class TempKeyWriter:
+    """Generic object storage: write ``<name>.part-<token>``, move it into place when complete."""
+
+    def __init__(self, final: ObjectStoragePath, block_size: int) -> None:
+        self.final = final
+        self.block_size = block_size
+        self.part = final.with_name(part_name(final.name))
+        self._fh = _open_remote(self.part, block_size)
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+
+    def restart(self) -> None:
+        self._fh.close()
+        self._fh = _open_remote(self.part, self.block_size)
+
+    def commit(self) -> None:
+        self._fh.close()
+        self.final.fs.mv(self.part.path, self.final.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._fh.close()
+        with contextlib.suppress(Exception):
+            remove(self.part)
+
+
+def open_writer(
+    location: Location, *, size_hint: int | None = None, block_size: int | None = None
+) -> AtomicWriter:
+    """The right :class:`AtomicWriter` for ``location``; parent folders are created as needed."""
+    if isinstance(location, Path):
+        return LocalWriter(location)
+    size = block_size_for(size_hint, block_size)
+    if location.protocol in DISCARDING_PROTOCOLS:
+        return DiscardingWriter(location, size)
+    with contextlib.suppress(Exception):  # object stores without folders refuse or ignore this
+        location.fs.makedirs(location.parent.path, exist_ok=True)
+    return TempKeyWriter(location, size)
