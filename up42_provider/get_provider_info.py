@@ -58,8 +58,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-up42",
         "name": "UP42",
-        "description": "`UP42 <https://up42.com>`__ geospatial marketplace: catalog search, archive and tasking "
-        "orders, processing workflows and jobs, asset downloads.",
+        "description": "`UP42 <https://up42.com>`__ geospatial marketplace: catalog search, archive and "
+        "tasking orders, processing workflows and jobs, asset downloads.",
         "versions": [__version__],
         "integrations": [
             {

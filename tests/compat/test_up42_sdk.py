@@ -34,7 +34,9 @@ def sdk(fresh_emulator, monkeypatch, tmp_path):
 
     monkeypatch.setattr(up42_auth.Auth, "_get_workspace", _get_workspace)
     monkeypatch.chdir(tmp_path)
-    up42.authenticate(project_id=fresh_emulator.config.project_id, project_api_key=fresh_emulator.config.project_api_key)
+    up42.authenticate(
+        project_id=fresh_emulator.config.project_id, project_api_key=fresh_emulator.config.project_api_key
+    )
     return fresh_emulator
 
 
@@ -77,7 +79,7 @@ def test_catalog_search_order_and_download(sdk, tmp_path):
     archive = [c for c in collections if c["type"] == "ARCHIVE"]
     assert archive
     # Pick a product whose collection is searchable, as a user would from get_data_products.
-    title, product = next(iter(products.items()))
+    _, product = next(iter(products.items()))
     data_product_id = next(iter(product["data_products"].values()))
     params = catalog.construct_search_parameters(
         geometry=BERLIN,
@@ -90,9 +92,13 @@ def test_catalog_search_order_and_download(sdk, tmp_path):
     results = catalog.search(params)
     assert 0 < len(results) <= 120
     image_id = results.iloc[0]["id"]
-    paths = catalog.download_quicklooks([image_id], collection=product["collection"], output_directory=tmp_path)
+    paths = catalog.download_quicklooks(
+        [image_id], collection=product["collection"], output_directory=tmp_path
+    )
     assert all(Path(p).stat().st_size > 0 for p in paths)
-    order_params = catalog.construct_order_parameters(data_product_id=data_product_id, image_id=image_id, aoi=BERLIN)
+    order_params = catalog.construct_order_parameters(
+        data_product_id=data_product_id, image_id=image_id, aoi=BERLIN
+    )
     for key, value in list(order_params["params"].items()):
         assert value is not None or key not in ("id", "aoi"), order_params
     estimate = catalog.estimate_order(order_params)

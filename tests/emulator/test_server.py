@@ -21,7 +21,17 @@ BIN = Path(sys.executable).parent
 
 def test_cli_announces_url_and_credentials_and_stops_on_sigterm():
     proc = subprocess.Popen(
-        [str(BIN / "up42-emulator"), "--port", "0", "--speed", "10", "--project-api-key", "k-123", "--seed", "3"],
+        [
+            str(BIN / "up42-emulator"),
+            "--port",
+            "0",
+            "--speed",
+            "10",
+            "--project-api-key",
+            "k-123",
+            "--seed",
+            "3",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -52,7 +62,9 @@ def test_cli_announces_url_and_credentials_and_stops_on_sigterm():
 
 
 def test_cli_rejects_bad_speed():
-    out = subprocess.run([str(BIN / "up42-emulator"), "--speed", "0"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(BIN / "up42-emulator"), "--speed", "0"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2
     assert "--speed must be > 0" in out.stderr
 

@@ -62,7 +62,9 @@ def test_defaults_and_extras():
     s = settings()
     assert (s.base_url, s.project_id, s.api_key, s.verify) == ("https://api.up42.com", PROJECT, "key", True)
     s = settings(timeout=30, max_attempts="3", max_retry_wait="12.5", verify_ssl="false")
-    assert s.timeout == (10.0, 30.0) and s.max_attempts == 3 and s.max_retry_wait == 12.5 and s.verify is False
+    assert (
+        s.timeout == (10.0, 30.0) and s.max_attempts == 3 and s.max_retry_wait == 12.5 and s.verify is False
+    )
     assert settings(timeout=[2, 7]).timeout == (2.0, 7.0)
     assert settings(timeout=3).timeout == (3.0, 3.0)
     assert settings(verify_ssl="/etc/ssl/ca.pem").verify == "/etc/ssl/ca.pem"
@@ -190,5 +192,7 @@ def test_import_does_not_load_heavy_libraries():
         "if m in sys.modules]\n"
         "print(','.join(heavy))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert result.stdout.strip() == ""

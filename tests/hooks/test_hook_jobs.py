@@ -40,13 +40,6 @@ def finished(hook: UP42Hook, job_id: str) -> dict:
     return wait_for(check)  # type: ignore[return-value]
 
 
-def jobs_named(server: EmulatorServer, name: str) -> list[str]:
-    """Job ids the emulator holds under ``name``, read without the hook."""
-    with server.state.lock:
-        records = list(server.state.jobs.jobs.values()) if hasattr(server.state.jobs, "jobs") else []
-    return [getattr(r, "id", None) or r["id"] for r in records if (getattr(r, "name", None) or "") == name]
-
-
 # ---------------------------------------------------------------------------------------- workflows
 
 
@@ -84,10 +77,13 @@ def test_workflow_tasks_and_compatibility(hook: UP42Hook):
     assert [t["parentName"] for t in sent] == [None, f"{DATA_BLOCK}:1", "tiling:1"]
     tasks = hook.get_workflow_tasks(workflow["id"])
     assert [t["name"] for t in tasks] == [t["name"] for t in sent]
-    assert "tiling" not in hook.get_compatible_blocks(workflow["id"]) or True  # E44 answers for tiling:2
+    after_tiling = hook.get_compatible_blocks(workflow["id"])  # E44 for the last task, tiling:2
+    assert after_tiling and DATA_BLOCK not in after_tiling
     info = hook.get_parameters_info(workflow["id"])
     assert set(info) == {f"{DATA_BLOCK}:1", "tiling:1", "tiling:2"} and "time" in info[f"{DATA_BLOCK}:1"]
-    hook.add_workflow_tasks(workflow["id"], [{"name": f"{DATA_BLOCK}:1", "parentName": None, "blockId": DATA_BLOCK}])
+    hook.add_workflow_tasks(
+        workflow["id"], [{"name": f"{DATA_BLOCK}:1", "parentName": None, "blockId": DATA_BLOCK}]
+    )
     assert len(hook.get_workflow_tasks(workflow["id"])) == 1
     with pytest.raises(ValueError, match="is not a public UP42 block"):
         hook.add_workflow_tasks(workflow["id"], ["no-such-block"])
@@ -184,7 +180,10 @@ def test_cancel_job(fresh_hook: UP42Hook):
 def test_job_input_validation_before_any_request(hook: UP42Hook, emulator: EmulatorServer):
     workflow_id, inputs = make_workflow(hook, "validation")
     bad = json.loads(json.dumps(inputs))
-    bad[f"{DATA_BLOCK}:1"]["intersects"] = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
+    bad[f"{DATA_BLOCK}:1"]["intersects"] = {
+        "type": "Polygon",
+        "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
+    }
     before = emulator.state.requests_seen
     with pytest.raises(ValueError, match="AOI polygon is invalid"):
         hook.run_job(workflow_id, bad, name="never")
@@ -220,13 +219,18 @@ def test_job_reuse_existing_and_distinct_names(fresh_hook: UP42Hook):
 def test_job_list_pages_and_filters(fresh_hook: UP42Hook, fresh_emulator: EmulatorServer):
     workflow_id, inputs = make_workflow(fresh_hook, "listing")
     other_workflow, _ = make_workflow(fresh_hook, "listing-2")
-    ids = [fresh_hook.run_job(workflow_id, inputs, name=f"list-{i:02d}", dry_run=True)["id"] for i in range(53)]
+    ids = [
+        fresh_hook.run_job(workflow_id, inputs, name=f"list-{i:02d}", dry_run=True)["id"] for i in range(53)
+    ]
     real = fresh_hook.run_job(workflow_id, inputs, name="list-real")
     before = fresh_emulator.state.requests_seen
     everything = fresh_hook.get_jobs(limit=None)
     assert fresh_emulator.state.requests_seen - before == 3  # 50 + 4 + an empty page
     assert [j["id"] for j in everything] == [real["id"], *ids[::-1]]  # newest first
     assert len(fresh_hook.get_jobs(limit=10)) == 10
+    before = fresh_emulator.state.requests_seen
+    assert next(fresh_hook.iter_jobs(workflow_id=workflow_id))["id"] == real["id"]
+    assert fresh_emulator.state.requests_seen - before == 1  # lazy: one page
     assert [j["id"] for j in fresh_hook.get_jobs(test_jobs=False)] == [real["id"]]
     assert len(fresh_hook.get_jobs(real_jobs=False, limit=None)) == 53
     assert fresh_hook.get_jobs(workflow_id=other_workflow) == []

@@ -40,7 +40,11 @@ def test_estimate_place_track_and_assets(hook: UP42Hook, emulator: EmulatorServe
     assert order["status"] in status.ORDER_IN_PROGRESS
     assert {"hook-test", "hook-test-place"} <= set(order["tags"])
     assert params.get("tags") == ["hook-test"]  # the caller's dict is left alone
-    done = wait_for(lambda: status.is_order_terminal(hook.get_order(order["id"])["status"]) and hook.get_order(order["id"]))
+    done = wait_for(
+        lambda: (
+            status.is_order_terminal(hook.get_order(order["id"])["status"]) and hook.get_order(order["id"])
+        )
+    )
     assert status.classify_order_status(done["status"]) == "success"
     assets = hook.get_order_assets(order["id"])
     assert [a["id"] for a in assets] == done["assets"]
@@ -55,7 +59,11 @@ def test_assets_of_unfinished_order_raise(fresh_hook: UP42Hook):
 
 def test_failing_order_is_classified_as_failure(hook: UP42Hook):
     order = hook.place_order(order_parameters(hook, tags=["emulator:fail"]))
-    done = wait_for(lambda: status.is_order_terminal(hook.get_order(order["id"])["status"]) and hook.get_order(order["id"]))
+    done = wait_for(
+        lambda: (
+            status.is_order_terminal(hook.get_order(order["id"])["status"]) and hook.get_order(order["id"])
+        )
+    )
     assert done["status"] == "FAILED" and status.classify_order_status(done["status"]) == "failure"
 
 
@@ -111,6 +119,8 @@ def test_order_list_pages(fresh_hook: UP42Hook, fresh_emulator: EmulatorServer, 
     before = fresh_emulator.state.requests_seen
     assert len(fresh_hook.get_orders(limit=7)) == 7
     assert fresh_emulator.state.requests_seen - before == 2  # pages of 5: no third page fetched
+    lazy = fresh_hook.iter_orders(order_type="ARCHIVE")
+    assert next(lazy)["id"] == placed[-1]
     assert [o["id"] for o in fresh_hook.get_orders(tags=["page-3", "page-4"])] == [placed[4], placed[3]]
     assert len(fresh_hook.get_orders(order_type="ARCHIVE")) == 12
     assert fresh_hook.get_orders(order_type="TASKING") == []

@@ -29,7 +29,9 @@ def storage() -> Iterator[tuple[EmulatorServer, list[dict]]]:
     with EmulatorServer(EmulatorConfig(speed=100.0, seed=11)) as server, pytest.MonkeyPatch.context() as mp:
         hook = make_hook(server, mp)
         products = hook.get_data_products(basic=True)
-        product_id = next(v for v in products.values() if v["collection"] == "phr")["data_products"]["Display"]
+        product_id = next(v for v in products.values() if v["collection"] == "phr")["data_products"][
+            "Display"
+        ]
         body = P.search_parameters(example_aoi("Berlin"), ["phr"], "2022-01-01", "2022-12-31", limit=N_ORDERS)
         scenes = hook.search(body)["features"]
         orders = []
@@ -40,7 +42,9 @@ def storage() -> Iterator[tuple[EmulatorServer, list[dict]]]:
             )
             orders.append(hook.place_order(params))
         for order in orders:
-            wait_for(lambda o=order: status.classify_order_status(hook.get_order(o["id"])["status"]) == "success")
+            wait_for(
+                lambda o=order: status.classify_order_status(hook.get_order(o["id"])["status"]) == "success"
+            )
         fulfilled = [hook.get_order(o["id"]) for o in orders]
         hook.close()
         yield server, fulfilled
@@ -66,6 +70,7 @@ def test_asset_list_pages_and_filters(shook: UP42Hook, storage, monkeypatch):
     assert server.state.requests_seen - before == 3  # 3 + 3 + 1
     assert {a["id"] for a in assets} == asset_ids(orders)
     assert len(shook.get_assets(limit=4)) == 4
+    assert next(shook.iter_assets(tags=["n0"]))["id"] in asset_ids(orders[:1])
     assert len(shook.get_assets(tags=["odd"])) == N_ORDERS // 2
     assert len(shook.get_assets(tags="n0")) == 1
     assert len(shook.get_assets(sources=["ARCHIVE"])) == N_ORDERS
@@ -91,7 +96,7 @@ def test_asset_filters_through_storage_stac(shook: UP42Hook, storage):
     target = orders[0]["assets"][0]
     found = shook.get_assets(custom_filter={"op": "=", "args": [{"property": "asset_id"}, target]})
     assert [a["id"] for a in found] == [target]
-    with pytest.raises(ValueError, match="acquired_after .* is after acquired_before"):
+    with pytest.raises(ValueError, match=r"acquired_after .* is after acquired_before"):
         shook.get_assets(acquired_after="2023-01-01", acquired_before="2022-01-01")
 
 

@@ -15,7 +15,9 @@ from .conftest import wait_for
 
 def tasking_parameters(hook: UP42Hook, name: str = "Hook tasking", tags=None, geometry=None) -> dict:
     products = hook.get_data_products(collection_type="TASKING", basic=True)
-    product_id = next(v for v in products.values() if v["collection"] == "phr-tasking")["data_products"]["Standard"]
+    product_id = next(v for v in products.values() if v["collection"] == "phr-tasking")["data_products"][
+        "Standard"
+    ]
     params = hook.construct_tasking_order_parameters(
         product_id, name, "2030-05-01", "2030-05-31", geometry or example_aoi("Berlin"), tags=tags
     )
@@ -77,6 +79,7 @@ def test_tasking_lists_page_through_all(fresh_hook: UP42Hook, fresh_emulator: Em
     oldest_first = fresh_hook.get_quotations(descending=False)
     assert [q["id"] for q in oldest_first] == [q["id"] for q in quotations][::-1]
     assert len(fresh_hook.get_quotations(limit=3)) == 3
+    assert next(fresh_hook.iter_quotations(descending=False))["id"] == oldest_first[0]["id"]
     assert len(list(fresh_hook.iter_feasibility())) == 12
     workspace = fresh_hook.get_workspace_id()
     assert len(fresh_hook.get_feasibility(workspace_id=workspace)) == 12

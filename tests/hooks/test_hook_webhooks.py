@@ -48,7 +48,11 @@ def test_webhook_crud_and_test_events(fresh_hook: UP42Hook, receiver):
     updated = fresh_hook.update_webhook(created["id"], active=True)
     assert updated["active"] is True and updated["name"] == "hook-crud" and updated["url"] == url
     renamed = fresh_hook.update_webhook(created["id"], name="hook-renamed", events=[{"name": "job.status"}])
-    assert renamed["name"] == "hook-renamed" and renamed["events"] == ["job.status"] and renamed["active"] is True
+    assert (
+        renamed["name"] == "hook-renamed"
+        and renamed["events"] == ["job.status"]
+        and renamed["active"] is True
+    )
     result = fresh_hook.trigger_webhook_test_events(created["id"])
     assert result["testsRun"] == 1 and result["testsSucceeded"] == 1
     assert len(received) == 1
@@ -82,6 +86,10 @@ def test_webhook_creation_survives_a_lost_response(fresh_hook: UP42Hook, fresh_e
 
 
 def test_webhook_reuse_existing(fresh_hook: UP42Hook):
-    first = fresh_hook.create_webhook("same", "https://example.invalid/b", ["job.status"], reuse_existing=True)
-    again = fresh_hook.create_webhook("same", "https://example.invalid/b", ["job.status"], reuse_existing=True)
+    first = fresh_hook.create_webhook(
+        "same", "https://example.invalid/b", ["job.status"], reuse_existing=True
+    )
+    again = fresh_hook.create_webhook(
+        "same", "https://example.invalid/b", ["job.status"], reuse_existing=True
+    )
     assert first["id"] == again["id"] and len(fresh_hook.get_webhooks()) == 1

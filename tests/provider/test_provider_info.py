@@ -8,9 +8,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import airflow
 import jsonschema
 
-import airflow
 from up42_provider.get_provider_info import get_provider_info
 
 
@@ -44,7 +44,14 @@ def test_connection_form_declared_in_provider_info():
 def test_airflow_cli_lists_the_provider(tmp_path):
     env = {"AIRFLOW_HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "airflow"), "providers", "get", "airflow-provider-up42", "-o", "json"],
+        [
+            str(Path(sys.executable).parent / "airflow"),
+            "providers",
+            "get",
+            "airflow-provider-up42",
+            "-o",
+            "json",
+        ],
         capture_output=True,
         text=True,
         env=env,

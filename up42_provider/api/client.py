@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -50,6 +51,7 @@ class Prepared:
     kind: str
     creates: bool
     authenticated: bool = True
+    extra_headers: tuple[tuple[str, str], ...] = ()
 
 
 def encode_query(params: Mapping[str, Any] | None) -> list[tuple[str, str]] | None:
@@ -150,12 +152,13 @@ class _ClientCore:
         )
 
     @staticmethod
-    def _prepare_external(url: str) -> Prepared:
+    def _prepare_external(url: str, headers: Mapping[str, str] | None) -> Prepared:
         """A signed download URL or public file (X1/X2): no UP42 credentials are sent."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"not an http(s) URL: {redact_url(url)}")
-        return Prepared("GET", url, redact_url(url), None, None, "binary", False, authenticated=False)
+        extra = tuple((headers or {}).items())
+        return Prepared("GET", url, redact_url(url), None, None, "binary", False, False, extra)
 
     @staticmethod
     def _body(method: str, json: Any) -> bytes | None:
@@ -170,6 +173,7 @@ class _ClientCore:
             headers["Authorization"] = f"Bearer {token.value}"
         if req.body is not None:
             headers["Content-Type"] = "application/json"
+        headers.update(req.extra_headers)
         return headers
 
     def _log_answer(self, req: Prepared, status: int, started: float) -> None:
@@ -277,9 +281,12 @@ class UP42Client(_ClientCore):
             response.close()
 
     @contextmanager
-    def stream_url(self, url: str) -> Iterator[StreamResponse]:
-        """GET a signed download URL or public file (X1/X2) without UP42 credentials, pooled and retried."""
-        req = self._prepare_external(url)
+    def stream_url(self, url: str, *, headers: Mapping[str, str] | None = None) -> Iterator[StreamResponse]:
+        """GET a signed download URL or public file (X1/X2) without UP42 credentials, pooled and retried.
+
+        ``headers`` e.g. ``{"Range": "bytes=1000-"}`` to resume a download that broke off.
+        """
+        req = self._prepare_external(url, headers)
         mask_secret(urlsplit(url).query)
         response = self._execute(req, stream=True)
         try:
@@ -437,9 +444,10 @@ class AsyncUP42Client(_ClientCore):
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=self._timeout, verify=self.settings.verify, follow_redirects=True
-            )
+            verify = self.settings.verify
+            if isinstance(verify, str):  # a CA bundle path; httpx wants an SSL context for it
+                verify = ssl.create_default_context(cafile=verify)  # type: ignore[assignment]
+            self._client = httpx.AsyncClient(timeout=self._timeout, verify=verify, follow_redirects=True)
         return self._client
 
     # -- public API -----------------------------------------------------------------------------
@@ -479,8 +487,10 @@ class AsyncUP42Client(_ClientCore):
             await response.aclose()
 
     @asynccontextmanager
-    async def stream_url(self, url: str) -> AsyncIterator[AsyncStreamResponse]:
-        req = self._prepare_external(url)
+    async def stream_url(
+        self, url: str, *, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[AsyncStreamResponse]:
+        req = self._prepare_external(url, headers)
         await amask_secret(urlsplit(url).query)
         response = await self._execute(req, stream=True)
         try:

@@ -140,7 +140,11 @@ def _admin_routes(state: EmulatorState) -> list[BaseRoute]:
             except (TypeError, ValueError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(
-            {"rates": state.faults.config.__dict__, "rules": state.faults.rules(), "fired": state.faults.fired}
+            {
+                "rates": state.faults.config.__dict__,
+                "rules": state.faults.rules(),
+                "fired": state.faults.fired,
+            }
         )
 
     async def clock(request: Request) -> Response:
@@ -185,7 +189,9 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
         detail = "Not found" if status == 404 else "Method not allowed"
-        return error_response(request, ApiError(status, detail, title="Resource does not exist." if status == 404 else detail))
+        return error_response(
+            request, ApiError(status, detail, title="Resource does not exist." if status == 404 else detail)
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -65,7 +65,7 @@ class Tokens:
         try:
             claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
         except (ValueError, binascii.Error):
-            raise ApiError(401, "Invalid token")
+            raise ApiError(401, "Invalid token") from None
         if claims.get("exp", 0) <= self._state.clock.now().timestamp():
             raise ApiError(401, "Token has expired")
 

@@ -32,14 +32,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on (0: any free port)")
     p.add_argument("--project-id", default=DEFAULT_PROJECT_ID, help="project id clients authenticate with")
     p.add_argument("--project-api-key", default=DEFAULT_PROJECT_API_KEY, help="project API key")
-    p.add_argument("--speed", type=float, default=1.0, help="time factor: 10 makes every simulated duration 10x shorter")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="time factor: 10 makes every simulated duration 10x shorter"
+    )
     p.add_argument("--seed", type=int, default=42, help="seed of the synthetic world and of injected faults")
     p.add_argument("--token-lifetime", type=int, default=300, help="access token lifetime in seconds")
-    p.add_argument("--signed-url-lifetime", type=int, default=900, help="signed download URL lifetime in seconds")
+    p.add_argument(
+        "--signed-url-lifetime", type=int, default=900, help="signed download URL lifetime in seconds"
+    )
     p.add_argument("--credits", type=int, default=100_000, help="initial credit balance")
     p.add_argument("--max-concurrent-jobs", type=int, default=3, help="project setting MAX_CONCURRENT_JOBS")
-    p.add_argument("--asset-size-mb", type=float, default=0.0, help="pad order assets to about this size (benchmarks)")
-    p.add_argument("--data-dir", type=Path, default=None, help="where generated files are kept (default: temporary)")
+    p.add_argument(
+        "--asset-size-mb", type=float, default=0.0, help="pad order assets to about this size (benchmarks)"
+    )
+    p.add_argument(
+        "--data-dir", type=Path, default=None, help="where generated files are kept (default: temporary)"
+    )
     faults = p.add_argument_group("fault injection (probabilities 0..1, off by default)")
     faults.add_argument("--fault-5xx", type=float, default=0.0, help="rate of 500/502/503 answers")
     faults.add_argument("--fault-429", type=float, default=0.0, help="rate of 429 answers with Retry-After")
@@ -47,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--fault-slow", type=float, default=0.0, help="rate of slow answers")
     faults.add_argument("--slow-seconds", type=float, default=2.0, help="delay of a slow answer")
     faults.add_argument("--fault-drop", type=float, default=0.0, help="rate of downloads dropped mid-body")
-    faults.add_argument("--fault-token-expiry", type=float, default=0.0, help="rate of valid tokens refused as expired")
+    faults.add_argument(
+        "--fault-token-expiry", type=float, default=0.0, help="rate of valid tokens refused as expired"
+    )
     faults.add_argument(
         "--fault-lost-response", type=float, default=0.0, help="rate of creating calls whose response is lost"
     )
@@ -86,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         print("up42-emulator: --speed must be > 0", file=sys.stderr)
         return 2
     config = config_from_args(args)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = create_app(config)
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -106,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  project id:      {config.project_id}", flush=True)
         print(f"  project API key: {config.project_api_key}", flush=True)
         print(f"  workspace id:    {config.workspace_id}", flush=True)
-        print(f"  speed: x{config.speed:g}  seed: {config.seed}  token lifetime: {config.token_lifetime} s", flush=True)
+        print(
+            f"  speed: x{config.speed:g}  seed: {config.seed}  token lifetime: {config.token_lifetime} s",
+            flush=True,
+        )
         print(
             "  Airflow connection: AIRFLOW_CONN_UP42_DEFAULT='"
             f'{{"conn_type": "up42", "host": "{base}", "login": "{config.project_id}", '

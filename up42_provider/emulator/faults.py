@@ -68,11 +68,15 @@ class FaultInjector:
     def configure(self, **rates: float) -> None:
         self.config = replace(self.config, **rates)
 
-    def add_rule(self, kind: FaultKind, count: int = 1, method: str | None = None, path: str | None = None) -> None:
+    def add_rule(
+        self, kind: FaultKind, count: int = 1, method: str | None = None, path: str | None = None
+    ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(KINDS)}")
         with self._lock:
-            self._rules.append(FaultRule(kind, count, method.upper() if method else None, re.compile(path) if path else None))
+            self._rules.append(
+                FaultRule(kind, count, method.upper() if method else None, re.compile(path) if path else None)
+            )
 
     def clear(self) -> None:
         with self._lock:

@@ -118,7 +118,9 @@ def query_int(request: Request, name: str, default: int, minimum: int = 0, maxim
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, f"Query parameter '{name}' must be an integer, got '{raw}'", title="Bad request")
+        raise ApiError(
+            400, f"Query parameter '{name}' must be an integer, got '{raw}'", title="Bad request"
+        ) from None
     if value < minimum or (maximum is not None and value > maximum):
         raise ApiError(400, f"Query parameter '{name}' out of range: {value}", title="Bad request")
     return value
@@ -134,7 +136,7 @@ async def json_body(request: Request, *, required: bool = True) -> Any:
     try:
         return json.loads(raw)
     except ValueError:
-        raise ApiError(400, "Request body is not valid JSON", title="Bad request")
+        raise ApiError(400, "Request body is not valid JSON", title="Bad request") from None
 
 
 def base_url(request: Request) -> str:

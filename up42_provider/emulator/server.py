@@ -1,7 +1,7 @@
 """Run the emulator in-process on a free port (tests, the demo, users' own DAG tests).
 
-    with EmulatorServer(EmulatorConfig(speed=50)) as emulator:
-        os.environ["AIRFLOW_CONN_UP42_DEFAULT"] = emulator.airflow_connection()
+with EmulatorServer(EmulatorConfig(speed=50)) as emulator:
+    os.environ["AIRFLOW_CONN_UP42_DEFAULT"] = emulator.airflow_connection()
 """
 
 from __future__ import annotations

@@ -49,13 +49,22 @@ class Credits:
     def charge(self, amount: int, kind: str, description: str, details: dict[str, Any] | None = None) -> None:
         """Spend ``amount`` credits and record it (``kind``: JOB_TASK, ORDER, ...)."""
         self.require(amount)
-        self.balance -= amount
-        now = self._state.clock.now()
+        self._record(-amount, kind, description, details, {"id": self._state.user_id, "type": "USER"})
+
+    def refund(self, amount: int, kind: str, description: str, details: dict[str, Any] | None = None) -> None:
+        """Give ``amount`` credits back (a failed order), recorded as a positive delta by the system."""
+        if amount > 0:
+            self._record(amount, kind, description, details, {"id": "system", "type": "INTERNAL"})
+
+    def _record(
+        self, delta: int, kind: str, description: str, details: dict[str, Any] | None, by: dict[str, str]
+    ) -> None:
+        self.balance += delta
         self.history.append(
             {
-                "createdAt": iso(now),
-                "createdBy": {"id": self._state.user_id, "type": "USER"},
-                "delta": -amount,
+                "createdAt": iso(self._state.clock.now()),
+                "createdBy": by,
+                "delta": delta,
                 "type": kind,
                 "details": {"allocation": "None", "description": description, **(details or {})},
             }

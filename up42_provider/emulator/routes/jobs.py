@@ -33,7 +33,9 @@ Behaviour where API.md is silent (our assumptions):
   E50 is the last task's data.json (API.md §13.16).
 * E54 is ``text/plain``: Python-logging style lines, revealed as their time passes; ``""`` before
   the task starts. E57 lists ``<scene id>.png`` for a succeeded data-block task, ``[]`` otherwise.
-  Tiling makes one feature (and GeoTIFF) per tile, other processing blocks one per input feature.
+  Tiling makes one feature (and GeoTIFF) per tile (at most 4 x 4 per input feature), any other
+  processing block one GeoTIFF per input feature (also vector blocks such as ship detection: the
+  product writer only makes rasters). In ``DRY_RUN`` jobs processing tasks pass the scenes through.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from up42_provider.emulator.http import (
     query_sort,
     route,
 )
+from up42_provider.emulator.media import products
 from up42_provider.emulator.routes.account import check_project
 from up42_provider.emulator.routes.workflows import (
     TASK_SECONDS,
@@ -95,13 +98,6 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 SORT_FIELDS = ("createdAt", "name", "id", "mode", "status", "startedAt", "finishedAt")
 MAX_TILES_PER_SIDE = 4
-
-
-def _products() -> Any:
-    """``media.products`` (imported lazily: written in parallel, must not break app import)."""
-    from up42_provider.emulator.media import products
-
-    return products
 
 
 def _not_found(what: str) -> ApiError:
@@ -259,7 +255,7 @@ class JobStore:
                 inputs=inputs,
                 created_at=state.clock.now(),
                 tasks=[JobTask(state.new_id(), plan) for plan in plans],
-                seed=_products().derive_seed(state.config.seed, "job", job_id),
+                seed=products.derive_seed(state.config.seed, "job", job_id),
                 outcome=outcome,
             )
             self._jobs[job.id] = job
@@ -364,7 +360,7 @@ class JobStore:
         task.features = _task_features(job, task, parent)
         if is_data_block(task.block):
             task.quicklooks = {
-                f"{scene.id}.png": _products().derive_seed(job.seed, "quicklook", scene.id)
+                f"{scene.id}.png": products.derive_seed(job.seed, "quicklook", scene.id)
                 for scene in task.plan.scenes
             }
         task.status, task.finished_at = SUCCEEDED, at
@@ -449,7 +445,6 @@ class JobStore:
 
     # -- results ----------------------------------------------------------------------------------
     def data_json(self, job: Job, task: JobTask) -> dict[str, Any]:
-        products = _products()
         features = task.features or []
         if job.mode == "DRY_RUN":
             return products.feature_collection(features)
@@ -463,10 +458,10 @@ class JobStore:
         if job.mode == "DRY_RUN":
             build: Callable[[Path], Any] = _dry_run_archive(self.data_json(job, task))
         else:
-            seed, writer = job.seed, _products().write_job_results
+            seed = job.seed
 
             def build(path: Path) -> None:
-                writer(path, features, seed)
+                products.write_job_results(path, features, seed)
 
         blobs.register(key, filename, "application/gzip", build)
 
@@ -502,7 +497,6 @@ def _dry_run_archive(collection: dict[str, Any]) -> Callable[[Path], None]:
 
 def _task_features(job: Job, task: JobTask, parent: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """The features a task outputs: clipped scenes (data block), tiles (tiling) or 1:1 products."""
-    products = _products()
     dry = job.mode == "DRY_RUN"
 
     def output(feature: dict[str, Any], key: object, geometry: Any = None) -> dict[str, Any]:
@@ -747,7 +741,7 @@ def install(state: EmulatorState) -> list[BaseRoute]:
             seed = task.quicklooks.get(request.path_params["quicklook_id"])
         if seed is None:
             return Response(status_code=404)
-        return Response(_products().quicklook_png(seed), media_type="image/png")
+        return Response(products.quicklook_png(seed), media_type="image/png")
 
     return [
         *route("/projects/{project_id}/workflows/{workflow_id}/jobs", create_job, ["POST"]),

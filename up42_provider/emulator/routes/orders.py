@@ -226,23 +226,8 @@ class OrderStore:
 
     def _refund(self, record: OrderRecord, when: datetime) -> None:
         amount, record.charged = record.charged, 0
-        if amount <= 0:
-            return
-        credits = self._state.credits
-        credits.balance += amount
-        credits.history.append(
-            {
-                "createdAt": iso(when),
-                "createdBy": dict(SYSTEM),
-                "delta": amount,
-                "type": "ORDER",
-                "details": {
-                    "allocation": "None",
-                    "description": f"Refund for failed order {record.order['id']}",
-                    "id": record.order["id"],
-                },
-            }
-        )
+        order_id = record.order["id"]
+        self._state.credits.refund(amount, "ORDER", f"Refund for failed order {order_id}", {"id": order_id})
 
     def _charge(self, record: OrderRecord, amount: int) -> None:
         order = record.order

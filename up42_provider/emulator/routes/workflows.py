@@ -51,19 +51,13 @@ from up42_provider.emulator.clock import iso
 from up42_provider.emulator.http import ApiError, envelope, json_body, route
 from up42_provider.emulator.routes.account import check_project
 from up42_provider.emulator.state import EmulatorState
+from up42_provider.emulator.world import blocks as world_blocks
 
 # Nominal (speed 1) run time of one job task; CONTRACT.md "Nominal durations".
 TASK_SECONDS = 20.0
 _NAME = re.compile(r"^(?P<block>.+):(?P<n>[1-9][0-9]*)$")
 _GEOMETRY_FILTERS = ("bbox", "intersects", "contains")
 _KM_PER_DEGREE = 111.32
-
-
-def _blocks() -> Any:
-    """``world.blocks`` (imported lazily: it is written in parallel and must not break app import)."""
-    from up42_provider.emulator.world import blocks
-
-    return blocks
 
 
 def block_version(block: dict[str, Any]) -> str:
@@ -181,7 +175,6 @@ def parse_tasks(state: EmulatorState, body: Any) -> list[WorkflowTask]:
     """Validate E43/E45 task definitions: a linear, compatible chain starting with a DATA block."""
     if not isinstance(body, list):
         raise bad_request("Request body must be a list of workflow tasks")
-    blocks = _blocks()
     tasks: list[WorkflowTask] = []
     for index, item in enumerate(body):
         if not isinstance(item, dict):
@@ -191,7 +184,7 @@ def parse_tasks(state: EmulatorState, body: Any) -> list[WorkflowTask]:
             raise bad_request(f"Workflow task #{index + 1} has no 'name'")
         if not isinstance(block_ref, str) or not block_ref:
             raise bad_request(f"Workflow task '{name}' has no 'blockId'")
-        block = blocks.find_block(block_ref)
+        block = world_blocks.find_block(block_ref)
         if block is None:
             raise bad_request(f"Block '{block_ref}' of workflow task '{name}' does not exist")
         match = _NAME.match(name)
@@ -214,7 +207,7 @@ def parse_tasks(state: EmulatorState, body: Any) -> list[WorkflowTask]:
                 f"The first workflow task '{name}' must be a DATA block, '{block['name']}' is not"
             )
         tasks.append(WorkflowTask(state.new_id(), name, parent, block))
-    errors = blocks.chain_errors([t.block["name"] for t in tasks]) if tasks else []
+    errors = world_blocks.chain_errors([t.block["name"] for t in tasks]) if tasks else []
     if errors:
         raise bad_request("Incompatible workflow tasks: " + "; ".join(errors))
     return tasks
@@ -304,7 +297,6 @@ def resolve_inputs(state: EmulatorState, tasks: list[WorkflowTask], inputs: Any)
     for key in inputs:
         if key not in names:
             raise bad_request(f"Unknown workflow task '{key}' in job inputs (tasks: {', '.join(names)})")
-    blocks = _blocks()
     resolved: dict[str, dict[str, Any]] = {}
     for task in tasks:
         given = inputs.get(task.name)
@@ -317,7 +309,7 @@ def resolve_inputs(state: EmulatorState, tasks: list[WorkflowTask], inputs: Any)
             k: spec["default"] for k, spec in specs.items() if isinstance(spec, dict) and "default" in spec
         }
         params.update(given)
-        errors = blocks.validate_block_inputs(task.block, params)
+        errors = world_blocks.validate_block_inputs(task.block, params)
         if errors:
             raise bad_request(f"Invalid inputs of task '{task.name}': " + "; ".join(errors))
         if is_data_block(task.block):
@@ -392,17 +384,16 @@ def plan_run(
 
     Blocking (catalogue search): call it from a worker thread.
     """
-    blocks = _blocks()
     plans: list[TaskPlan] = []
     scenes: list[Any] = []
     for index, task in enumerate(tasks):
         params = inputs[task.name]
         if index == 0:
             try:
-                scenes = list(blocks.select_scenes(state.catalog, task.block, params))
+                scenes = list(world_blocks.select_scenes(state.catalog, task.block, params))
             except ValueError as exc:  # world.catalog.SearchError: inputs the catalogue refuses
                 raise bad_request(f"{task.name}: {exc}") from None
-        consumption = blocks.block_consumption(task.block, params, len(scenes))
+        consumption = world_blocks.block_consumption(task.block, params, len(scenes))
         if dry_run:  # test queries are free of charge (API.md §7.2)
             for part in ("blockConsumption", "machineConsumption"):
                 consumption[part]["credit"] = {"max": 0, "min": 0}
@@ -492,12 +483,11 @@ def install(state: EmulatorState) -> list[BaseRoute]:
 
     async def compatible(request: Request) -> Response:
         workflow = workflow_of(request)
-        blocks = _blocks()
         parent_name = request.query_params.get("parentTaskName")
         with state.lock:
             tasks = list(workflow.tasks)
         if parent_name is None and not tasks:
-            candidates = [b for b in blocks.BLOCKS if is_data_block(b)]
+            candidates = [b for b in world_blocks.BLOCKS if is_data_block(b)]
         else:
             parent = (
                 tasks[-1] if parent_name is None else next((t for t in tasks if t.name == parent_name), None)
@@ -505,15 +495,8 @@ def install(state: EmulatorState) -> list[BaseRoute]:
             if parent is None:
                 raise bad_request(f"Workflow {workflow.id} has no task named '{parent_name}'")
             chain = [t.block["name"] for t in tasks[: tasks.index(parent) + 1]]
-            candidates = blocks.compatible_blocks(parent.block["name"], chain)
-        items = [
-            {
-                "blockId": b.get("blockId") or b["id"],
-                "name": b["name"],
-                "versionTag": b.get("versionTag") or block_version(b),
-            }
-            for b in candidates
-        ]
+            candidates = world_blocks.compatible_blocks(parent.block["name"], chain)
+        items = [{"blockId": b["id"], "name": b["name"], "versionTag": block_version(b)} for b in candidates]
         return envelope({"blocks": items})
 
     async def estimate(request: Request) -> Response:
