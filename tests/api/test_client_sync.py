@@ -49,12 +49,14 @@ def test_token_shared_by_threads_single_refresh(emulator, make_client):
     assert session.count("POST", "/oauth/token") == 1
 
 
-def test_process_wide_cache_is_shared_by_clients_of_the_same_credentials(emulator):
+def test_token_cache_private_by_default_shared_on_request(emulator):
     settings = settings_for(emulator)
-    first, second = UP42Client(settings), UP42Client(settings)
+    assert UP42Client(settings).tokens is not UP42Client(settings).tokens
+    first = UP42Client(settings, token_cache=TokenCache.for_settings(settings))
+    second = UP42Client(settings, token_cache=TokenCache.for_settings(settings))
     assert first.tokens is second.tokens
-    other = UP42Client(settings.with_changes(api_key="another-key"))
-    assert other.tokens is not first.tokens
+    other = TokenCache.for_settings(settings.with_changes(api_key="another-key"))
+    assert other is not first.tokens
 
 
 def test_expired_token_is_renewed_transparently(fresh_emulator, make_client):

@@ -43,3 +43,8 @@ def wait_for(check: Callable[[], object], timeout: float = 30.0, interval: float
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def api_calls(server: EmulatorServer, hook: UP42Hook) -> int:
+    """Requests the emulator has seen, without the hook's token calls (a refresh may fall anywhere)."""
+    return server.state.requests_seen - hook.get_conn().tokens.fetches

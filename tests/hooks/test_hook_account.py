@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from up42_provider.emulator.server import EmulatorServer
-from up42_provider.hooks import up42 as hook_module
 from up42_provider.hooks.up42 import UP42Hook
+
+from .conftest import api_calls
 
 
 def test_project(hook: UP42Hook, emulator: EmulatorServer):
@@ -49,16 +50,16 @@ def test_credits_history_pages(fresh_hook: UP42Hook, fresh_emulator: EmulatorSer
     everything = fresh_hook.get_credits_history()
     assert len(everything) > 12
     assert sum(r["delta"] for r in everything) == fresh_hook.get_credits_balance()["balance"]
-    monkeypatch.setattr(hook_module, "CREDITS_PAGE_SIZE", 5)
-    before = fresh_emulator.state.requests_seen
+    fresh_hook.credits_page_size = 5
+    before = api_calls(fresh_emulator, fresh_hook)
     paged = fresh_hook.get_credits_history()
     pages = -(-len(everything) // 5)
-    assert fresh_emulator.state.requests_seen - before == pages
+    assert api_calls(fresh_emulator, fresh_hook) - before == pages
     assert paged == everything
-    before = fresh_emulator.state.requests_seen
+    before = api_calls(fresh_emulator, fresh_hook)
     assert len(fresh_hook.get_credits_history(limit=7)) == 7
+    assert api_calls(fresh_emulator, fresh_hook) - before == 2
     assert next(fresh_hook.iter_credits_history()) == everything[0]
-    assert fresh_emulator.state.requests_seen - before == 2
 
 
 def test_credits_history_period(hook: UP42Hook):

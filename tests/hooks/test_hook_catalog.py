@@ -12,6 +12,8 @@ from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import example_aoi
 
+from .conftest import api_calls
+
 BERLIN = example_aoi("Berlin")
 
 
@@ -116,9 +118,9 @@ def test_search_paginates_over_next_links(hook: UP42Hook, emulator: EmulatorServ
     body = search_body(limit=10)
     everything = hook.search(body, limit=1000, page_size=500)["features"]
     assert len(everything) > 25, "need a result spanning several pages"
-    before = emulator.state.requests_seen
+    before = api_calls(emulator, hook)
     paged = list(hook.iter_search(body, limit=25, page_size=7))
-    assert emulator.state.requests_seen - before == 4  # 7+7+7+4: four pages, none fetched beyond the limit
+    assert api_calls(emulator, hook) - before == 4  # 7+7+7+4: four pages, none fetched beyond the limit
     assert [f["properties"]["id"] for f in paged] == [f["properties"]["id"] for f in everything[:25]]
     assert body["limit"] == 10  # the caller's dict is not mutated
     all_pages = list(hook.iter_search(body, limit=len(everything) + 50, page_size=9))
@@ -129,14 +131,14 @@ def test_search_validates_geometry_before_any_request(hook: UP42Hook, emulator: 
     hook.get_project()  # token and client ready
     body = search_body()
     body["intersects"] = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
-    before = emulator.state.requests_seen
+    before = api_calls(emulator, hook)
     with pytest.raises(ValueError, match="AOI polygon is invalid"):
         hook.search(body)
     with pytest.raises(ValueError, match="need 'collections'"):
         hook.search({"intersects": BERLIN["features"][0]["geometry"]})
     with pytest.raises(ValueError, match="limit must be a positive integer"):
         hook.search(search_body(), limit=0)
-    assert emulator.state.requests_seen == before
+    assert api_calls(emulator, hook) == before
 
 
 def test_search_with_explicit_host(hook: UP42Hook):

@@ -13,7 +13,7 @@ from up42_provider.emulator.server import EmulatorServer
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.utils.geometry import example_aoi
 
-from .conftest import wait_for
+from .conftest import api_calls, wait_for
 
 DATA_BLOCK, PROCESSING_BLOCK = "esa-s2-l2a-gtiff-visual", "tiling"
 
@@ -184,7 +184,7 @@ def test_job_input_validation_before_any_request(hook: UP42Hook, emulator: Emula
         "type": "Polygon",
         "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
     }
-    before = emulator.state.requests_seen
+    before = api_calls(emulator, hook)
     with pytest.raises(ValueError, match="AOI polygon is invalid"):
         hook.run_job(workflow_id, bad, name="never")
     with pytest.raises(ValueError, match="needs a job name"):
@@ -193,7 +193,7 @@ def test_job_input_validation_before_any_request(hook: UP42Hook, emulator: Emula
         hook.run_job(workflow_id, {}, name="x")
     with pytest.raises(ValueError, match="neither a dict nor an existing JSON file"):
         hook.run_job(workflow_id, "/no/such/inputs.json", name="x")
-    assert emulator.state.requests_seen == before
+    assert api_calls(emulator, hook) == before
     with pytest.raises(UP42NotFoundError):
         hook.get_job("00000000-0000-0000-0000-000000000000")
 
@@ -223,14 +223,14 @@ def test_job_list_pages_and_filters(fresh_hook: UP42Hook, fresh_emulator: Emulat
         fresh_hook.run_job(workflow_id, inputs, name=f"list-{i:02d}", dry_run=True)["id"] for i in range(53)
     ]
     real = fresh_hook.run_job(workflow_id, inputs, name="list-real")
-    before = fresh_emulator.state.requests_seen
+    before = api_calls(fresh_emulator, fresh_hook)
     everything = fresh_hook.get_jobs(limit=None)
-    assert fresh_emulator.state.requests_seen - before == 3  # 50 + 4 + an empty page
+    assert api_calls(fresh_emulator, fresh_hook) - before == 3  # 50 + 4 + an empty page
     assert [j["id"] for j in everything] == [real["id"], *ids[::-1]]  # newest first
     assert len(fresh_hook.get_jobs(limit=10)) == 10
-    before = fresh_emulator.state.requests_seen
+    before = api_calls(fresh_emulator, fresh_hook)
     assert next(fresh_hook.iter_jobs(workflow_id=workflow_id))["id"] == real["id"]
-    assert fresh_emulator.state.requests_seen - before == 1  # lazy: one page
+    assert api_calls(fresh_emulator, fresh_hook) - before == 1  # lazy: one page
     assert [j["id"] for j in fresh_hook.get_jobs(test_jobs=False)] == [real["id"]]
     assert len(fresh_hook.get_jobs(real_jobs=False, limit=None)) == 53
     assert fresh_hook.get_jobs(workflow_id=other_workflow) == []

@@ -7,12 +7,11 @@ import pytest
 from up42_provider import status
 from up42_provider.api.errors import UP42NotFoundError, UP42ValidationError
 from up42_provider.emulator.server import EmulatorServer
-from up42_provider.hooks import up42 as hook_module
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import example_aoi
 
-from .conftest import wait_for
+from .conftest import api_calls, wait_for
 
 BERLIN = example_aoi("Berlin")
 
@@ -69,7 +68,7 @@ def test_failing_order_is_classified_as_failure(hook: UP42Hook):
 
 def test_order_validation_happens_before_any_request(hook: UP42Hook, emulator: EmulatorServer):
     params = order_parameters(hook)
-    before = emulator.state.requests_seen
+    before = api_calls(emulator, hook)
     bad = {**params, "params": {**params["params"], "aoi": [13.4, 52.4, 13.3, 52.5]}}
     with pytest.raises(ValueError, match="empty or inverted"):
         hook.place_order(bad)
@@ -79,7 +78,7 @@ def test_order_validation_happens_before_any_request(hook: UP42Hook, emulator: E
         hook.place_order({"dataProduct": "x"})
     with pytest.raises(ValueError, match="tag must be a non-empty string"):
         hook.place_order(params, tag="  ")
-    assert emulator.state.requests_seen == before
+    assert api_calls(emulator, hook) == before
 
 
 def test_order_refused_by_up42(hook: UP42Hook):
@@ -111,14 +110,14 @@ async def test_aget_order(hook: UP42Hook):
 def test_order_list_pages(fresh_hook: UP42Hook, fresh_emulator: EmulatorServer, monkeypatch):
     params = order_parameters(fresh_hook)
     placed = [fresh_hook.place_order(params, tag=f"page-{i}")["id"] for i in range(12)]
-    monkeypatch.setattr(hook_module, "PAGE_SIZE", 5)
+    fresh_hook.page_size = 5
     listed = fresh_hook.get_orders()
     assert [o["id"] for o in listed] == placed[::-1]  # newest first
     ascending = fresh_hook.get_orders(sortby="createdAt", descending=False)
     assert [o["id"] for o in ascending] == placed
-    before = fresh_emulator.state.requests_seen
+    before = api_calls(fresh_emulator, fresh_hook)
     assert len(fresh_hook.get_orders(limit=7)) == 7
-    assert fresh_emulator.state.requests_seen - before == 2  # pages of 5: no third page fetched
+    assert api_calls(fresh_emulator, fresh_hook) - before == 2  # pages of 5: no third page fetched
     lazy = fresh_hook.iter_orders(order_type="ARCHIVE")
     assert next(lazy)["id"] == placed[-1]
     assert [o["id"] for o in fresh_hook.get_orders(tags=["page-3", "page-4"])] == [placed[4], placed[3]]

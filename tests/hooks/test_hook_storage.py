@@ -13,12 +13,11 @@ from up42_provider import status
 from up42_provider.api.errors import UP42NotFoundError
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.server import EmulatorServer
-from up42_provider.hooks import up42 as hook_module
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import example_aoi
 
-from .conftest import make_hook, wait_for
+from .conftest import api_calls, make_hook, wait_for
 
 N_ORDERS = 7
 
@@ -64,10 +63,10 @@ def asset_ids(orders: list[dict]) -> set[str]:
 def test_asset_list_pages_and_filters(shook: UP42Hook, storage, monkeypatch):
     server, orders = storage
     assert len(shook.get_assets()) == N_ORDERS
-    monkeypatch.setattr(hook_module, "PAGE_SIZE", 3)
-    before = server.state.requests_seen
+    shook.page_size = 3
+    before = api_calls(server, shook)
     assets = shook.get_assets()
-    assert server.state.requests_seen - before == 3  # 3 + 3 + 1
+    assert api_calls(server, shook) - before == 3  # 3 + 3 + 1
     assert {a["id"] for a in assets} == asset_ids(orders)
     assert len(shook.get_assets(limit=4)) == 4
     assert next(shook.iter_assets(tags=["n0"]))["id"] in asset_ids(orders[:1])
@@ -121,9 +120,9 @@ def test_asset_metadata_and_download(shook: UP42Hook, storage):
 
 def test_storage_stac_search_pages_with_token(shook: UP42Hook, storage):
     server, orders = storage
-    before = server.state.requests_seen
+    before = api_calls(server, shook)
     result = shook.search_storage_stac({"limit": 3})
-    assert server.state.requests_seen - before == 3  # 3 + 3 + 1 items
+    assert api_calls(server, shook) - before == 3  # 3 + 3 + 1 items
     found = {f["properties"]["up42-system:asset_id"] for f in result["features"]}
     assert found == asset_ids(orders)
     assert len(shook.search_storage_stac({"limit": 2}, limit=3)["features"]) == 3

@@ -10,7 +10,7 @@ from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import example_aoi
 
-from .conftest import wait_for
+from .conftest import api_calls, wait_for
 
 
 def tasking_parameters(hook: UP42Hook, name: str = "Hook tasking", tags=None, geometry=None) -> dict:
@@ -72,9 +72,9 @@ def test_feasibility_flow(hook: UP42Hook):
 def test_tasking_lists_page_through_all(fresh_hook: UP42Hook, fresh_emulator: EmulatorServer):
     params = tasking_parameters(fresh_hook)
     orders = [fresh_hook.place_order(params)["id"] for _ in range(12)]  # server pages hold 10
-    before = fresh_emulator.state.requests_seen
+    before = api_calls(fresh_emulator, fresh_hook)
     quotations = fresh_hook.get_quotations()
-    assert fresh_emulator.state.requests_seen - before == 2
+    assert api_calls(fresh_emulator, fresh_hook) - before == 2
     assert sorted(q["orderId"] for q in quotations) == sorted(orders)
     oldest_first = fresh_hook.get_quotations(descending=False)
     assert [q["id"] for q in oldest_first] == [q["id"] for q in quotations][::-1]

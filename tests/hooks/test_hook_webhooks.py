@@ -12,6 +12,8 @@ from up42_provider.api.errors import UP42NotFoundError
 from up42_provider.emulator.server import EmulatorServer
 from up42_provider.hooks.up42 import UP42Hook
 
+from .conftest import api_calls
+
 
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[bytes]]]:
@@ -64,7 +66,7 @@ def test_webhook_crud_and_test_events(fresh_hook: UP42Hook, receiver):
 
 def test_webhook_validation_before_any_request(hook: UP42Hook, emulator: EmulatorServer):
     hook.get_project()
-    before = emulator.state.requests_seen
+    before = api_calls(emulator, hook)
     with pytest.raises(ValueError, match=r"unknown webhook event\(s\) \['job.done'\]"):
         hook.create_webhook("x", "https://example.invalid/h", ["job.done"])
     with pytest.raises(ValueError, match="needs at least one event"):
@@ -73,7 +75,7 @@ def test_webhook_validation_before_any_request(hook: UP42Hook, emulator: Emulato
         hook.create_webhook("x", "ftp://example.invalid/h", ["job.status"])
     with pytest.raises(ValueError, match="needs a name"):
         hook.create_webhook("", "https://example.invalid/h", ["job.status"])
-    assert emulator.state.requests_seen == before
+    assert api_calls(emulator, hook) == before
 
 
 def test_webhook_creation_survives_a_lost_response(fresh_hook: UP42Hook, fresh_emulator: EmulatorServer):

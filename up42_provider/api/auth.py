@@ -7,10 +7,12 @@ Two separate pieces so another API generation can plug in its own login:
   (API.md §3: Basic-auth client-credentials grant on ``/oauth/token``, workspace from E02).
   Generation 2 (API-CURRENT.md §3: password grant on a separate Keycloak host, workspace from
   ``userinfo.sub``) becomes a second strategy; the cache and the transport do not change.
-* a :class:`TokenCache` holds the token *for one set of credentials*, shared by every sync and
-  async client of the process that uses them, refreshes it ``margin`` seconds before
-  ``expires_in``, and lets exactly one caller refresh at a time (a thread lock for sync callers,
-  an asyncio lock per event loop for async ones).
+* a :class:`TokenCache` holds the token of one set of credentials, refreshes it ``margin``
+  seconds before ``expires_in``, and lets exactly one caller refresh at a time (a thread lock for
+  sync callers, an asyncio lock per event loop for async ones). Each client gets a private cache
+  unless one is passed in: give the sync and async client of a hook the same cache, or use
+  :meth:`TokenCache.for_settings` to share one token per credentials across the process (e.g. the
+  many triggers of one triggerer).
 """
 
 from __future__ import annotations
@@ -163,7 +165,7 @@ class TokenCache:
 
     @classmethod
     def for_settings(cls, settings: ClientSettings, strategy: object | None = None) -> TokenCache:
-        """The process-wide cache of these credentials (a triggerer's many triggers share one token)."""
+        """The process-wide cache of these credentials (opt-in: a triggerer's triggers share one token)."""
         secret = hashlib.sha256(settings.api_key.encode()).hexdigest()
         key = (type(strategy).__name__, settings.base_url, settings.project_id, secret)
         with cls._registry_lock:

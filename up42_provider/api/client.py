@@ -89,7 +89,8 @@ class _ClientCore:
     ) -> None:
         self.settings = settings
         self.auth: AuthStrategy = auth or ClientCredentialsAuth()
-        self.tokens = token_cache or TokenCache.for_settings(settings, self.auth)
+        # Private by default; pass one cache (e.g. TokenCache.for_settings) to share a token.
+        self.tokens = token_cache if token_cache is not None else TokenCache()
         self._token_request = self.auth.token_request(settings)
         for secret in self._token_request.secrets:
             mask_secret(secret)
@@ -134,7 +135,10 @@ class _ClientCore:
 
     def _prepare_url(self, url: str, endpoint: Endpoint, json: Any) -> Prepared:
         """An API link returned by UP42 (``next`` pages): absolute on the API host, or relative."""
-        absolute = urljoin(self.settings.base_url + "/", url)
+        if url.startswith("/") and not url.startswith("//"):
+            absolute = self.settings.base_url + url  # relative to the API root (keeps a path prefix)
+        else:
+            absolute = urljoin(self.settings.base_url + "/", url)
         parts = urlsplit(absolute)
         if (parts.scheme, parts.netloc.lower()) != self.settings.origin:
             raise ValueError(

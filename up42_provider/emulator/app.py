@@ -76,7 +76,7 @@ class EmulatorMiddleware:
                 await error_response(request, exc)(scope, receive, send)
                 return
             if faults.draw("error", method, path):
-                status = (500, 502, 503)[state.rng.randrange(3)]
+                status = faults.error_status()
                 exc = ApiError(status, "Internal server error", title="Internal Server Error")
                 await error_response(request, exc)(scope, receive, send)
                 return

@@ -87,6 +87,11 @@ class FaultInjector:
         with self._lock:
             return [r.as_dict() for r in self._rules if r.count > 0]
 
+    def error_status(self) -> int:
+        """Which 5xx an injected server error answers with (own generator: ids stay reproducible)."""
+        with self._lock:
+            return self._rng.choice((500, 502, 503))
+
     def draw(self, kind: FaultKind, method: str, path: str) -> bool:
         """Whether fault ``kind`` fires for this request (a matching rule first, then the rate)."""
         with self._lock:

@@ -1,0 +1,192 @@
+"""Storage: assets and the storage STAC API (API.md §8.7)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from up42_provider.api.endpoints import V1
+from up42_provider.hooks._helpers import (
+    ASSET_SOURCES,
+    STORAGE_STAC_LIMIT,
+    _choices,
+    _require_id,
+    _strings,
+    _take,
+)
+from up42_provider.hooks._pagination import next_link, spring_pages
+from up42_provider.utils import parameters as P
+from up42_provider.utils.geometry import to_polygon_geojson
+
+
+class StorageMixin:
+    """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
+
+    # ------------------------------------------------------------------------------------ storage
+
+    def iter_assets(
+        self,
+        *,
+        created_after: P.TimeInput | None = None,
+        created_before: P.TimeInput | None = None,
+        acquired_after: P.TimeInput | None = None,
+        acquired_before: P.TimeInput | None = None,
+        geometry: Any = None,
+        workspace_id: str | None = None,
+        collection_names: str | Iterable[str] | None = None,
+        producer_names: str | Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
+        sources: str | Iterable[str] | None = None,
+        search: str | None = None,
+        custom_filter: Mapping[str, Any] | None = None,
+        sortby: str = "createdAt",
+        descending: bool = True,
+    ) -> Iterator[dict[str, Any]]:
+        """E31 (P3), filtered by E35 storage STAC search when acquisition, geometry or a CQL2
+        ``custom_filter`` is given (as up42-py's ``Storage.get_assets``)."""
+        params: dict[str, Any] = {"sort": f"{sortby},{'desc' if descending else 'asc'}"}
+        if created_before is not None:
+            params["createdBefore"] = P.format_timestamp(created_before, field="created_before")
+        if created_after is not None:
+            params["createdAfter"] = P.format_timestamp(created_after, field="created_after")
+        if workspace_id is not None:
+            params["workspaceId"] = workspace_id
+        if collection_names is not None:
+            params["collectionNames"] = ",".join(_strings(collection_names) or [])
+        if producer_names is not None:
+            params["producerNames"] = ",".join(_strings(producer_names) or [])
+        if tags is not None:
+            params["tags"] = _strings(tags)
+        if sources is not None:
+            params["sources"] = ",".join(_choices(sources, ASSET_SOURCES, "sources") or [])
+        if search is not None:
+            params["search"] = search
+        params["size"] = self.page_size
+        stac_ids: set[str] | None = None
+        if any(v is not None for v in (acquired_after, acquired_before, geometry, custom_filter)):
+            body = self.storage_stac_search_parameters(
+                acquired_after=acquired_after,
+                acquired_before=acquired_before,
+                geometry=geometry,
+                custom_filter=custom_filter,
+            )
+            stac_ids = {
+                f.get("properties", {}).get("up42-system:asset_id") for f in self.iter_storage_stac(body)
+            }
+
+        def fetch(page: int | None) -> Any:
+            return self._call(V1.get_assets, params=params if page is None else {**params, "page": page})
+
+        items = spring_pages(fetch, first_page_param=False)
+        if stac_ids is None:
+            return items
+        return (a for a in items if a.get("id") in stac_ids)
+
+    def get_assets(self, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """E31 (+E35): see :meth:`iter_assets` for the filters."""
+        return _take(self.iter_assets(**filters), limit)
+
+    def get_asset(self, asset_id: str) -> dict[str, Any]:
+        """E32: asset metadata."""
+        return self._call(V1.get_asset, asset_id=_require_id(asset_id, "asset_id"))
+
+    def update_asset_metadata(
+        self, asset_id: str, title: str | None = None, tags: Sequence[str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """E33: both ``title`` and ``tags`` are always sent (``None`` when not given), as up42-py does."""
+        body = {"title": title, "tags": _strings(tags), **kwargs}
+        return self._call(V1.update_asset_metadata, json=body, asset_id=_require_id(asset_id, "asset_id"))
+
+    def get_asset_download_url(self, asset_id: str) -> str:
+        """E34: a short-lived signed URL of the asset archive."""
+        data = (
+            self._call(V1.get_asset_download_url, json={}, asset_id=_require_id(asset_id, "asset_id")) or {}
+        )
+        return data["url"]
+
+    @staticmethod
+    def storage_stac_search_parameters(
+        *,
+        acquired_after: P.TimeInput | None = None,
+        acquired_before: P.TimeInput | None = None,
+        geometry: Any = None,
+        custom_filter: Mapping[str, Any] | None = None,
+        limit: int = STORAGE_STAC_LIMIT,
+    ) -> dict[str, Any]:
+        """The E35 body of up42-py's ``Storage.get_assets``."""
+        after = (
+            P.format_timestamp(acquired_after, field="acquired_after") if acquired_after is not None else None
+        )
+        before = (
+            P.format_timestamp(acquired_before, field="acquired_before")
+            if acquired_before is not None
+            else None
+        )
+        if after and before and after > before:
+            raise ValueError(f"acquired_after {after} is after acquired_before {before}: swap them")
+        body: dict[str, Any] = {"max_items": 100, "limit": limit}
+        if geometry is not None:
+            body["intersects"] = to_polygon_geojson(geometry)
+        if custom_filter is not None:
+            if not isinstance(custom_filter, Mapping):
+                raise ValueError("custom_filter must be a CQL2-JSON dict, e.g. {'op': '=', 'args': [...]}")
+            body["filter"] = dict(custom_filter)
+        body["datetime"] = f"{after or '..'}/{before or '..'}" if (after or before) else None
+        return body
+
+    def iter_storage_stac(
+        self, search_parameters: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """E35 (P6): storage STAC items; follows the ``next`` link's ``body.token``."""
+        body = copy.deepcopy(dict(search_parameters or {}))
+        if body.get("intersects") is not None:
+            body["intersects"] = to_polygon_geojson(body["intersects"])
+        return self._stac_pages(body)
+
+    def _stac_pages(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        tokens: set[Any] = set()
+        while True:
+            page = self._call(V1.search_storage_stac, json=body) or {}
+            features = page.get("features") or []
+            yield from features
+            link = next_link(page.get("links"))
+            token = ((link or {}).get("body") or {}).get("token")
+            if not features or token is None or token in tokens:
+                return
+            tokens.add(token)
+            body = {**body, "token": token}
+
+    def search_storage_stac(
+        self, search_parameters: Mapping[str, Any] | None = None, *, limit: int | None = STORAGE_STAC_LIMIT
+    ) -> dict[str, Any]:
+        """E35: a FeatureCollection of the storage STAC items matching the search."""
+        return {
+            "type": "FeatureCollection",
+            "features": _take(self.iter_storage_stac(search_parameters), limit),
+        }
+
+    def get_asset_stac_info(self, asset_id: str) -> dict[str, Any]:
+        """E35 filtered on one asset (up42-py's ``Asset.stac_info``; one page, without links)."""
+        body = {
+            "max_items": 50,
+            "limit": 50,
+            "filter": {"op": "=", "args": [{"property": "asset_id"}, _require_id(asset_id, "asset_id")]},
+        }
+        page = dict(self._call(V1.search_storage_stac, json=body) or {})
+        page.pop("links", None)
+        return page
+
+    def get_storage_stac_root(self) -> dict[str, Any]:
+        """E36: the storage STAC API landing page."""
+        return self._call(V1.get_storage_stac_root)
+
+    def stac_client(self) -> Any:
+        """A ``pystac_client.Client`` on the storage STAC API (E36), authorised with the hook's token."""
+        import pystac_client
+
+        client = self.get_conn()
+        bearer = getattr(client, "bearer_token", None)
+        token = bearer() if callable(bearer) else client._token().value
+        url = f"{client.settings.base_url}{V1.get_storage_stac_root.path}"
+        return pystac_client.Client.open(url, headers={"Authorization": f"Bearer {token}"})

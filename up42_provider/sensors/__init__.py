@@ -1,0 +1,1 @@
+"""Sensors of the UP42 provider (import the classes from their modules)."""

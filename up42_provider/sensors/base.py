@@ -1,0 +1,138 @@
+"""The common sensor of orders and jobs: poke, reschedule or defer, all on one state machine.
+
+Deferrable mode checks once before deferring (a finished order never costs a trigger), and puts
+the sensor's wall-clock ``timeout`` into the trigger as ``end_time``. Poke and reschedule modes use
+:class:`~airflow.sdk.BaseSensorOperator`'s own loop and time-out. Either way a terminal failure
+fails the task at once, without retries, with UP42's message (jobs: the failed task's log tail).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterable
+from datetime import timedelta
+from functools import cached_property
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseSensorOperator, Context, conf
+from airflow.sdk.bases.sensor import PokeReturnValue
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+
+from up42_provider.hooks.up42 import UP42Hook
+from up42_provider.triggers.base import UP42StatusTrigger, end_time_after
+from up42_provider.waiters import CHECKS, WaitResult, WaitState, is_transient, normalize_ids
+
+# Airflow's own deferral time-out is a backstop behind the trigger's end_time, never first.
+DEFERRAL_GRACE_SECONDS = 60.0
+
+
+def default_deferrable() -> bool:
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+def parse_ids(value: Any, name: str) -> list[str]:
+    """Ids from what a template rendered: one id, a list, a JSON/Python list text, or "a,b"."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                try:
+                    value = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    raise ValueError(f"{name} {text!r} is not a list of ids") from None
+        elif "," in text:
+            value = [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(value, str) and not isinstance(value, Iterable):
+        raise ValueError(f"{name} must be an id or a list of ids, got {value!r}")
+    return normalize_ids(value, name)
+
+
+class UP42StatusSensor(BaseSensorOperator):
+    """Base of :class:`UP42OrderFulfilledSensor` and :class:`UP42JobSucceededSensor`."""
+
+    kind: ClassVar[str]
+    ids_field: ClassVar[str]
+    trigger_class: ClassVar[type[UP42StatusTrigger]]
+    ui_color = "#c9e4f7"
+
+    def __init__(
+        self,
+        *,
+        up42_conn_id: str = UP42Hook.default_conn_name,
+        deferrable: bool | None = None,
+        poll_interval: float = 60.0,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", poll_interval)
+        super().__init__(**kwargs)
+        self.up42_conn_id = up42_conn_id
+        self.deferrable = default_deferrable() if deferrable is None else bool(deferrable)
+        self.poll_interval = float(poll_interval)
+
+    @cached_property
+    def hook(self) -> UP42Hook:
+        return UP42Hook(up42_conn_id=self.up42_conn_id)
+
+    def wanted_ids(self) -> list[str]:
+        return parse_ids(getattr(self, self.ids_field), self.ids_field)
+
+    def check(self) -> WaitState:
+        return CHECKS[self.kind](self.hook, self.wanted_ids())
+
+    def _judge(self, state: WaitState) -> bool:
+        """True when done; raises at a terminal failure (retrying cannot change it)."""
+        if state.failed:
+            raise AirflowFailException(state.failure_message())
+        if state.done:
+            self.log.info("UP42 %ss done: %s", self.kind, state.describe())
+            return True
+        self.log.info("Waiting for UP42 %ss: %s", self.kind, state.describe(state.running))
+        return False
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        try:
+            state = self.check()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            self.log.warning("Checking UP42 failed (%s); trying again at the next poke", exc)
+            return False
+        return PokeReturnValue(True, state.to_dict()) if self._judge(state) else False
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        try:
+            state: WaitState | None = self.check()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            self.log.warning("Checking UP42 failed (%s); the trigger will try again", exc)
+            state = None
+        if state is not None and self._judge(state):
+            return state.to_dict()
+        self.defer(
+            trigger=self.trigger_class(
+                self.wanted_ids(),
+                up42_conn_id=self.up42_conn_id,
+                poll_interval=self.poll_interval,
+                end_time=end_time_after(self.timeout),
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + max(DEFERRAL_GRACE_SECONDS, 2 * self.poll_interval)),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger fired: the state on success, else the matching failure."""
+        result = WaitResult.from_event(event)
+        if result.status == "success" and result.state is not None:
+            self.log.info("%s", result.message)
+            return result.state.to_dict()
+        if result.status == "timeout":
+            raise AirflowSensorTimeout(f"Sensor has timed out after {self.timeout:g} s: {result.message}")
+        if result.status == "failure":
+            raise AirflowFailException(result.message)
+        raise AirflowException(result.message or f"UP42 trigger failed: {event!r}")

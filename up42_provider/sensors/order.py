@@ -1,0 +1,33 @@
+"""Sensor: wait until UP42 orders are FULFILLED."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from up42_provider.sensors.base import UP42StatusSensor
+from up42_provider.triggers.order import UP42OrderStatusTrigger
+
+
+class UP42OrderFulfilledSensor(UP42StatusSensor):
+    """Wait until every order is ``FULFILLED``; fail at once when one fails.
+
+    Returns (XCom) ``WaitState.to_dict()``: ``{"kind", "statuses", "succeeded", "failed",
+    "running", "messages"}``.
+
+    :param order_ids: one order id or a list (templated; a rendered list text or "a,b" works too).
+    :param up42_conn_id: Airflow connection of type ``up42``.
+    :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
+    :param poll_interval: seconds between checks (also the poke interval when not deferrable).
+    :param timeout: wall-clock seconds before the sensor fails with a time-out (``soft_fail``
+        skips instead); deferred, it travels into the trigger as ``end_time``.
+    """
+
+    kind = "order"
+    ids_field = "order_ids"
+    trigger_class = UP42OrderStatusTrigger
+    template_fields: Sequence[str] = ("order_ids",)
+
+    def __init__(self, *, order_ids: str | list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.order_ids = order_ids

@@ -1,0 +1,98 @@
+"""The common deferrable trigger of orders and jobs: poll with the shared client until done.
+
+The whole wait lives in the trigger's kwargs (ids, connection, interval, wall-clock ``end_time``,
+mode), so a triggerer restart or a move to another triggerer loses nothing: the new instance
+simply polls again. Decisions come from :class:`up42_provider.waiters.Waiter`, the same state
+machine the sensors and operators use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, ClassVar
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from up42_provider.triggers.pool import POOL
+from up42_provider.waiters import ACHECKS, MODES, Waiter, WaitResult, arun_wait, normalize_ids
+
+
+class UP42StatusTrigger(BaseTrigger):
+    """Poll UP42 for the status of some orders or jobs until the wait is over.
+
+    Fires exactly one event ``{"status": "success"|"failure"|"timeout"|"error", "state":
+    WaitState.to_dict(), "message": str}``. ``mode="all"`` fires when every id is terminal, or at
+    the first failure when ``fail_fast``; ``mode="any"`` as soon as one id is terminal.
+    """
+
+    kind: ClassVar[str]
+    ids_field: ClassVar[str]
+
+    def __init__(
+        self,
+        ids: str | Iterable[str],
+        up42_conn_id: str = "up42_default",
+        poll_interval: float = 60.0,
+        end_time: float | None = None,
+        mode: str = "all",
+        fail_fast: bool = True,
+    ) -> None:
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be 'all' or 'any', got {mode!r}")
+        if float(poll_interval) < 0:
+            raise ValueError("poll_interval must not be negative")
+        self.ids = normalize_ids(ids, self.ids_field)
+        self.up42_conn_id = up42_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = float(end_time) if end_time is not None else None
+        self.mode = mode
+        self.fail_fast = bool(fail_fast)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                self.ids_field: list(self.ids),
+                "up42_conn_id": self.up42_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "mode": self.mode,
+                "fail_fast": self.fail_fast,
+            },
+        )
+
+    def waiter(self) -> Waiter:
+        return Waiter(
+            self.kind,
+            self.ids,
+            mode=self.mode,
+            fail_fast=self.fail_fast,
+            poll_interval=self.poll_interval,
+            end_time=self.end_time,
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        result = await self._wait()
+        # The shared client is released before the event leaves: the triggerer may never resume us.
+        self.log.info("UP42 %s wait ended: %s - %s", self.kind, result.status, result.message.split("\n")[0])
+        yield TriggerEvent(result.to_event())
+
+    async def _wait(self) -> WaitResult:
+        waiter = self.waiter()
+        if waiter.remaining() is not None and waiter.remaining() <= 0:  # type: ignore[operator]
+            return waiter.timeout_result()
+        check = ACHECKS[self.kind]
+        try:
+            async with POOL.client(self.up42_conn_id) as client:
+                return await arun_wait(
+                    waiter, lambda pending: check(client, pending or self.ids), initial_delay=True
+                )
+        except Exception as exc:  # connection missing or malformed: nothing a poll could fix
+            return WaitResult("error", waiter.state, f"cannot poll UP42 ({type(exc).__name__}: {exc})", exc)
+
+
+def end_time_after(timeout: float | None) -> float | None:
+    """Wall-clock deadline ``timeout`` seconds from now (what sensors put into the trigger)."""
+    return time.time() + float(timeout) if timeout is not None else None

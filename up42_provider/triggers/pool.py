@@ -1,0 +1,145 @@
+"""Async UP42 clients shared by all triggers of one event loop and connection id.
+
+A triggerer runs hundreds of triggers in one asyncio loop. One ``httpx.AsyncClient`` (one
+connection pool, one token, one workspace lookup) per (loop, connection id) serves them all
+instead of one client, one TCP connection and one login per trigger. Clients are reference
+counted: the first trigger that needs one builds it (reading the Airflow connection through the
+async API, once), the last one to let go closes it. Entries are per loop because an httpx client
+must not be used from another loop (``dag.test`` runs each trigger in a fresh loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+
+from up42_provider.api.client import AsyncUP42Client
+from up42_provider.api.settings import ClientSettings
+
+# Enough keep-alive connections for bursts of polls, so they are reused instead of reopened.
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0)
+
+
+@dataclass
+class _Entry:
+    ready: asyncio.Future[AsyncUP42Client]
+    refs: int = 0
+    http: httpx.AsyncClient | None = field(default=None, repr=False)
+
+
+async def _settings_for(conn_id: str) -> ClientSettings:
+    """Client settings from the Airflow connection, through the async connection API only."""
+    from up42_provider.hooks.up42 import UP42Hook
+
+    return await UP42Hook(up42_conn_id=conn_id).asettings()
+
+
+class ClientPool:
+    """Reference-counted :class:`AsyncUP42Client` per (event loop, connection id)."""
+
+    def __init__(self) -> None:
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Entry]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.created = 0  # clients built so far (tests, benchmark)
+
+    def _entries(self) -> dict[str, _Entry]:
+        loop = asyncio.get_running_loop()
+        entries = self._loops.get(loop)
+        if entries is None:
+            entries = self._loops[loop] = {}
+        return entries
+
+    def size(self) -> int:
+        """Open clients of the running loop."""
+        return sum(1 for e in self._entries().values() if e.ready.done() and not e.ready.exception())
+
+    def refs(self, conn_id: str) -> int:
+        entry = self._entries().get(conn_id)
+        return entry.refs if entry else 0
+
+    async def acquire(self, conn_id: str) -> AsyncUP42Client:
+        while True:
+            entries = self._entries()
+            entry = entries.get(conn_id)
+            if entry is None:
+                return await self._create(entries, conn_id)
+            entry.refs += 1
+            try:
+                # asyncio.wait does not raise when the builder was cancelled: then build anew.
+                await asyncio.wait({entry.ready})
+            except BaseException:
+                entry.refs -= 1
+                raise
+            if not entry.ready.cancelled():
+                if entry.ready.exception() is not None:
+                    entry.refs -= 1
+                return entry.ready.result()
+            entry.refs -= 1
+
+    async def _create(self, entries: dict[str, _Entry], conn_id: str) -> AsyncUP42Client:
+        entry = entries[conn_id] = _Entry(ready=asyncio.get_running_loop().create_future())
+        entry.refs += 1
+        try:
+            settings = await _settings_for(conn_id)
+            entry.http = httpx.AsyncClient(
+                timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+                verify=settings.verify,
+                follow_redirects=True,
+                limits=LIMITS,
+            )
+            client = AsyncUP42Client(settings, entry.http)
+        except BaseException as exc:
+            if entries.get(conn_id) is entry:
+                del entries[conn_id]
+            if isinstance(exc, Exception):
+                entry.ready.set_exception(exc)
+                entry.ready.exception()  # retrieved: every waiter re-raises it itself
+            else:
+                entry.ready.cancel()
+            raise
+        self.created += 1
+        entry.ready.set_result(client)
+        return client
+
+    async def release(self, conn_id: str, client: AsyncUP42Client) -> None:
+        entries = self._entries()
+        entry = entries.get(conn_id)
+        if entry is None or not entry.ready.done() or entry.ready.result() is not client:
+            await _close(client, None)  # not pooled (any more): just close it
+            return
+        entry.refs -= 1
+        if entry.refs <= 0:
+            del entries[conn_id]
+            await _close(client, entry.http)
+
+    @asynccontextmanager
+    async def client(self, conn_id: str) -> AsyncIterator[AsyncUP42Client]:
+        """``async with POOL.client(conn_id) as client:`` - the shared client of this loop."""
+        client = await self.acquire(conn_id)
+        try:
+            yield client
+        finally:
+            await asyncio.shield(self.release(conn_id, client))
+
+
+async def _close(client: AsyncUP42Client, http: httpx.AsyncClient | None) -> None:
+    await client.aclose()
+    if http is not None:
+        await http.aclose()
+
+
+POOL = ClientPool()
+
+
+def shared_client(conn_id: str):
+    """Shortcut for ``POOL.client(conn_id)``."""
+    return POOL.client(conn_id)
+
+
+__all__ = ["LIMITS", "POOL", "ClientPool", "shared_client"]
