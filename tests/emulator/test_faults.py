@@ -55,9 +55,16 @@ def test_lost_response_only_hits_creating_calls(fresh_api: RawClient):
     with pytest.raises(requests.RequestException):
         fresh_api.post(
             f"/workspaces/{fresh_api.workspace_id}/webhooks",
-            json={"name": "lost", "url": "https://example.invalid/h", "events": ["job.status"], "active": False},
+            json={
+                "name": "lost",
+                "url": "https://example.invalid/h",
+                "events": ["job.status"],
+                "active": False,
+            },
         )
-    names = [w["name"] for w in fresh_api.get(f"/workspaces/{fresh_api.workspace_id}/webhooks").json()["data"]]
+    names = [
+        w["name"] for w in fresh_api.get(f"/workspaces/{fresh_api.workspace_id}/webhooks").json()["data"]
+    ]
     assert names.count("lost") == 1  # the work was done, only the answer was lost
 
 

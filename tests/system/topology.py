@@ -1,8 +1,8 @@
 """A real Airflow 3 deployment on this machine, for system tests.
 
-``AirflowTopology`` runs ``airflow api-server``, ``scheduler``, ``dag-processor`` and ``triggerer`` as separate
-processes (as users deploy Airflow, not ``airflow standalone``) on a SQLite database in a private AIRFLOW_HOME,
-with the LocalExecutor, plus the UP42 emulator; every process gets the same environment, including the
+``AirflowTopology`` runs ``airflow api-server``, ``scheduler``, ``dag-processor`` and ``triggerer`` as
+separate processes (as users deploy Airflow, not ``airflow standalone``) on a SQLite database in a private
+AIRFLOW_HOME, with the LocalExecutor, plus the UP42 emulator; every process gets the same environment, including the
 ``AIRFLOW_CONN_UP42_DEFAULT`` connection to the emulator. DAG runs are triggered and watched through the REST
 API v2, so the test sees what a user sees, and every task-instance state observed is recorded (to prove that
 sensors really deferred).
@@ -94,6 +94,18 @@ def _tail(path: Path, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _pss(pid: int, fallback: int) -> int:
+    """Proportional set size from /proc (Linux); ``fallback`` where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return fallback
+
+
 @dataclass
 class ManagedProcess:
     """One long-running process in its own session, logging to a file."""
@@ -140,19 +152,25 @@ class ManagedProcess:
         except psutil.Error:
             return []
 
-    def rss_bytes(self) -> int:
-        """Resident memory of the process and all its descendants (task runners included)."""
+    def memory(self) -> tuple[int, int]:
+        """(RSS, PSS) bytes of the process and all its descendants (task runners included).
+
+        RSS counts pages shared by forked processes once per process; PSS splits them, so the PSS sum is
+        what the topology really costs the machine.
+        """
         if not self.running:
-            return 0
-        total = 0
+            return 0, 0
         try:
             procs = [psutil.Process(self.popen.pid), *self.descendants()]  # type: ignore[union-attr]
         except psutil.Error:
-            return 0
+            return 0, 0
+        rss = pss = 0
         for proc in procs:
             with contextlib.suppress(psutil.Error):
-                total += proc.memory_info().rss
-        return total
+                resident = proc.memory_info().rss
+                rss += resident
+                pss += _pss(proc.pid, resident)
+        return rss, pss
 
     def stop(self, grace: float = 20.0) -> int | None:
         """SIGTERM the process group, SIGKILL it after ``grace`` s, then kill leftover descendants by pid."""
@@ -170,7 +188,7 @@ class ManagedProcess:
                     os.killpg(pgid, signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     popen.wait(10)
-        # Children that outlived the leader (e.g. task runners) still belong to its group, or are known by pid.
+        # Children that outlive the leader (task runners) are still in its group, or known by pid.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
         for proc in leftovers:
@@ -197,7 +215,11 @@ class RunRecord:
 
     def observe_tasks(self, task_instances: Iterable[Mapping[str, Any]]) -> None:
         for ti in task_instances:
-            key = ti["task_id"] if (ti.get("map_index", -1) or -1) < 0 else f"{ti['task_id']}[{ti['map_index']}]"
+            key = (
+                ti["task_id"]
+                if (ti.get("map_index", -1) or -1) < 0
+                else f"{ti['task_id']}[{ti['map_index']}]"
+            )
             value = ti.get("state") or "none"
             seen = self.task_states.setdefault(key, [])
             if not seen or seen[-1] != value:
@@ -249,6 +271,7 @@ class AirflowTopology:
         self.processes: dict[str, ManagedProcess] = {}
         self.runs: dict[tuple[str, str], RunRecord] = {}
         self.peak_rss_bytes = 0
+        self.peak_pss_bytes = 0
         self.started_at: float | None = None
         self._session = requests.Session()
         self._session.trust_env = False  # never send loopback traffic through a proxy
@@ -354,7 +377,7 @@ class AirflowTopology:
         proc = self.processes["up42-emulator"]
         url = self._wait(
             "the UP42 emulator to listen",
-            lambda: (m.group(1) if (m := EMULATOR_READY.search(_tail(proc.log_path, 50))) else None),
+            lambda: m.group(1) if (m := EMULATOR_READY.search(_tail(proc.log_path, 50))) else None,
             timeout=timeout,
             interval=0.1,
         )
@@ -390,7 +413,9 @@ class AirflowTopology:
                     start_new_session=True,
                 )
             except subprocess.TimeoutExpired as exc:
-                raise TopologyError(f"airflow db migrate took over {timeout:.0f} s\n{_tail(log_path, 40)}") from exc
+                raise TopologyError(
+                    f"airflow db migrate took over {timeout:.0f} s\n{_tail(log_path, 40)}"
+                ) from exc
         if result.returncode != 0:
             raise TopologyError(f"airflow db migrate failed ({result.returncode})\n{_tail(log_path, 60)}")
 
@@ -436,10 +461,13 @@ class AirflowTopology:
                     f"{name} (pid {proc.pid}) exited with {proc.popen.returncode}\n{self.log_tails()}"
                 )
 
-    def sample_memory(self) -> int:
-        total = sum(p.rss_bytes() for p in self.processes.values())
-        self.peak_rss_bytes = max(self.peak_rss_bytes, total)
-        return total
+    def sample_memory(self) -> tuple[int, int]:
+        """Current (RSS, PSS) of everything started; peaks are kept for the test report."""
+        samples = [p.memory() for p in self.processes.values()]
+        rss, pss = sum(s[0] for s in samples), sum(s[1] for s in samples)
+        self.peak_rss_bytes = max(self.peak_rss_bytes, rss)
+        self.peak_pss_bytes = max(self.peak_pss_bytes, pss)
+        return rss, pss
 
     def _wait(self, what: str, probe: Callable[[], Any], *, timeout: float, interval: float = 1.0) -> Any:
         """Poll ``probe`` until it returns something truthy; every wait has a deadline."""
@@ -456,7 +484,9 @@ class AirflowTopology:
                 return result
             if time.monotonic() > deadline:
                 detail = f" (last error: {last_error!r})" if last_error else ""
-                raise TopologyError(f"timed out after {timeout:.0f} s waiting for {what}{detail}\n{self.log_tails()}")
+                raise TopologyError(
+                    f"timed out after {timeout:.0f} s waiting for {what}{detail}\n{self.log_tails()}"
+                )
             time.sleep(interval)
 
     def health(self) -> dict[str, Any]:
@@ -501,7 +531,9 @@ class AirflowTopology:
 
         self._wait(f"DAGs {wanted} to be parsed", parsed, timeout=timeout, interval=2.0)
 
-    def trigger_dag(self, dag_id: str, conf: Mapping[str, Any] | None = None, run_id: str | None = None) -> str:
+    def trigger_dag(
+        self, dag_id: str, conf: Mapping[str, Any] | None = None, run_id: str | None = None
+    ) -> str:
         """POST /dags/{dag_id}/dagRuns (no logical date): returns the run id."""
         run_id = run_id or f"system__{uuid.uuid4().hex[:12]}"
         body = {"dag_run_id": run_id, "logical_date": None, "conf": dict(conf or {})}
@@ -545,7 +577,9 @@ class AirflowTopology:
             if condition(record):
                 return True
             if state in TERMINAL_RUN_STATES:
-                raise TopologyError(f"run ended before {what}: {record.summary()}\n{self.task_log_tails(record)}")
+                raise TopologyError(
+                    f"run ended before {what}: {record.summary()}\n{self.task_log_tails(record)}"
+                )
             return False
 
         self._wait(f"{what} ({dag_id}/{run_id})", probe, timeout=timeout, interval=interval)
@@ -582,7 +616,9 @@ class AirflowTopology:
     def log_tails(self, lines: int = 60) -> str:
         parts = []
         for name, proc in self.processes.items():
-            parts.append(f"----- {name} (pid {proc.pid}, {proc.log_path}) -----\n{_tail(proc.log_path, lines)}")
+            parts.append(
+                f"----- {name} (pid {proc.pid}, {proc.log_path}) -----\n{_tail(proc.log_path, lines)}"
+            )
         migrate = self.logs_dir / "db-migrate.log"
         if migrate.exists():
             parts.append(f"----- db migrate -----\n{_tail(migrate, 15)}")

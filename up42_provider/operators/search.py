@@ -1,0 +1,200 @@
+"""Catalog search (E21) as a task: find archive images over an AOI and a time window."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from up42_provider.hooks.up42 import UP42Hook
+from up42_provider.operators._aoi import resolve_aoi
+from up42_provider.operators._common import as_list, as_number, as_positive_int
+from up42_provider.utils import parameters as P
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+OUTPUT_FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
+DEFAULT_LIMIT = 10
+
+
+def trim_features(features: list[dict[str, Any]], *, provider_properties: bool) -> list[dict[str, Any]]:
+    """Features as UP42 returned them, minus the bulky ``providerProperties`` unless wanted."""
+    if provider_properties:
+        return features
+    trimmed = []
+    for feature in features:
+        properties = {k: v for k, v in (feature.get("properties") or {}).items() if k != "providerProperties"}
+        trimmed.append({**feature, "properties": properties})
+    return trimmed
+
+
+def image_ids(features: Sequence[dict[str, Any]]) -> list[str]:
+    return [str((f.get("properties") or {}).get("id")) for f in features if (f.get("properties") or {}).get("id")]
+
+
+class UP42SearchCatalogOperator(BaseOperator):
+    """Search the UP42 catalog and return the matching images.
+
+    The AOI is validated and normalised (one Polygon in EPSG:4326) before any request. The
+    result goes to XCom as a GeoJSON FeatureCollection of UP42's features (image id in
+    ``properties.id``, footprint, acquisition date, cloud cover, ...) without the large
+    ``providerProperties`` unless ``include_provider_properties``. With ``output_path`` the full
+    result is written to object storage instead and XCom only gets
+    ``{"uri", "count", "image_ids"}`` - both forms are accepted by ``UP42PlaceOrderOperator``.
+
+    :param aoi: GeoJSON geometry/Feature/FeatureCollection (dict or text), WKT, a bbox
+        ``[minx, miny, maxx, maxy]``, a local vector file, or a URI readable by ``ObjectStoragePath``
+        (GeoJSON, zipped Shapefile, GeoPackage, KML). Several features must touch (they are merged).
+    :param collections: catalog collection name(s), e.g. ``["phr"]`` (all from one provider host).
+    :param start_date: start of the acquisition window (``YYYY-MM-DD`` or ISO timestamp).
+    :param end_date: end of the window; a date-only value includes that whole day.
+    :param max_cloud_cover: maximum cloud cover in percent (0-100).
+    :param limit: maximum number of images (default 10; more than 500 are paged).
+    :param sortby: ``acquisitionDate`` (default), ``cloudCoverage``, ``incidenceAngle``, ...
+    :param ascending: sort order.
+    :param usage_type: ``["DATA"]``, ``["ANALYTICS"]`` or both.
+    :param include_provider_properties: keep ``providerProperties`` in the XCom result.
+    :param output_path: ``ObjectStoragePath`` URI ending in ``.geojson``/``.json`` or ``.gpkg``
+        (GeoPackage needs geopandas); the file is always complete (provider properties included
+        for GeoJSON, flattened to text columns for GeoPackage).
+    :param fail_on_empty: raise when nothing matched (default: return an empty collection).
+    :param up42_conn_id: Airflow connection of type ``up42``.
+    """
+
+    template_fields: Sequence[str] = (
+        "aoi",
+        "collections",
+        "start_date",
+        "end_date",
+        "max_cloud_cover",
+        "limit",
+        "output_path",
+        "up42_conn_id",
+    )
+    ui_color = "#1f4e79"
+    ui_fgcolor = "#ffffff"
+
+    def __init__(
+        self,
+        *,
+        aoi: Any,
+        collections: str | Sequence[str],
+        start_date: Any,
+        end_date: Any,
+        max_cloud_cover: float | None = None,
+        limit: int = DEFAULT_LIMIT,
+        sortby: str = "acquisitionDate",
+        ascending: bool = True,
+        usage_type: Sequence[str] | None = None,
+        include_provider_properties: bool = False,
+        output_path: str | None = None,
+        fail_on_empty: bool = False,
+        up42_conn_id: str = UP42Hook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.aoi = aoi
+        self.collections = collections
+        self.start_date = start_date
+        self.end_date = end_date
+        self.max_cloud_cover = max_cloud_cover
+        self.limit = limit
+        self.sortby = sortby
+        self.ascending = ascending
+        self.usage_type = usage_type
+        self.include_provider_properties = include_provider_properties
+        self.output_path = output_path
+        self.fail_on_empty = fail_on_empty
+        self.up42_conn_id = up42_conn_id
+
+    def search_parameters(self) -> dict[str, Any]:
+        """The E21 body, validated locally (raises ``ValueError`` before any request)."""
+        if self.output_path:
+            suffix = os.path.splitext(str(self.output_path))[1].lower()
+            if suffix not in OUTPUT_FORMATS:
+                raise ValueError(
+                    f"output_path {self.output_path!r} must end in .geojson, .json or .gpkg "
+                    "(the suffix picks the format)"
+                )
+        return P.search_parameters(
+            resolve_aoi(self.aoi),
+            as_list(self.collections, "collections") or [],
+            self.start_date,
+            self.end_date,
+            usage_type=self.usage_type,
+            limit=as_positive_int(self.limit, "limit", allow_none=False) or DEFAULT_LIMIT,
+            max_cloudcover=as_number(self.max_cloud_cover, "max_cloud_cover"),
+            sortby=self.sortby,
+            ascending=self.ascending,
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        body = self.search_parameters()
+        hook = UP42Hook(up42_conn_id=self.up42_conn_id)
+        result = hook.search(body)
+        features = result.get("features") or []
+        ids = image_ids(features)
+        self.log.info(
+            "UP42 catalog search in %s (%s) found %d image(s): %s",
+            ", ".join(body["collections"]),
+            body["datetime"],
+            len(features),
+            ", ".join(ids[:20]) + (" ..." if len(ids) > 20 else ""),
+        )
+        if not features and self.fail_on_empty:
+            raise ValueError(
+                f"No images in {body['collections']} for {body['datetime']} over the AOI: widen the "
+                "dates, raise max_cloud_cover or set fail_on_empty=False"
+            )
+        if self.output_path:
+            uri = write_features(features, str(self.output_path))
+            self.log.info("Wrote %d feature(s) to %s", len(features), uri)
+            return {"uri": uri, "count": len(features), "image_ids": ids}
+        return {
+            "type": "FeatureCollection",
+            "features": trim_features(features, provider_properties=self.include_provider_properties),
+        }
+
+
+def write_features(features: list[dict[str, Any]], output_path: str) -> str:
+    """Write a FeatureCollection as GeoJSON or GeoPackage (by suffix) to any ObjectStoragePath."""
+    from airflow.sdk import ObjectStoragePath
+
+    target = ObjectStoragePath(output_path)
+    suffix = os.path.splitext(target.name)[1].lower()
+    collection = {"type": "FeatureCollection", "features": features}
+    if target.parent and not target.parent.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+    if OUTPUT_FORMATS[suffix] == "GeoJSON":
+        with target.open("w") as handle:
+            handle.write(json.dumps(collection))
+        return str(target)
+    import geopandas
+
+    rows = [
+        {
+            **{
+                k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
+                for k, v in (f.get("properties") or {}).items()
+            },
+            "geometry": f.get("geometry"),
+        }
+        for f in features
+    ]
+    frame = geopandas.GeoDataFrame.from_features(
+        [{"type": "Feature", "properties": {k: v for k, v in r.items() if k != "geometry"},
+          "geometry": r["geometry"]} for r in rows],
+        crs="EPSG:4326",
+    )
+    with tempfile.TemporaryDirectory(prefix="up42-search-") as tmp:
+        local = os.path.join(tmp, "search.gpkg")
+        frame.to_file(local, driver="GPKG", layer="search")
+        with open(local, "rb") as source, target.open("wb") as sink:
+            shutil.copyfileobj(source, sink)
+    return str(target)
