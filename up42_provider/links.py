@@ -55,7 +55,7 @@ def _xcom(ti_key: TaskInstanceKey, key: str) -> Any:
 
 
 class UP42OrderLink(BaseOperatorLink):
-    """"UP42 Order": the order(s) this task placed, in the UP42 console."""
+    """Link "UP42 Order": the order(s) this task placed, in the UP42 console."""
 
     name = "UP42 Order"
 
@@ -64,7 +64,7 @@ class UP42OrderLink(BaseOperatorLink):
 
 
 class UP42JobLink(BaseOperatorLink):
-    """"UP42 Job": the job(s) this task started, in the UP42 console."""
+    """Link "UP42 Job": the job(s) this task started, in the UP42 console."""
 
     name = "UP42 Job"
 

@@ -483,3 +483,16 @@ def test_thread_safety_of_workspace_lookup(emulator, make_client):
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(lookup, range(8))) == {emulator.config.workspace_id}
     assert session.count("GET", f"/projects/{emulator.config.project_id}") == 1
+
+
+def test_relative_links_keep_the_base_path_prefix():
+    session = requests.Session()
+    body = b'{"data": {"workspaceId": "w9"}, "error": null}'
+    session.mount(
+        "https://", _Canned({"/gateway/oauth/token": (200, TOKEN), "/gateway/projects/p1": (200, body)})
+    )
+    from up42_provider.api import ClientSettings
+
+    settings = ClientSettings("https://api.up42.test/gateway", "p1", "k1")
+    client = UP42Client(settings, session, token_cache=TokenCache())
+    assert client.call_url("/projects/p1", V1.get_project) == {"workspaceId": "w9"}

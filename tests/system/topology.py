@@ -2,10 +2,10 @@
 
 ``AirflowTopology`` runs ``airflow api-server``, ``scheduler``, ``dag-processor`` and ``triggerer`` as
 separate processes (as users deploy Airflow, not ``airflow standalone``) on a SQLite database in a private
-AIRFLOW_HOME, with the LocalExecutor, plus the UP42 emulator; every process gets the same environment, including the
-``AIRFLOW_CONN_UP42_DEFAULT`` connection to the emulator. DAG runs are triggered and watched through the REST
-API v2, so the test sees what a user sees, and every task-instance state observed is recorded (to prove that
-sensors really deferred).
+AIRFLOW_HOME, with the LocalExecutor, plus the UP42 emulator. Every process gets the same environment,
+including ``AIRFLOW_CONN_UP42_DEFAULT`` pointing at the emulator. DAG runs are triggered and watched through
+the REST API v2, so the test sees what a user sees; every task-instance state observed is recorded (to prove
+that sensors really deferred).
 
 Every process is started in its own session (process group) and stopped by group id: SIGTERM, then SIGKILL
 after a grace period, then any straggling descendant by pid. ``stop()`` is idempotent and also registered
@@ -206,7 +206,9 @@ class RunRecord:
     states: list[str] = field(default_factory=list)
     task_states: dict[str, list[str]] = field(default_factory=dict)
     try_numbers: dict[str, int] = field(default_factory=dict)
+    # Triggerer job ids seen running each deferred task's trigger, and the trigger classes.
     triggerer_jobs: dict[str, list[int]] = field(default_factory=dict)
+    trigger_classpaths: dict[str, str] = field(default_factory=dict)
 
     def observe_run(self, state: str | None) -> None:
         value = state or "none"
@@ -226,11 +228,13 @@ class RunRecord:
                 seen.append(value)
             if ti.get("try_number") is not None:
                 self.try_numbers[key] = int(ti["try_number"])
-            job = ti.get("triggerer_job") or {}
-            if value == "deferred" and job.get("id") is not None:
+            trigger = ti.get("trigger") or {}
+            if trigger.get("classpath"):
+                self.trigger_classpaths[key] = trigger["classpath"]
+            if value == "deferred" and trigger.get("triggerer_id") is not None:
                 jobs = self.triggerer_jobs.setdefault(key, [])
-                if not jobs or jobs[-1] != job["id"]:
-                    jobs.append(int(job["id"]))
+                if not jobs or jobs[-1] != trigger["triggerer_id"]:
+                    jobs.append(int(trigger["triggerer_id"]))
 
     @property
     def final_state(self) -> str | None:
@@ -291,11 +295,7 @@ class AirflowTopology:
 
     def base_env(self) -> dict[str, str]:
         """The environment every process gets (the caller's, minus any Airflow settings it carried)."""
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not (k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")) or k == "AIRFLOW_HOME")
-        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
         from cryptography.fernet import Fernet
 
         env.update(
@@ -454,6 +454,17 @@ class AirflowTopology:
 
     # ---------------------------------------------------------------------------------------- waiting
 
+    def current_job_id(self, component: str) -> int | None:
+        """The id of the running job (DB row) of ``scheduler``, ``triggerer`` or ``dag-processor``."""
+        job_type = {
+            "scheduler": "SchedulerJob",
+            "triggerer": "TriggererJob",
+            "dag-processor": "DagProcessorJob",
+        }
+        params = {"job_type": job_type[component], "job_state": "running", "order_by": "-id", "limit": 1}
+        jobs = self.api("GET", "/jobs", params=params).get("jobs", [])
+        return int(jobs[0]["id"]) if jobs else None
+
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
             if proc.popen is not None and not proc.running:
@@ -530,6 +541,34 @@ class AirflowTopology:
             return all(d in known and not known[d].get("is_paused") for d in wanted)
 
         self._wait(f"DAGs {wanted} to be parsed", parsed, timeout=timeout, interval=2.0)
+
+    def dag_files(self) -> list[str]:
+        """Candidate DAG files, relative to the folder (Airflow's safe mode: mention "airflow" and "dag")."""
+        found = []
+        for path in sorted(self.dags_folder.rglob("*.py")):
+            text = path.read_text(encoding="utf-8", errors="replace").lower()
+            if "airflow" in text and "dag" in text and not path.name.startswith(("_", ".")):
+                found.append(str(path.relative_to(self.dags_folder)))
+        return found
+
+    def discover_dag_ids(self, timeout: float = 180.0) -> list[str]:
+        """Every DAG id of the folder, once each candidate file was parsed (a DAG or an import error)."""
+        files = self.dag_files()
+
+        def parsed() -> list[str] | None:
+            errors = self.import_errors()
+            if errors:
+                text = "\n".join(f"{e.get('filename')}: {e.get('stack_trace')}" for e in errors)
+                raise TopologyError(f"DAG import errors:\n{text}")
+            dags = self.api("GET", "/dags", params={"limit": 1000}).get("dags", [])
+            seen = {d.get("relative_fileloc") or "" for d in dags} | {
+                os.path.relpath(d.get("fileloc") or "/", self.dags_folder) for d in dags
+            }
+            if all(f in seen for f in files):
+                return sorted(d["dag_id"] for d in dags)
+            return None
+
+        return self._wait(f"DAG files {files} to be parsed", parsed, timeout=timeout, interval=2.0)
 
     def trigger_dag(
         self, dag_id: str, conf: Mapping[str, Any] | None = None, run_id: str | None = None

@@ -368,6 +368,10 @@ class UP42Client(_ClientCore):
                 raise error from exc
             raise error from None  # the library's text would repeat the signed URL
 
+    def bearer_token(self) -> str:
+        """A valid access token (e.g. for pystac-client, which sends its own requests)."""
+        return self._token().value
+
     def _token(self, stale: str | None = None) -> Token:
         try:
             return self.tokens.get(self._fetch_token, stale)

@@ -186,7 +186,6 @@ class StorageMixin:
         import pystac_client
 
         client = self.get_conn()
-        bearer = getattr(client, "bearer_token", None)
-        token = bearer() if callable(bearer) else client._token().value
+        token = client.bearer_token()
         url = f"{client.settings.base_url}{V1.get_storage_stac_root.path}"
         return pystac_client.Client.open(url, headers={"Authorization": f"Bearer {token}"})

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from up42_provider.api.auth import TokenCache
 from up42_provider.api.client import AsyncUP42Client, UP42Client
 from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import (
@@ -61,6 +62,8 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         self._client: UP42Client | None = None
         self._async_client: tuple[asyncio.AbstractEventLoop, AsyncUP42Client] | None = None
         self._hosts: dict[str, str] | None = None
+        # One token for the hook's sync and async clients (fetched once, refreshed before expiry).
+        self._tokens = TokenCache()
 
     # ------------------------------------------------------------------------------- UI (fallback)
 
@@ -110,7 +113,7 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
     def get_conn(self) -> UP42Client:
         """The hook's (cached) sync UP42 client."""
         if self._client is None:
-            self._client = UP42Client(self.settings)
+            self._client = UP42Client(self.settings, token_cache=self._tokens)
         return self._client
 
     @property
@@ -122,7 +125,7 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         loop = asyncio.get_running_loop()
         if self._async_client is not None and self._async_client[0] is loop:
             return self._async_client[1]
-        client = AsyncUP42Client(await self.asettings())
+        client = AsyncUP42Client(await self.asettings(), token_cache=self._tokens)
         self._async_client = (loop, client)
         return client
 

@@ -75,6 +75,18 @@ def as_positive_int(value: Any, name: str, *, allow_none: bool = True) -> int | 
     return number
 
 
+def as_bool(value: Any, name: str) -> bool:
+    """Templated flags arrive as text without native rendering: accept true/false spellings."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", "none", ""):
+        return False
+    raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
 def as_number(value: Any, name: str) -> float | None:
     if value is None or value == "":
         return None
@@ -118,7 +130,7 @@ class UP42BaseOperator(BaseOperator):
         *,
         up42_conn_id: str = UP42Hook.default_conn_name,
         wait_for_completion: bool = True,
-        deferrable: bool = default_deferrable(),  # noqa: B008 - read at parse time, like stock operators
+        deferrable: bool = default_deferrable(),
         poll_interval: float = 60.0,
         timeout: float | None = DEFAULT_TIMEOUT,
         **kwargs: Any,

@@ -35,7 +35,9 @@ def trim_features(features: list[dict[str, Any]], *, provider_properties: bool) 
 
 
 def image_ids(features: Sequence[dict[str, Any]]) -> list[str]:
-    return [str((f.get("properties") or {}).get("id")) for f in features if (f.get("properties") or {}).get("id")]
+    return [
+        str((f.get("properties") or {}).get("id")) for f in features if (f.get("properties") or {}).get("id")
+    ]
 
 
 class UP42SearchCatalogOperator(BaseOperator):
@@ -52,8 +54,8 @@ class UP42SearchCatalogOperator(BaseOperator):
         ``[minx, miny, maxx, maxy]``, a local vector file, or a URI readable by ``ObjectStoragePath``
         (GeoJSON, zipped Shapefile, GeoPackage, KML). Several features must touch (they are merged).
     :param collections: catalog collection name(s), e.g. ``["phr"]`` (all from one provider host).
-    :param start_date: start of the acquisition window (``YYYY-MM-DD`` or ISO timestamp).
-    :param end_date: end of the window; a date-only value includes that whole day.
+    :param acquisition_start: start of the acquisition window (``YYYY-MM-DD`` or ISO timestamp).
+    :param acquisition_end: end of the window; a date-only value includes that whole day.
     :param max_cloud_cover: maximum cloud cover in percent (0-100).
     :param limit: maximum number of images (default 10; more than 500 are paged).
     :param sortby: ``acquisitionDate`` (default), ``cloudCoverage``, ``incidenceAngle``, ...
@@ -70,8 +72,8 @@ class UP42SearchCatalogOperator(BaseOperator):
     template_fields: Sequence[str] = (
         "aoi",
         "collections",
-        "start_date",
-        "end_date",
+        "acquisition_start",
+        "acquisition_end",
         "max_cloud_cover",
         "limit",
         "output_path",
@@ -85,8 +87,8 @@ class UP42SearchCatalogOperator(BaseOperator):
         *,
         aoi: Any,
         collections: str | Sequence[str],
-        start_date: Any,
-        end_date: Any,
+        acquisition_start: Any,
+        acquisition_end: Any,
         max_cloud_cover: float | None = None,
         limit: int = DEFAULT_LIMIT,
         sortby: str = "acquisitionDate",
@@ -101,8 +103,8 @@ class UP42SearchCatalogOperator(BaseOperator):
         super().__init__(**kwargs)
         self.aoi = aoi
         self.collections = collections
-        self.start_date = start_date
-        self.end_date = end_date
+        self.acquisition_start = acquisition_start
+        self.acquisition_end = acquisition_end
         self.max_cloud_cover = max_cloud_cover
         self.limit = limit
         self.sortby = sortby
@@ -122,11 +124,15 @@ class UP42SearchCatalogOperator(BaseOperator):
                     f"output_path {self.output_path!r} must end in .geojson, .json or .gpkg "
                     "(the suffix picks the format)"
                 )
+        try:
+            P.format_time_period(self.acquisition_start, self.acquisition_end)
+        except ValueError as exc:
+            raise ValueError(f"acquisition_start/acquisition_end: {exc}") from None
         return P.search_parameters(
             resolve_aoi(self.aoi),
             as_list(self.collections, "collections") or [],
-            self.start_date,
-            self.end_date,
+            self.acquisition_start,
+            self.acquisition_end,
             usage_type=self.usage_type,
             limit=as_positive_int(self.limit, "limit", allow_none=False) or DEFAULT_LIMIT,
             max_cloudcover=as_number(self.max_cloud_cover, "max_cloud_cover"),
@@ -177,21 +183,21 @@ def write_features(features: list[dict[str, Any]], output_path: str) -> str:
         return str(target)
     import geopandas
 
-    rows = [
+    flat = [
         {
-            **{
-                k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
+            "type": "Feature",
+            "geometry": f.get("geometry"),
+            "properties": {
+                k: json.dumps(v) if isinstance(v, (dict, list)) else v
                 for k, v in (f.get("properties") or {}).items()
             },
-            "geometry": f.get("geometry"),
         }
         for f in features
     ]
-    frame = geopandas.GeoDataFrame.from_features(
-        [{"type": "Feature", "properties": {k: v for k, v in r.items() if k != "geometry"},
-          "geometry": r["geometry"]} for r in rows],
-        crs="EPSG:4326",
-    )
+    if flat:
+        frame = geopandas.GeoDataFrame.from_features(flat, crs="EPSG:4326")
+    else:
+        frame = geopandas.GeoDataFrame({"id": []}, geometry=[], crs="EPSG:4326")
     with tempfile.TemporaryDirectory(prefix="up42-search-") as tmp:
         local = os.path.join(tmp, "search.gpkg")
         frame.to_file(local, driver="GPKG", layer="search")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from up42_provider.api.auth import ClientCredentialsAuth, TokenCache
 from up42_provider.api.client import AsyncUP42Client
 from up42_provider.api.settings import ClientSettings
 
@@ -56,8 +57,8 @@ class ClientPool:
         return entries
 
     def size(self) -> int:
-        """Open clients of the running loop."""
-        return sum(1 for e in self._entries().values() if e.ready.done() and not e.ready.exception())
+        """Clients of the running loop (open or being built)."""
+        return len(self._entries())
 
     def refs(self, conn_id: str) -> int:
         entry = self._entries().get(conn_id)
@@ -93,7 +94,11 @@ class ClientPool:
                 follow_redirects=True,
                 limits=LIMITS,
             )
-            client = AsyncUP42Client(settings, entry.http)
+            # One token per credentials for the whole process (all loops, all clients).
+            auth = ClientCredentialsAuth()
+            client = AsyncUP42Client(
+                settings, entry.http, auth=auth, token_cache=TokenCache.for_settings(settings, auth)
+            )
         except BaseException as exc:
             if entries.get(conn_id) is entry:
                 del entries[conn_id]

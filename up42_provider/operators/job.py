@@ -1,0 +1,221 @@
+"""Run one UP42 processing job (workflow) as a task, exactly once per task instance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from up42_provider.links import UP42JobLink
+from up42_provider.operators._aoi import resolve_aoi
+from up42_provider.operators._common import (
+    XCOM_JOB_IDS,
+    UP42BaseOperator,
+    as_bool,
+    as_positive_int,
+    job_name,
+)
+from up42_provider.operators._workflow import (
+    check_geometry_operation,
+    check_job_parameters,
+    check_workflow_arguments,
+    deep_merge,
+    estimated_credits,
+    resolve_workflow,
+    start_job,
+)
+from up42_provider.triggers.job import UP42JobStatusTrigger
+from up42_provider.utils import parameters as P
+from up42_provider.waiters import WaitResult, check_jobs, wait_for_jobs
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class UP42RunJobOperator(UP42BaseOperator):
+    """Run an UP42 workflow as one job and (by default) wait until it succeeded.
+
+    The workflow is ``workflow_id``, or the workflow ``workflow_name`` created (or reused) with the
+    linear chain ``blocks`` (e.g. ``["esa-s2-l2a-gtiff-visual", "tiling"]``). The job inputs are
+    built from ``aoi``, ``acquisition_start``/``acquisition_end``, ``limit`` and ``scene_ids`` like up42-py's
+    ``construct_parameters``, then ``job_parameters`` (dict keyed by task name) is merged over them;
+    with none of those the blocks' defaults are used.
+
+    Idempotency: the job is named ``<name>-<hash(dag id, task id, run id, map index)>``; a retry
+    finds the job an earlier try started (also when UP42's answer to the creation was lost) and
+    waits for it instead of starting another. A job that already failed is started again on
+    retry unless ``rerun_failed=False``.
+
+    Returns the job id (XCom). Link: "UP42 Job". Killing the task cancels the job on UP42.
+
+    :param workflow_id: the UP42 workflow to run.
+    :param workflow_name: name of a workflow to create or reuse (with ``blocks``).
+    :param blocks: block names of that workflow, data block first.
+    :param workflow_description: description of a created workflow (part of its identity).
+    :param aoi: area of interest (GeoJSON, WKT, bbox, vector file or object-storage URI).
+    :param geometry_operation: ``intersects`` (default), ``contains`` or ``bbox``.
+    :param acquisition_start: start of the scene acquisition window.
+    :param acquisition_end: end of the window.
+    :param limit: number of scenes the data block selects.
+    :param scene_ids: explicit scene ids for the data block.
+    :param job_parameters: job inputs keyed by task name, merged over the constructed ones.
+    :param name: readable prefix of the job name (default ``<dag_id>.<task_id>``).
+    :param test_job: run a free test job (``DRY_RUN`` mode: metadata only).
+    :param max_credits: fail before starting when the estimate's upper bound is higher.
+    :param rerun_failed: on retry, start a job again whose earlier run failed (default True).
+    :param wait_for_completion: wait for SUCCEEDED (default True).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poll_interval: seconds between status checks.
+    :param timeout: seconds to wait for the job.
+    :param up42_conn_id: Airflow connection of type ``up42``.
+    """
+
+    template_fields: Sequence[str] = (
+        "workflow_id",
+        "workflow_name",
+        "blocks",
+        "aoi",
+        "acquisition_start",
+        "acquisition_end",
+        "limit",
+        "scene_ids",
+        "job_parameters",
+        "name",
+        "test_job",
+        "max_credits",
+        "up42_conn_id",
+    )
+    template_fields_renderers = {"job_parameters": "json", "aoi": "json"}
+    operator_extra_links = (UP42JobLink(),)
+
+    def __init__(
+        self,
+        *,
+        workflow_id: str | None = None,
+        workflow_name: str | None = None,
+        blocks: Sequence[str] | None = None,
+        workflow_description: str = "",
+        aoi: Any = None,
+        geometry_operation: str = "intersects",
+        acquisition_start: Any = None,
+        acquisition_end: Any = None,
+        limit: int | None = None,
+        scene_ids: Sequence[str] | None = None,
+        job_parameters: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        test_job: bool = False,
+        max_credits: int | None = None,
+        rerun_failed: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.workflow_id = workflow_id
+        self.workflow_name = workflow_name
+        self.blocks = blocks
+        self.workflow_description = workflow_description
+        self.aoi = aoi
+        self.geometry_operation = geometry_operation
+        self.acquisition_start = acquisition_start
+        self.acquisition_end = acquisition_end
+        self.limit = limit
+        self.scene_ids = scene_ids
+        self.job_parameters = job_parameters
+        self.name = name
+        self.test_job = test_job
+        self.max_credits = max_credits
+        self.rerun_failed = rerun_failed
+        self.job_id: str | None = None
+
+    def _check_arguments(self) -> dict[str, Any]:
+        """Validate everything local; returns the keyword arguments for the job inputs."""
+        check_workflow_arguments(self.workflow_id, self.workflow_name, self.blocks)
+        self.test_job = as_bool(self.test_job, "test_job")
+        check_geometry_operation(self.geometry_operation)
+        check_job_parameters(self.job_parameters)
+        self.max_credits = as_positive_int(self.max_credits, "max_credits")
+        construct: dict[str, Any] = {}
+        if self.aoi is not None:
+            construct["geometry"] = resolve_aoi(self.aoi)
+            construct["geometry_operation"] = self.geometry_operation
+        if self.acquisition_start is not None or self.acquisition_end is not None:
+            try:
+                P.format_time_period(self.acquisition_start, self.acquisition_end)  # both, in order
+            except ValueError as exc:
+                raise ValueError(f"acquisition_start/acquisition_end: {exc}") from None
+            construct.update(start_date=self.acquisition_start, end_date=self.acquisition_end)
+        limit = as_positive_int(self.limit, "limit")
+        if limit is not None:
+            construct["limit"] = limit
+        if self.scene_ids is not None:
+            if isinstance(self.scene_ids, str) or not list(self.scene_ids):
+                raise ValueError(f"scene_ids must be a non-empty list of scene ids, got {self.scene_ids!r}")
+            construct["scene_ids"] = list(self.scene_ids)
+        return construct
+
+    def execute(self, context: Context) -> str:
+        construct = self._check_arguments()
+        name = job_name(self.name, context)
+        workflow_id = resolve_workflow(
+            self.hook, self.workflow_id, self.workflow_name, self.blocks, self.workflow_description
+        )
+        inputs = self.hook.construct_job_parameters(workflow_id, **construct)
+        if self.job_parameters:
+            inputs = deep_merge(inputs, self.job_parameters)
+        if self.max_credits is not None and not self.test_job:
+            credits = estimated_credits(self.hook.estimate_job(workflow_id, inputs))
+            self.log.info("Job %s is estimated at up to %d credits", name, credits)
+            if credits > self.max_credits:
+                raise ValueError(
+                    f"Job {name} may cost up to {credits} credits, more than max_credits={self.max_credits}; "
+                    "nothing was started. Raise max_credits or shrink the AOI/limit."
+                )
+        job = start_job(
+            self.hook, workflow_id, inputs, name, dry_run=self.test_job, rerun_failed=self.rerun_failed
+        )
+        self.job_id = job["id"]
+        self.log.info("UP42 job %s (%s) is %s", job["id"], name, job.get("status"))
+        self.push_link_ids(context, XCOM_JOB_IDS, [job["id"]])
+        if not self.wait_for_completion:
+            return job["id"]
+        state = check_jobs(self.hook, [job["id"]])
+        if state.done:
+            WaitResult(
+                "failure" if state.failed else "success", state, state.failure_message()
+            ).raise_for_status()
+            self.log.info("Job %s succeeded", job["id"])
+            return job["id"]
+        if self.deferrable:
+            self.defer(
+                trigger=UP42JobStatusTrigger(
+                    job_ids=[job["id"]],
+                    up42_conn_id=self.up42_conn_id,
+                    poll_interval=self.poll_interval,
+                    end_time=self.end_time(),
+                ),
+                method_name="execute_complete",
+                kwargs={"job_id": job["id"]},
+            )
+        wait_for_jobs(self.hook, [job["id"]], poll_interval=self.poll_interval, timeout=self.timeout)
+        self.log.info("Job %s succeeded", job["id"])
+        return job["id"]
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, job_id: str | None = None
+    ) -> str:
+        """Resume after the trigger fired: success returns the job id, anything else fails."""
+        result = WaitResult.from_event(event)
+        if job_id is None:  # dag.test() drops defer kwargs; the id is in the event and in XCom
+            job_id = next(iter((result.state.statuses if result.state else {}) or {}), None)
+        self.job_id = job_id
+        result.raise_for_status()
+        self.log.info("Job %s succeeded", job_id)
+        return str(job_id)
+
+    def on_kill(self) -> None:
+        """Cancel the job on UP42 when the task is killed (best effort)."""
+        if not self.job_id:
+            return
+        try:
+            self.hook.cancel_job(self.job_id)
+            self.log.info("Cancelled UP42 job %s", self.job_id)
+        except Exception:
+            self.log.warning("Could not cancel UP42 job %s", self.job_id, exc_info=True)
