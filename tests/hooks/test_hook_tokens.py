@@ -10,12 +10,14 @@ from up42_provider.hooks.up42 import UP42Hook
 
 
 def test_sync_and_async_paths_share_one_token(fresh_emulator: EmulatorServer, fresh_hook: UP42Hook):
-    fresh_hook.get_project()
+    fresh_hook.get_project()  # fetches the token
+    before = fresh_emulator.state.requests_seen
 
-    async def read_job_list() -> None:
+    async def read_project() -> None:
         client = await fresh_hook.aget_client()
         await client.call(V1.get_project)
         await fresh_hook.aclose()
 
-    asyncio.run(read_job_list())
-    assert fresh_hook.get_conn().tokens.fetches == 1
+    asyncio.run(read_project())
+    # Exactly the project read: no second token call from the async path.
+    assert fresh_emulator.state.requests_seen - before == 1
