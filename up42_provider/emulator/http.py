@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from up42_provider.emulator.clock import parse_iso
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -124,6 +127,18 @@ def query_int(request: Request, name: str, default: int, minimum: int = 0, maxim
     if value < minimum or (maximum is not None and value > maximum):
         raise ApiError(400, f"Query parameter '{name}' out of range: {value}", title="Bad request")
     return value
+
+
+def query_time(request: Request, name: str) -> datetime | None:
+    """An ISO-8601 timestamp query parameter (an unencoded ``+00:00`` arrives as `` 00:00``)."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_iso(raw.replace(" ", "+"))
+    except ValueError:
+        message = f"Query parameter '{name}' is not an ISO-8601 timestamp: '{raw}'"
+        raise ApiError(400, message, title="Bad request") from None
 
 
 async def json_body(request: Request, *, required: bool = True) -> Any:

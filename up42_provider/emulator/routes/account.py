@@ -27,7 +27,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from up42_provider.emulator.clock import iso, parse_iso
-from up42_provider.emulator.http import ApiError, envelope, json_body, query_int, route, spring_page
+from up42_provider.emulator.http import (
+    ApiError,
+    envelope,
+    json_body,
+    query_int,
+    query_time,
+    route,
+    spring_page,
+)
 from up42_provider.emulator.state import EmulatorState
 
 # name -> (minimum, maximum), API.md §8.1 documented ranges.
@@ -217,18 +225,6 @@ def seed_history(state: EmulatorState, jobs: int = 10, orders: int = 8) -> list[
     return [allocation, *records]
 
 
-def _query_time(request: Request, name: str) -> datetime | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    try:
-        # An unencoded "+00:00" offset arrives as " 00:00".
-        return parse_iso(raw.replace(" ", "+"))
-    except ValueError:
-        message = f"Query parameter '{name}' is not an ISO-8601 timestamp: '{raw}'"
-        raise ApiError(400, message, title="Bad request") from None
-
-
 def install(state: EmulatorState) -> list[BaseRoute]:
     with state.lock:
         # Past records go before anything recorded through credits.charge (chronological list).
@@ -255,7 +251,7 @@ def install(state: EmulatorState) -> list[BaseRoute]:
             return envelope({"balance": state.credits.balance})
 
     async def credits_history(request: Request) -> Response:
-        start, end = _query_time(request, "from"), _query_time(request, "to")
+        start, end = query_time(request, "from"), query_time(request, "to")
         page = query_int(request, "page", 0, minimum=0)
         size = min(query_int(request, "size", HISTORY_DEFAULT_PAGE_SIZE, minimum=1), HISTORY_MAX_PAGE_SIZE)
         with state.lock:

@@ -61,6 +61,7 @@ from up42_provider.emulator.http import (
     query_int,
     query_list,
     query_sort,
+    query_time,
     route,
     spring_page,
 )
@@ -398,19 +399,9 @@ def _footprint(geometry: dict[str, Any] | None, aoi: dict[str, Any] | None) -> B
 # -- E31 listing ----------------------------------------------------------------------------------
 
 
-def _query_time(request: Request, name: str) -> datetime | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    try:
-        return parse_iso(raw.replace(" ", "+"))
-    except ValueError:
-        raise bad_request(f"Query parameter '{name}' is not an ISO-8601 timestamp: '{raw}'") from None
-
-
 def list_assets(store: AssetStore, request: Request) -> dict[str, Any]:
     field_name, descending = query_sort(request, SORT_FIELDS, "createdAt")
-    before, after = _query_time(request, "createdBefore"), _query_time(request, "createdAfter")
+    before, after = query_time(request, "createdBefore"), query_time(request, "createdAfter")
     workspace = request.query_params.get("workspaceId")
     collections = set(query_list(request, "collectionNames"))
     producers = set(query_list(request, "producerNames"))
