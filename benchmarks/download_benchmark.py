@@ -207,7 +207,10 @@ def main() -> None:
             moto.start()
             _, port = moto.get_host_and_port()
             extra = {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": "us-east-1"}
-            conn = {"conn_type": "aws", "login": "test", "password": "test", "extra": extra}
+            # moto needs a while to assemble a 1 GiB multipart object: a long read timeout and no
+            # botocore retries, or a timed-out CompleteMultipartUpload is re-sent and fails.
+            extra["config_kwargs"] = {"read_timeout": 900, "retries": {"max_attempts": 1}}
+            conn = {"conn_type": "aws", "login": "bench-key", "password": "bench-secret", "extra": extra}
             env[f"AIRFLOW_CONN_{AWS_CONN.upper()}"] = json.dumps(conn)
             os.environ[f"AIRFLOW_CONN_{AWS_CONN.upper()}"] = env[f"AIRFLOW_CONN_{AWS_CONN.upper()}"]
             from airflow.sdk import ObjectStoragePath
@@ -233,7 +236,7 @@ def main() -> None:
 
     curl = median(times["curl"])
     engine = median(times["engine"])
-    verified_curl = [c + m for c, m in zip(times["curl"], times["md5sum"])]
+    verified_curl = [c + m for c, m in zip(times["curl"], times["md5sum"], strict=True)]
     print()
     print(f"Download of {args.size_mb} MiB over a signed URL of the in-process emulator (127.0.0.1), ")
     print(f"{args.rounds} interleaved rounds, medians; {os.cpu_count()} CPUs; servers share this process.")

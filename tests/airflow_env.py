@@ -67,12 +67,21 @@ class DagTestResult:
 class AirflowWorker:
     """The long-lived ``dag.test()`` process (see the module docstring)."""
 
-    def __init__(self, home: Path | None = None, dags_folder: Path = DAGS_FOLDER, env: dict | None = None):
+    def __init__(
+        self,
+        home: Path | None = None,
+        dags_folder: Path = DAGS_FOLDER,
+        env: dict | None = None,
+        warm_up_dag: str | None = "wait_warm_up",
+    ):
         self._tmp = None if home else tempfile.TemporaryDirectory(prefix="up42-airflow-")
         self.home = Path(home or self._tmp.name)  # type: ignore[union-attr]
         self.dags_folder = dags_folder
         self.extra_env = dict(env or {})
+        self.warm_up_dag = warm_up_dag
         self.proc: subprocess.Popen[str] | None = None
+        self._ready = False
+        self.boot_seconds: float | None = None
         self._lock = threading.Lock()
         self._runs = 0
 
@@ -90,11 +99,20 @@ class AirflowWorker:
             NO_PROXY="127.0.0.1,localhost",
             no_proxy="127.0.0.1,localhost",
             PYTHONUNBUFFERED="1",
+            AIRFLOW_ENV_WARM_UP_DAG=self.warm_up_dag or "",
         )
         base.update(self.extra_env)
         return base
 
     def start(self, timeout: float = 180) -> AirflowWorker:
+        """Launch the worker and wait until Airflow is imported, the DB ready and dag.test warm."""
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> AirflowWorker:
+        """Start booting in the background (call :meth:`wait_ready` before the first run)."""
+        if self.proc is not None:
+            return self
         self.home.mkdir(parents=True, exist_ok=True)
         self._boot_log = open(self.home / "worker-boot.log", "w")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
@@ -107,9 +125,18 @@ class AirflowWorker:
             text=True,
             bufsize=1,
         )
-        answer = self._read(timeout)
-        if not answer.get("ready"):
-            raise RuntimeError(f"Airflow worker did not start: {answer}")
+        self._ready = False
+        return self
+
+    def wait_ready(self, timeout: float = 180) -> AirflowWorker:
+        if self.proc is None:
+            self.launch()
+        if not self._ready:
+            answer = self._read(timeout)
+            if not answer.get("ready"):
+                raise RuntimeError(f"Airflow worker did not start: {answer}")
+            self._ready = True
+            self.boot_seconds = answer.get("seconds")
         return self
 
     def _read(self, timeout: float) -> dict[str, Any]:
@@ -132,9 +159,10 @@ class AirflowWorker:
         timeout: float = 120,
     ) -> DagTestResult:
         """``dag.test(run_conf=conf)`` in the worker, with ``env`` added to its environment."""
-        if self.proc is None or self.proc.poll() is not None:
-            raise RuntimeError("Airflow worker is not running")
         with self._lock:
+            self.wait_ready()
+            if self.proc is None or self.proc.poll() is not None:
+                raise RuntimeError("Airflow worker is not running")
             self._runs += 1
             log_path = self.home / f"run-{self._runs:03d}-{dag_id}.log"
             request = {"dag_id": dag_id, "conf": conf or {}, "env": env or {}, "log": str(log_path)}
@@ -243,6 +271,7 @@ def _serve() -> None:
     db.initdb()
     recorder = _Recorder()
     dagbag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    _warm_up(dagbag)
     answers.write(json.dumps({"ready": True, "seconds": time.monotonic() - started}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
@@ -284,6 +313,15 @@ def _serve() -> None:
             runs=recorder.runs, triggers=_json_safe(recorder.triggers), seconds=time.monotonic() - began
         )
         answers.write(json.dumps(answer, default=str) + "\n")
+    answers.flush()
+    os._exit(0)  # Airflow's in-process API server leaves non-daemon threads behind
+
+
+def _warm_up(dagbag: Any) -> None:
+    """One throw-away dag.test: the first one pays for the bundle sync and the in-process API."""
+    dag = dagbag.dags.get(os.environ.get("AIRFLOW_ENV_WARM_UP_DAG", ""))
+    if dag is not None:
+        dag.test()
 
 
 if __name__ == "__main__":

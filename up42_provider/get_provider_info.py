@@ -68,6 +68,18 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "UP42",
+                "python-modules": [
+                    "up42_provider.operators.search",
+                    "up42_provider.operators.order",
+                    "up42_provider.operators.job",
+                    "up42_provider.operators.parallel",
+                ],
+            }
+        ],
         "hooks": [{"integration-name": "UP42", "python-modules": ["up42_provider.hooks.up42"]}],
         "connection-types": [_connection_type()],
+        "extra-links": ["up42_provider.links.UP42OrderLink", "up42_provider.links.UP42JobLink"],
     }

@@ -35,7 +35,9 @@ def test_search_then_order_with_links(airflow_worker, up42: Up42):
     assert not result.deferred("order")
 
 
-def test_search_to_a_file_then_deferred_order(airflow_worker, up42: Up42, tmp_path):
+@pytest.mark.parametrize("fresh_emulator", [{"speed": 30.0}], indirect=True)  # an order lasts ~2.3 s
+def test_search_to_a_file_then_deferred_order(airflow_worker, fresh_up42: Up42, tmp_path):
+    up42 = fresh_up42
     out = tmp_path / "scenes.geojson"
     result = run(
         airflow_worker,
@@ -109,9 +111,13 @@ def test_tasking_order_accepted_and_deferred(airflow_worker, up42: Up42):
     assert up42.hook.get_order(order_id)["status"] == "FULFILLED"
 
 
+@pytest.mark.parametrize("fresh_emulator", [{"speed": 30.0}], indirect=True)  # a job lasts ~1.6 s
 @pytest.mark.parametrize("dag_id", ["ops_job", "ops_job_deferrable"])
-def test_job(airflow_worker, up42: Up42, dag_id):
-    result = run(airflow_worker, up42, dag_id, aoi=BERLIN)
+def test_job(airflow_worker, fresh_up42: Up42, dag_id):
+    up42 = fresh_up42
+    result = run(
+        airflow_worker, up42, dag_id, aoi=BERLIN, test_job=False
+    )  # a real job takes long enough to defer
     assert result.state == "success", result.log[-4000:]
     job_id = result.xcom["job"]
     job = up42.hook.get_job(job_id)

@@ -86,7 +86,7 @@ def test_max_credits_guard_starts_nothing(fresh_up42: Up42):
 
 
 def test_deferral_and_resume(up42: Up42):
-    op = job(deferrable=True, test_job=True, poll_interval=5.0)
+    op = job(deferrable=True, poll_interval=5.0)  # a real job: still running at the first check
     ctx = make_context("deferring-job")
     with pytest.raises(TaskDeferred) as deferred:
         execute(op, ctx)

@@ -59,3 +59,21 @@ def test_airflow_cli_lists_the_provider(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "airflow-provider-up42" in out.stdout
+
+
+def test_every_declared_module_and_class_imports():
+    import importlib
+
+    info = get_provider_info()
+    modules = [
+        m
+        for key in ("operators", "sensors", "hooks", "triggers")
+        for e in info.get(key, [])
+        for m in e["python-modules"]
+    ]
+    classes = [c["hook-class-name"] for c in info["connection-types"]] + info.get("extra-links", [])
+    for name in modules:
+        importlib.import_module(name)
+    for path in classes:
+        module, _, cls = path.rpartition(".")
+        assert hasattr(importlib.import_module(module), cls), path

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,14 +29,16 @@ def _ids(name: str) -> tuple[str, ...] | None:
 
 @dataclass(frozen=True)
 class SystemConfig:
-    """What the system test runs; each field can be set by an environment variable (see README of tests).
+    """What the system test runs; every field comes from an environment variable.
 
     UP42_SYSTEM_DAGS_FOLDER        DAGs folder mounted into the topology (default: tests/system/dags)
     UP42_SYSTEM_DAG_IDS            comma list of DAGs to trigger (default: ours, or every DAG of the folder)
     UP42_SYSTEM_DEFERRED_DAG_IDS   DAGs whose run must show a deferred task (default: all DAGs run; "" none)
-    UP42_SYSTEM_RESTART_DAG_ID     DAG for the triggerer restart (default: first of the deferred DAGs)
+    UP42_SYSTEM_RESTART_DAG_ID     DAG for the triggerer restart (default: ours; else one seen deferring
+                                   on a UP42 trigger, else the first of the deferred DAGs)
     UP42_SYSTEM_EMULATOR_SPEED     emulator time factor (default 2: an order takes ~35 s, a job ~24 s)
     UP42_SYSTEM_RUN_TIMEOUT        seconds a DAG run may take (default 420)
+    UP42_SYSTEM_DAG_CONF           JSON {dag_id: conf} passed when triggering (default: no conf)
     """
 
     dags_folder: Path
@@ -43,6 +47,7 @@ class SystemConfig:
     restart_dag_id: str | None
     emulator_speed: float
     run_timeout: float
+    dag_conf: dict[str, dict[str, Any]]
 
     @classmethod
     def from_env(cls) -> SystemConfig:
@@ -56,6 +61,7 @@ class SystemConfig:
             or (DEFAULT_RESTART_DAG_ID if own else None),
             emulator_speed=float(os.environ.get("UP42_SYSTEM_EMULATOR_SPEED") or 2.0),
             run_timeout=float(os.environ.get("UP42_SYSTEM_RUN_TIMEOUT") or 420),
+            dag_conf=json.loads(os.environ.get("UP42_SYSTEM_DAG_CONF") or "{}"),
         )
 
 
@@ -94,11 +100,13 @@ def topology(
         yield airflow
     finally:
         airflow.stop()
+        leftovers = airflow.survivors()
         print(
             f"\n[system] topology up {time.monotonic() - started:.0f} s; peak memory of all processes: "
             f"PSS {airflow.peak_pss_bytes / 2**20:.0f} MiB, RSS sum {airflow.peak_rss_bytes / 2**20:.0f} MiB",
             flush=True,
         )
+    assert not leftovers, f"processes survived stop(): {leftovers}"
 
 
 @pytest.fixture

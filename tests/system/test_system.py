@@ -35,6 +35,19 @@ def deferred_dag_ids(config: SystemConfig, dag_ids: list[str]) -> list[str]:
     return list(dag_ids if config.deferred_dag_ids is None else config.deferred_dag_ids)
 
 
+def restart_dag_id(airflow: AirflowTopology, config: SystemConfig, dag_ids: list[str]) -> str | None:
+    """The configured DAG, else one seen deferring on a UP42 trigger, else the first expected to defer."""
+    if config.restart_dag_id:
+        return config.restart_dag_id
+    up42 = [
+        record.dag_id
+        for record in airflow.runs.values()
+        if any(c.startswith("up42_provider.") for c in record.trigger_classpaths.values())
+    ]
+    candidates = [*up42, *deferred_dag_ids(config, dag_ids)]
+    return candidates[0] if candidates else None
+
+
 def test_components_healthy(airflow: AirflowTopology) -> None:
     health = airflow.health()
     for component in ("metadatabase", "scheduler", "dag_processor", "triggerer"):
@@ -49,7 +62,7 @@ def test_dag_runs_succeed_and_sensors_defer(
     airflow: AirflowTopology, dag_ids: list[str], system_config: SystemConfig
 ) -> None:
     started = time.monotonic()
-    runs = [(dag_id, airflow.trigger_dag(dag_id)) for dag_id in dag_ids]
+    runs = [(dag_id, airflow.trigger_dag(dag_id, system_config.dag_conf.get(dag_id))) for dag_id in dag_ids]
     final = airflow.wait_for_runs(runs, timeout=system_config.run_timeout)
     records = {dag_id: airflow.record(dag_id, run_id) for dag_id, run_id in runs}
     print(f"\n[system] {len(runs)} runs finished in {time.monotonic() - started:.0f} s", flush=True)
@@ -75,11 +88,10 @@ def test_dag_runs_succeed_and_sensors_defer(
 def test_triggerer_restart_while_sensor_deferred(
     airflow: AirflowTopology, dag_ids: list[str], system_config: SystemConfig
 ) -> None:
-    candidates = deferred_dag_ids(system_config, dag_ids)
-    dag_id = system_config.restart_dag_id or (candidates[0] if candidates else None)
+    dag_id = restart_dag_id(airflow, system_config, dag_ids)
     if dag_id is None:
         pytest.skip("no DAG with a deferrable task is configured for the triggerer restart")
-    run_id = airflow.trigger_dag(dag_id)
+    run_id = airflow.trigger_dag(dag_id, system_config.dag_conf.get(dag_id))
     # Restart only once the old triggerer really runs the trigger (it is assigned a triggerer job).
     record = airflow.wait_until(
         dag_id,

@@ -117,7 +117,8 @@ class ManagedProcess:
     cwd: Path
     popen: subprocess.Popen[bytes] | None = None
     starts: int = 0
-    known_pids: set[int] = field(default_factory=set)
+    # Every process of this component ever observed (pid reuse is detected by psutil's create time).
+    seen: dict[int, psutil.Process] = field(default_factory=dict)
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +135,8 @@ class ManagedProcess:
                 cwd=self.cwd,
                 start_new_session=True,
             )
-        self.known_pids.add(self.popen.pid)
+        with contextlib.suppress(psutil.Error):
+            self.seen[self.popen.pid] = psutil.Process(self.popen.pid)
 
     @property
     def pid(self) -> int | None:
@@ -148,9 +150,21 @@ class ManagedProcess:
         if not self.running:
             return []
         try:
-            return psutil.Process(self.popen.pid).children(recursive=True)  # type: ignore[union-attr]
+            found = psutil.Process(self.popen.pid).children(recursive=True)  # type: ignore[union-attr]
         except psutil.Error:
             return []
+        for proc in found:
+            self.seen.setdefault(proc.pid, proc)
+        return found
+
+    def survivors(self) -> list[psutil.Process]:
+        """Processes of this component still alive (after :meth:`stop` this should be empty)."""
+        alive = []
+        for proc in self.seen.values():
+            with contextlib.suppress(psutil.Error):
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+        return alive
 
     def memory(self) -> tuple[int, int]:
         """(RSS, PSS) bytes of the process and all its descendants (task runners included).
@@ -173,11 +187,11 @@ class ManagedProcess:
         return rss, pss
 
     def stop(self, grace: float = 20.0) -> int | None:
-        """SIGTERM the process group, SIGKILL it after ``grace`` s, then kill leftover descendants by pid."""
+        """SIGTERM the process group, SIGKILL it after ``grace`` s, then kill any survivor seen by pid."""
         if self.popen is None:
             return None
         popen, pgid = self.popen, self.popen.pid  # session leader: pgid == pid
-        leftovers = self.descendants()
+        self.descendants()  # remember the current children too
         if popen.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGTERM)
@@ -188,12 +202,13 @@ class ManagedProcess:
                     os.killpg(pgid, signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     popen.wait(10)
-        # Children that outlive the leader (task runners) are still in its group, or known by pid.
+        # Children that outlive the leader (task runners) are still in its group, or were seen by pid.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
-        for proc in leftovers:
+        for proc in self.survivors():
             with contextlib.suppress(psutil.Error):
                 proc.kill()
+        psutil.wait_procs(self.survivors(), timeout=5)
         return popen.returncode
 
 
@@ -284,11 +299,7 @@ class AirflowTopology:
     # ------------------------------------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> AirflowTopology:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
+        return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -344,24 +355,30 @@ class AirflowTopology:
         return self._env
 
     def start(self, timeout: float = 300.0) -> AirflowTopology:
-        """Migrate the DB, start the emulator and the four Airflow components, wait until all are healthy."""
+        """Migrate the DB, start the emulator and the four Airflow components, wait until all are healthy.
+
+        On any failure everything started so far is stopped before the error propagates.
+        """
         self.started_at = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         with _LIVE_LOCK:
             _LIVE.add(self)
-        env = self._env = self.base_env()
-        if self.emulator_speed is not None:
-            self._start_emulator()
-        self._migrate(timeout=timeout)  # meanwhile the emulator starts
-        if self.emulator_speed is not None:
-            self.emulator_url = self._wait_emulator(timeout=min(timeout, 120.0))
-            env["AIRFLOW_CONN_UP42_DEFAULT"] = self.emulator_connection()
-        airflow = _script("airflow")
-        for name in AIRFLOW_COMPONENTS:
-            self._add_process(name, [*airflow, name])
-            self.processes[name].start()
-        self.wait_healthy(timeout=timeout)
+        try:
+            env = self._env = self.base_env()
+            if self.emulator_speed is not None:
+                self._start_emulator()
+            self._migrate(timeout=timeout)  # meanwhile the emulator starts
+            if self.emulator_speed is not None:
+                self.emulator_url = self._wait_emulator(timeout=min(timeout, 120.0))
+                env["AIRFLOW_CONN_UP42_DEFAULT"] = self.emulator_connection()
+            airflow = _script("airflow")
+            for name in AIRFLOW_COMPONENTS:
+                self._add_process(name, [*airflow, name]).start()
+            self.wait_healthy(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _add_process(self, name: str, argv: list[str]) -> ManagedProcess:
@@ -430,14 +447,27 @@ class AirflowTopology:
         with _LIVE_LOCK:
             _LIVE.discard(self)
 
+    def survivors(self) -> list[str]:
+        """Processes started by this topology that are still alive, as "name pid cmdline" strings."""
+        found = []
+        for name, proc in self.processes.items():
+            for survivor in proc.survivors():
+                with contextlib.suppress(psutil.Error):
+                    found.append(f"{name} {survivor.pid} {' '.join(survivor.cmdline())[:120]}")
+        return found
+
     def restart(self, name: str, *, grace: float = 30.0, timeout: float = 180.0) -> None:
         """Gracefully stop one component and start it again; wait until it reports healthy again."""
         proc = self.processes[name]
         old_pid = proc.pid
+        if name == "up42-emulator" and self.emulator_url:  # come back on the port the connection names
+            port = self.emulator_url.rsplit(":", 1)[1]
+            proc.argv[proc.argv.index("--port") + 1] = port
         before = self.health().get(name.replace("-", "_"), {}) if name in AIRFLOW_COMPONENTS else {}
         proc.stop(grace)
         proc.start()
-        assert proc.pid != old_pid
+        if proc.pid == old_pid:
+            raise TopologyError(f"{name} was not restarted")
         if name in ("triggerer", "scheduler", "dag-processor"):
             key = name.replace("-", "_")
             field_name = f"latest_{key}_heartbeat"
@@ -449,6 +479,11 @@ class AirflowTopology:
 
             # A new job row heartbeats at start; the old one ended when the process stopped.
             self._wait(f"the restarted {name} to report healthy", fresh, timeout=timeout)
+        elif name == "up42-emulator":
+            info = f"{self.emulator_url}/_emulator/info"
+            self._wait(
+                "the restarted emulator", lambda: self._session.get(info, timeout=5).ok, timeout=timeout
+            )
         else:
             self.wait_healthy(timeout=timeout)
 

@@ -134,7 +134,25 @@ def frozen_world(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 
 
 @pytest.fixture(scope="session")
-def airflow_worker() -> Iterator[AirflowWorker]:
-    """The session's dag.test worker (private AIRFLOW_HOME, SQLite, DAGs folder tests/dags)."""
-    with AirflowWorker() as worker:
+def _airflow_worker_boot(request: pytest.FixtureRequest) -> Iterator[AirflowWorker | None]:
+    """Boot the worker in the background at the first test here, if any selected test needs it."""
+    if not any("airflow_worker" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        yield None
+        return
+    worker = AirflowWorker().launch()
+    try:
         yield worker
+    finally:
+        worker.close()
+
+
+@pytest.fixture(autouse=True)
+def _boot_early(_airflow_worker_boot: AirflowWorker | None) -> None:
+    """(Only activates the session fixture above.)"""
+
+
+@pytest.fixture(scope="session")
+def airflow_worker(_airflow_worker_boot: AirflowWorker | None) -> AirflowWorker:
+    """The session's dag.test worker (private AIRFLOW_HOME, SQLite, DAGs folder tests/dags)."""
+    assert _airflow_worker_boot is not None
+    return _airflow_worker_boot.wait_ready()

@@ -285,6 +285,8 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
                 self.log.info("Job %d/%d: %s is %s", index + 1, len(sets), job["id"], job.get("status"))
                 if classify_job_status(job.get("status")) == "running":
                     running.append(job["id"])
+                self._push_ids(context, progress)
+                self._check_failures(progress)  # a job may fail before the next one would start
             self._push_ids(context, progress)
             self._check_failures(progress)
             queued = [i for i in range(len(sets)) if str(i) not in jobs]

@@ -39,7 +39,7 @@ from up42_provider.transfer.errors import ArchiveError, UnsafeArchiveError
 log = logging.getLogger("up42_provider.transfer")
 
 MIB = 1 << 20
-DEFAULT_CHUNK_SIZE = 8 * MIB
+DEFAULT_CHUNK_SIZE = MIB
 DEFAULT_MAX_TOTAL_BYTES = 100 * 1024 * MIB  # 100 GiB
 DEFAULT_MAX_MEMBERS = 100_000
 _MAX_LINK_TARGET = 4096
@@ -251,7 +251,7 @@ class _Extraction:
 def _open_read(location: targets.Location, chunk_size: int) -> Any:
     if isinstance(location, Path):
         return open(location, "rb")
-    return location.fs.open(location.path, "rb", block_size=chunk_size)
+    return location.fs.open(location.path, "rb", block_size=max(chunk_size, targets.DEFAULT_BLOCK_SIZE))
 
 
 def extract_archive(

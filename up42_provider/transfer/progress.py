@@ -1,6 +1,6 @@
 """Throttled progress lines for long transfers: bytes, percent, MB/s and ETA.
 
-A 10 GiB download read in 8 MiB chunks would otherwise log 1 280 lines; one line every few
+A 10 GiB download read in 1 MiB chunks would otherwise log 10 240 lines; one line every few
 seconds is enough for an Airflow task log and for spotting a stalled transfer.
 """
 

@@ -26,7 +26,7 @@ from up42_provider.transfer.progress import Progress
 log = logging.getLogger("up42_provider.transfer")
 
 MIB = 1 << 20
-DEFAULT_CHUNK_SIZE = 8 * MIB
+DEFAULT_CHUNK_SIZE = MIB
 
 
 def _is_dir(location: targets.Location) -> bool:
@@ -68,7 +68,7 @@ def iter_files(source: targets.Location) -> Iterator[tuple[targets.Location, str
 def _open_read(location: targets.Location, chunk_size: int) -> Any:
     if isinstance(location, Path):
         return open(location, "rb")
-    return location.fs.open(location.path, "rb", block_size=chunk_size)
+    return location.fs.open(location.path, "rb", block_size=max(chunk_size, targets.DEFAULT_BLOCK_SIZE))
 
 
 def upload_file(

@@ -15,20 +15,47 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from up42_provider.api.auth import ClientCredentialsAuth, TokenCache
 from up42_provider.api.client import AsyncUP42Client
+from up42_provider.api.endpoints import Endpoint
 from up42_provider.api.settings import ClientSettings
 
-# Enough keep-alive connections for bursts of polls, so they are reused instead of reopened.
-LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0)
+# At most this many requests of one shared client are in flight; the others wait on a semaphore
+# (cheap) instead of in httpcore's pool queue, whose bookkeeping costs O(queued x connections) per
+# request and stalls the event loop when hundreds of triggers poll at once.
+MAX_IN_FLIGHT = 10
+# As many keep-alive connections as requests in flight; idle ones close before typical server
+# keep-alive time-outs (uvicorn: 5 s) so a poll never meets a connection the server just closed.
+LIMITS = httpx.Limits(
+    max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT, keepalive_expiry=4.0
+)
+
+
+class SharedClient:
+    """An :class:`AsyncUP42Client` whose ``call`` waits for one of ``MAX_IN_FLIGHT`` slots.
+
+    Everything else (``tokens``, ``aworkspace_id``, ``stream``...) is the wrapped client's.
+    """
+
+    def __init__(self, client: AsyncUP42Client, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        self.client = client
+        self._slots = asyncio.Semaphore(max_in_flight)
+
+    async def call(self, endpoint: Endpoint, **kwargs: Any) -> Any:
+        async with self._slots:
+            return await self.client.call(endpoint, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
 
 
 @dataclass
 class _Entry:
-    ready: asyncio.Future[AsyncUP42Client]
+    ready: asyncio.Future[SharedClient]
     refs: int = 0
     http: httpx.AsyncClient | None = field(default=None, repr=False)
 
@@ -64,7 +91,7 @@ class ClientPool:
         entry = self._entries().get(conn_id)
         return entry.refs if entry else 0
 
-    async def acquire(self, conn_id: str) -> AsyncUP42Client:
+    async def acquire(self, conn_id: str) -> SharedClient:
         while True:
             entries = self._entries()
             entry = entries.get(conn_id)
@@ -83,7 +110,7 @@ class ClientPool:
                 return entry.ready.result()
             entry.refs -= 1
 
-    async def _create(self, entries: dict[str, _Entry], conn_id: str) -> AsyncUP42Client:
+    async def _create(self, entries: dict[str, _Entry], conn_id: str) -> SharedClient:
         entry = entries[conn_id] = _Entry(ready=asyncio.get_running_loop().create_future())
         entry.refs += 1
         try:
@@ -96,8 +123,10 @@ class ClientPool:
             )
             # One token per credentials for the whole process (all loops, all clients).
             auth = ClientCredentialsAuth()
-            client = AsyncUP42Client(
-                settings, entry.http, auth=auth, token_cache=TokenCache.for_settings(settings, auth)
+            client = SharedClient(
+                AsyncUP42Client(
+                    settings, entry.http, auth=auth, token_cache=TokenCache.for_settings(settings, auth)
+                )
             )
         except BaseException as exc:
             if entries.get(conn_id) is entry:
@@ -112,7 +141,7 @@ class ClientPool:
         entry.ready.set_result(client)
         return client
 
-    async def release(self, conn_id: str, client: AsyncUP42Client) -> None:
+    async def release(self, conn_id: str, client: SharedClient) -> None:
         entries = self._entries()
         entry = entries.get(conn_id)
         if entry is None or not entry.ready.done() or entry.ready.result() is not client:
@@ -124,7 +153,7 @@ class ClientPool:
             await _close(client, entry.http)
 
     @asynccontextmanager
-    async def client(self, conn_id: str) -> AsyncIterator[AsyncUP42Client]:
+    async def client(self, conn_id: str) -> AsyncIterator[SharedClient]:
         """``async with POOL.client(conn_id) as client:`` - the shared client of this loop."""
         client = await self.acquire(conn_id)
         try:
@@ -133,8 +162,8 @@ class ClientPool:
             await asyncio.shield(self.release(conn_id, client))
 
 
-async def _close(client: AsyncUP42Client, http: httpx.AsyncClient | None) -> None:
-    await client.aclose()
+async def _close(client: SharedClient, http: httpx.AsyncClient | None) -> None:
+    await client.client.aclose()
     if http is not None:
         await http.aclose()
 
@@ -147,4 +176,4 @@ def shared_client(conn_id: str):
     return POOL.client(conn_id)
 
 
-__all__ = ["LIMITS", "POOL", "ClientPool", "shared_client"]
+__all__ = ["LIMITS", "MAX_IN_FLIGHT", "POOL", "ClientPool", "SharedClient", "shared_client"]

@@ -1,0 +1,432 @@
+"""Download UP42 order assets and job results to any ``ObjectStoragePath`` as a task.
+
+Everything goes through the one download engine (:mod:`up42_provider.transfer`): streamed,
+resumed, size/MD5-verified, atomic, and a fresh signed URL is requested from UP42 whenever the
+current one expires. Re-runs are idempotent: kept archives are skipped by the engine (``.md5``
+sidecar), unpacked archives by a small manifest (``.up42-download.json``) in their folder, so a
+second run of a finished task downloads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from up42_provider.operators._common import as_bool, as_positive_int
+from up42_provider.operators._data import (
+    UP42DataOperator,
+    child,
+    id_list,
+    read_manifest,
+    run_all,
+    write_bytes,
+    write_manifest,
+)
+from up42_provider.status import JobStatus
+from up42_provider.transfer import download_and_extract, targets
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DATA_JSON = "data.json"
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One archive to fetch: a UP42 asset, job or job task."""
+
+    source: str  # "asset:<id>", "job:<id>", "jobtask:<job id>/<task id>"
+    folder: targets.Location
+    url: Callable[[], str]
+    expected_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    source: str
+    uris: list[str]
+    skipped: bool
+
+
+def fetch_archive(archive: Archive, *, unpack: bool, keep_archive: bool) -> Fetched:
+    """Download (and unpack) one archive unless a verified copy is already there."""
+    if unpack:
+        found = read_manifest(archive.folder, archive.source)
+        if found is not None:
+            return Fetched(archive.source, found, True)
+    options: dict[str, Any] = {}
+    if archive.expected_size:
+        options["expected_size"] = archive.expected_size
+    uris = download_and_extract(
+        archive.url, archive.folder, unpack=unpack, keep_archive=keep_archive, **options
+    )
+    if unpack:
+        write_manifest(archive.folder, archive.source, uris)
+    return Fetched(archive.source, list(uris), False)
+
+
+def fetch_all(
+    archives: Sequence[Archive], *, unpack: bool, keep_archive: bool, max_workers: int, log: Any
+) -> list[Fetched]:
+    def one(archive: Archive) -> Fetched:
+        result = fetch_archive(archive, unpack=unpack, keep_archive=keep_archive)
+        log.info(
+            "%s: %s %d file(s) in %s",
+            archive.source,
+            "already there, skipped" if result.skipped else "wrote",
+            len(result.uris),
+            targets.uri(archive.folder),
+        )
+        return result
+
+    return run_all(one, archives, max_workers, "downloads")
+
+
+def merge_data_json(collections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One FeatureCollection of several jobs' ``data.json`` like the SDK's ``JobCollection``
+    (API.md §9.7): ``properties.job_id`` added, ``up42.data_path`` prefixed with ``job_<id>/``."""
+    features = []
+    for job_id, collection in collections.items():
+        for feature in collection.get("features") or []:
+            properties = dict(feature.get("properties") or {})
+            properties["job_id"] = job_id
+            if properties.get("up42.data_path"):
+                properties["up42.data_path"] = f"job_{job_id}/{properties['up42.data_path']}"
+            features.append({**feature, "properties": properties})
+    return {"type": "FeatureCollection", "features": features}
+
+
+class _DownloadOperator(UP42DataOperator):
+    """Options shared by the asset and job-result downloads (see the subclasses)."""
+
+    def __init__(
+        self,
+        *,
+        unpack: bool | str = True,
+        keep_archive: bool | str = False,
+        plot_results_to: str | None = None,
+        map_results_to: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.unpack = unpack
+        self.keep_archive = keep_archive
+        self.plot_results_to = plot_results_to
+        self.map_results_to = map_results_to
+
+    def _check_plot_libraries(self) -> None:
+        """Fail before downloading anything when a requested plot cannot be drawn."""
+        from up42_provider import plots
+
+        if self.plot_results_to:
+            plots.require("matplotlib", "rasterio")
+        if self.map_results_to:
+            plots.require("folium")
+
+    def _render_plots(self, uris: Sequence[str]) -> list[str]:
+        from up42_provider import plots
+
+        written = []
+        conn_id = self.destination_conn_id
+        if self.plot_results_to:
+            written.append(plots.plot_results(uris, self.plot_results_to, conn_id=conn_id))
+        if self.map_results_to:
+            written.append(plots.map_results(uris, self.map_results_to, conn_id=conn_id))
+        for uri in written:
+            self.log.info("Rendered %s", uri)
+        return written
+
+    def _flags(self) -> tuple[bool, bool]:
+        return as_bool(self.unpack, "unpack"), as_bool(self.keep_archive, "keep_archive")
+
+
+class UP42DownloadAssetsOperator(_DownloadOperator):
+    """Download UP42 storage assets (order deliveries) to object storage or a local folder.
+
+    Each asset lands in ``<destination>/asset_<asset id>/``: unpacked (the default; the
+    ``output/`` prefix stripped as the SDK does, giving ``data.json`` and
+    ``<item id>/<item id>_0-0.tif``) or as the archive itself (``unpack=False``). Returns the
+    list of written file URIs (XCom) and emits an Airflow Asset for ``destination`` (see
+    :class:`~up42_provider.operators._data.UP42DataOperator` for scheduling on it).
+
+    Pick the assets with any combination of:
+
+    :param order_ids: order id(s), typically ``UP42PlaceOrderOperator(...).output``; the orders
+        must be FULFILLED.
+    :param asset_ids: asset id(s).
+    :param asset_filters: keyword filters of ``UP42Hook.get_assets`` (``tags``,
+        ``collection_names``, ``created_after``, ``acquired_after``, ``geometry``, ...); with
+        ``asset_limit`` as an upper bound. Use it for "everything delivered with tag X".
+    :param unpack: extract the archives (default) or keep them as downloaded.
+    :param keep_archive: when unpacking, also keep the archive next to its files.
+    :param plot_results_to: URI of a PNG rendering the downloaded rasters with their footprints
+        (needs the ``plots`` extra: matplotlib, rasterio).
+    :param map_results_to: URI of an interactive HTML map of the footprints (folium).
+    :param destination: see :class:`~up42_provider.operators._data.UP42DataOperator`, with
+        ``destination_conn_id``, ``max_workers`` (archives in parallel), ``emit_asset``,
+        ``asset_alias``, ``up42_conn_id``.
+    """
+
+    template_fields: Sequence[str] = (
+        "order_ids",
+        "asset_ids",
+        "asset_filters",
+        "asset_limit",
+        "destination",
+        "destination_conn_id",
+        "unpack",
+        "keep_archive",
+        "max_workers",
+        "plot_results_to",
+        "map_results_to",
+        "up42_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        order_ids: Any = None,
+        asset_ids: Any = None,
+        asset_filters: Mapping[str, Any] | None = None,
+        asset_limit: int | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.order_ids = order_ids
+        self.asset_ids = asset_ids
+        self.asset_filters = asset_filters
+        self.asset_limit = asset_limit
+
+    def select_assets(self) -> list[dict[str, Any]]:
+        """Asset metadata (id, name, size, ...) of everything asked for, without duplicates."""
+        hook = self.hook
+        order_ids = id_list(self.order_ids, "order_ids", ("order_ids",))
+        asset_ids = id_list(self.asset_ids, "asset_ids", ("asset_ids",))
+        filters = self.asset_filters
+        if isinstance(filters, str):
+            filters = json.loads(filters) if filters.strip() else None
+        if not (order_ids or asset_ids or filters):
+            raise ValueError(
+                "nothing to download: pass order_ids (e.g. the order task's output), asset_ids or "
+                "asset_filters"
+            )
+        assets: dict[str, dict[str, Any]] = {}
+        for order_id in order_ids:
+            for asset in hook.get_order_assets(order_id):
+                assets.setdefault(asset["id"], asset)
+        for asset_id in asset_ids:
+            if asset_id not in assets:
+                assets[asset_id] = hook.get_asset(asset_id)
+        if filters:
+            if not isinstance(filters, Mapping):
+                raise ValueError("asset_filters must be a dict of UP42Hook.get_assets keyword filters")
+            limit = as_positive_int(self.asset_limit, "asset_limit")
+            for asset in hook.get_assets(limit=limit, **dict(filters)):
+                assets.setdefault(asset["id"], asset)
+        return list(assets.values())
+
+    def execute(self, context: Context) -> list[str]:
+        unpack, keep_archive = self._flags()
+        self._check_plot_libraries()
+        root = self.root()
+        assets = self.select_assets()
+        self.log.info("Downloading %d asset(s) to %s", len(assets), targets.uri(root))
+        hook = self.hook
+        archives = [
+            Archive(
+                f"asset:{asset['id']}",
+                child(root, f"asset_{asset['id']}"),
+                # A fresh signed URL each time the engine asks (first use, and after expiry).
+                url=lambda asset_id=asset["id"]: hook.get_asset_download_url(asset_id),
+                expected_size=int(asset["size"]) if str(asset.get("size") or "").isdigit() else None,
+            )
+            for asset in assets
+        ]
+        fetched = fetch_all(
+            archives, unpack=unpack, keep_archive=keep_archive, max_workers=self.workers(), log=self.log
+        )
+        uris = [uri for result in fetched for uri in result.uris]
+        plots = self._render_plots(uris)
+        self.publish(
+            context,
+            {
+                "asset_ids": [a["id"] for a in assets],
+                "files": len(uris),
+                "downloaded": sum(not r.skipped for r in fetched),
+                "skipped": sum(r.skipped for r in fetched),
+                "plots": plots,
+            },
+        )
+        return uris
+
+
+class UP42DownloadJobResultsOperator(_DownloadOperator):
+    """Download the results of UP42 jobs (or of their tasks) to object storage or a local folder.
+
+    Per job: ``<destination>/job_<job id>/`` with the unpacked result archive (``data.json`` and
+    the files it references) or the ``.tgz`` plus ``data.json`` (``unpack=False``). With
+    ``job_tasks`` each selected task's results go to ``job_<job id>/jobtask_<task id>/`` (the
+    SDK's layout). With ``merge`` a combined ``<destination>/data.json`` is written like the
+    SDK's ``JobCollection.download_results(merge=True)``: every feature gets
+    ``properties.job_id`` and its ``up42.data_path`` prefixed with ``job_<job id>/``.
+    Returns the written file URIs (the merged ``data.json`` last) and emits an Airflow Asset.
+
+    :param job_ids: job id(s): ``UP42RunJobOperator(...).output``, or the output of
+        ``UP42RunParallelJobsOperator`` (its ``succeeded`` jobs are taken).
+    :param job_tasks: False (default) for the job's final results; True for every task's
+        results; or a list of task ids, task names (``"tiling:1"``) or block names.
+    :param only_succeeded: skip (with a warning) jobs that did not succeed, like the SDK; False
+        fails on them instead. Fails when no job is left.
+    :param merge: write the merged ``data.json`` (job results only).
+    :param unpack: extract the archives (default) or keep the ``.tgz``.
+    :param keep_archive: when unpacking, also keep the archive.
+    :param plot_results_to: PNG of the result rasters with footprints (``plots`` extra).
+    :param map_results_to: interactive HTML map of the result footprints (folium).
+    """
+
+    template_fields: Sequence[str] = (
+        "job_ids",
+        "job_tasks",
+        "destination",
+        "destination_conn_id",
+        "unpack",
+        "keep_archive",
+        "merge",
+        "only_succeeded",
+        "max_workers",
+        "plot_results_to",
+        "map_results_to",
+        "up42_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        job_ids: Any,
+        job_tasks: bool | str | Sequence[str] = False,
+        only_succeeded: bool | str = True,
+        merge: bool | str = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_ids = job_ids
+        self.job_tasks = job_tasks
+        self.only_succeeded = only_succeeded
+        self.merge = merge
+
+    def select_jobs(self) -> list[str]:
+        ids = id_list(self.job_ids, "job_ids", ("succeeded", "job_ids"))
+        if not ids:
+            raise ValueError("nothing to download: pass job_ids (e.g. the job task's output)")
+        only_succeeded = as_bool(self.only_succeeded, "only_succeeded")
+        keep, bad = [], []
+        for job_id in ids:
+            status = str(self.hook.get_job(job_id).get("status"))
+            if status == JobStatus.SUCCEEDED.value:
+                keep.append(job_id)
+            else:
+                bad.append(f"{job_id} ({status})")
+        if bad and not only_succeeded:
+            raise ValueError(f"jobs did not succeed: {', '.join(bad)}; their results cannot be downloaded")
+        if bad:
+            self.log.warning("Skipping jobs that did not succeed: %s", ", ".join(bad))
+        if not keep:
+            raise ValueError(f"no succeeded job among {', '.join(ids)}: nothing to download")
+        return keep
+
+    def _task_filter(self) -> Callable[[Mapping[str, Any]], bool] | None:
+        value = self.job_tasks
+        if isinstance(value, (bool, str)) and str(value).strip().lower() in (
+            "true",
+            "false",
+            "1",
+            "0",
+            "yes",
+            "no",
+            "none",
+            "",
+        ):
+            return (lambda task: True) if as_bool(value, "job_tasks") else None
+        wanted = set(id_list(value, "job_tasks"))
+
+        def match(task: Mapping[str, Any]) -> bool:
+            name = str(task.get("name") or "")
+            block = str((task.get("block") or {}).get("name") or name.split(":", 1)[0])
+            return bool(wanted & {str(task.get("id")), name, block})
+
+        return match
+
+    def execute(self, context: Context) -> list[str]:
+        unpack, keep_archive = self._flags()
+        merge = as_bool(self.merge, "merge")
+        self._check_plot_libraries()
+        root = self.root()
+        hook = self.hook
+        job_ids = self.select_jobs()
+        task_filter = self._task_filter()
+        archives: list[Archive] = []
+        for job_id in job_ids:
+            folder = child(root, f"job_{job_id}")
+            if task_filter is None:
+                archives.append(
+                    Archive(f"job:{job_id}", folder, url=lambda j=job_id: hook.get_job_results_url(j))
+                )
+                continue
+            tasks = [t for t in hook.get_job_tasks(job_id) if task_filter(t)]
+            if not tasks:
+                self.log.warning("Job %s has no task matching job_tasks=%r", job_id, self.job_tasks)
+            archives.extend(
+                Archive(
+                    f"jobtask:{job_id}/{task['id']}",
+                    child(folder, f"jobtask_{task['id']}"),
+                    url=lambda j=job_id, t=task["id"]: hook.get_job_task_results_url(j, t),
+                )
+                for task in tasks
+            )
+        self.log.info("Downloading %d result archive(s) to %s", len(archives), targets.uri(root))
+        fetched = fetch_all(
+            archives, unpack=unpack, keep_archive=keep_archive, max_workers=self.workers(), log=self.log
+        )
+        uris = [uri for result in fetched for uri in result.uris]
+        if not unpack:  # the archive alone is opaque: put its data.json next to it
+            uris.extend(self._write_data_json(archives))
+        if merge and task_filter is None:
+            merged = merge_data_json({job_id: hook.get_job_results_json(job_id) for job_id in job_ids})
+            uris.append(write_bytes(child(root, DATA_JSON), json.dumps(merged, indent=1).encode()))
+            self.log.info(
+                "Merged data.json of %d job(s): %d feature(s)", len(job_ids), len(merged["features"])
+            )
+        plots = self._render_plots(uris)
+        self.publish(
+            context,
+            {
+                "job_ids": job_ids,
+                "files": len(uris),
+                "downloaded": sum(not r.skipped for r in fetched),
+                "skipped": sum(r.skipped for r in fetched),
+                "plots": plots,
+            },
+        )
+        return uris
+
+    def _write_data_json(self, archives: Sequence[Archive]) -> list[str]:
+        written = []
+        for archive in archives:
+            kind, _, ids = archive.source.partition(":")
+            job_id, _, task_id = ids.partition("/")
+            if kind == "job":
+                collection = self.hook.get_job_results_json(job_id)
+            else:
+                collection = self.hook.get_job_task_results_json(job_id, task_id)
+            location = child(archive.folder, DATA_JSON)
+            written.append(write_bytes(location, json.dumps(collection, indent=1).encode()))
+        return written
+
+
+__all__ = [
+    "UP42DownloadAssetsOperator",
+    "UP42DownloadJobResultsOperator",
+    "merge_data_json",
+]
