@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.airflow_env import AirflowWorker
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.server import EmulatorServer
 
@@ -86,3 +87,31 @@ def api(emulator: EmulatorServer) -> RawClient:
 @pytest.fixture
 def fresh_api(fresh_emulator: EmulatorServer) -> RawClient:
     return RawClient(fresh_emulator)
+
+
+# -- real Airflow: the session's dag.test() worker (tests/airflow_env.py) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def _airflow_worker_boot(request: pytest.FixtureRequest) -> Iterator[AirflowWorker | None]:
+    """Boot the worker in the background at the first test here, if any selected test needs it."""
+    if not any("airflow_worker" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        yield None
+        return
+    worker = AirflowWorker().launch()
+    try:
+        yield worker
+    finally:
+        worker.close()
+
+
+@pytest.fixture(autouse=True)
+def _boot_early(_airflow_worker_boot: AirflowWorker | None) -> None:
+    """(Only activates the session fixture above.)"""
+
+
+@pytest.fixture(scope="session")
+def airflow_worker(_airflow_worker_boot: AirflowWorker | None) -> AirflowWorker:
+    """The session's dag.test worker (private AIRFLOW_HOME, SQLite, DAGs folder tests/dags)."""
+    assert _airflow_worker_boot is not None
+    return _airflow_worker_boot.wait_ready()

@@ -76,10 +76,25 @@ def get_provider_info() -> dict[str, Any]:
                     "up42_provider.operators.order",
                     "up42_provider.operators.job",
                     "up42_provider.operators.parallel",
+                    "up42_provider.operators.download",
+                    "up42_provider.operators.quicklooks",
+                    "up42_provider.operators.upload",
                 ],
             }
         ],
+        "sensors": [
+            {
+                "integration-name": "UP42",
+                "python-modules": ["up42_provider.sensors.order", "up42_provider.sensors.job"],
+            }
+        ],
         "hooks": [{"integration-name": "UP42", "python-modules": ["up42_provider.hooks.up42"]}],
+        "triggers": [
+            {
+                "integration-name": "UP42",
+                "python-modules": ["up42_provider.triggers.order", "up42_provider.triggers.job"],
+            }
+        ],
         "connection-types": [_connection_type()],
         "extra-links": ["up42_provider.links.UP42OrderLink", "up42_provider.links.UP42JobLink"],
     }

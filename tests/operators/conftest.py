@@ -11,12 +11,12 @@ Two ways to run an operator, both against the in-process emulator over real HTTP
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.airflow_env import AirflowWorker, connection_env
+from tests.airflow_env import connection_env
 from up42_provider.emulator.server import EmulatorServer
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.utils.geometry import example_aoi
@@ -109,13 +109,6 @@ def up42(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Up42:
 def fresh_up42(fresh_emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Up42:
     """A private emulator (parametrise ``fresh_emulator`` indirectly for speed/limits)."""
     return Up42(fresh_emulator, monkeypatch)
-
-
-@pytest.fixture(scope="session")
-def airflow_worker() -> Iterator[AirflowWorker]:
-    """The session's dag.test worker (private AIRFLOW_HOME, SQLite, DAGs folder tests/dags)."""
-    with AirflowWorker() as worker:
-        yield worker
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:

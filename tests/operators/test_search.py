@@ -109,3 +109,14 @@ def test_empty_result(up42: Up42):
 def test_unknown_collection_is_reported(up42: Up42):
     with pytest.raises(ValueError, match="unknown collection"):
         execute(search(collections=["no-such"]))
+
+
+def test_coverage_plot_of_the_results(up42: Up42, tmp_path):
+    from PIL import Image
+
+    target = tmp_path / "plots" / "coverage.png"
+    result = execute(search(limit=5, plot_coverage_to=str(target)))
+    assert result["features"]
+    with Image.open(target) as image:
+        low, high = image.convert("L").getextrema()
+        assert image.size[0] > 100 and high - low > 20  # not blank

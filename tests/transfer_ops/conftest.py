@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.airflow_env import AirflowWorker, connection_env
+from tests.airflow_env import connection_env
 from up42_provider.emulator.server import EmulatorServer
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.utils import parameters as P
@@ -230,13 +230,6 @@ def up42(emulator: EmulatorServer) -> Iterator[Up42]:
             os.environ.pop("AIRFLOW_CONN_UP42_DEFAULT", None)
         else:
             os.environ["AIRFLOW_CONN_UP42_DEFAULT"] = previous
-
-
-@pytest.fixture(scope="session")
-def airflow_worker() -> Iterator[AirflowWorker]:
-    """The session's dag.test worker (same as tests/operators and tests/waiters: hoist it?)."""
-    with AirflowWorker() as worker:
-        yield worker
 
 
 @pytest.fixture

@@ -253,7 +253,7 @@ def test_inputs_and_asset_uris():
     extra = UP42UploadToBucketOperator(
         task_id="z", source_uris="/x", destination="gs://b/p/", outlets=Asset("s3://mine")
     )
-    assert [o.uri for o in extra.outlets] == ["s3://mine", "gs://b/p"]
+    assert [o.uri for o in extra.outlets] == ["s3://mine/", "gs://b/p"]
 
 
 def test_plot_coverage_to_s3(up42: Up42, s3: S3):

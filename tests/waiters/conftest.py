@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.airflow_env import AirflowWorker, connection_env
+from tests.airflow_env import connection_env
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.server import EmulatorServer
 from up42_provider.hooks.up42 import UP42Hook
@@ -131,28 +131,3 @@ def frozen_world(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
     extra = getattr(request, "param", {}) or {}
     with EmulatorServer(_frozen()) as server:
         yield World(server, monkeypatch, **extra)
-
-
-@pytest.fixture(scope="session")
-def _airflow_worker_boot(request: pytest.FixtureRequest) -> Iterator[AirflowWorker | None]:
-    """Boot the worker in the background at the first test here, if any selected test needs it."""
-    if not any("airflow_worker" in getattr(item, "fixturenames", ()) for item in request.session.items):
-        yield None
-        return
-    worker = AirflowWorker().launch()
-    try:
-        yield worker
-    finally:
-        worker.close()
-
-
-@pytest.fixture(autouse=True)
-def _boot_early(_airflow_worker_boot: AirflowWorker | None) -> None:
-    """(Only activates the session fixture above.)"""
-
-
-@pytest.fixture(scope="session")
-def airflow_worker(_airflow_worker_boot: AirflowWorker | None) -> AirflowWorker:
-    """The session's dag.test worker (private AIRFLOW_HOME, SQLite, DAGs folder tests/dags)."""
-    assert _airflow_worker_boot is not None
-    return _airflow_worker_boot.wait_ready()

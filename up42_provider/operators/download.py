@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 DATA_JSON = "data.json"
+_FLAG_WORDS = frozenset({"true", "false", "1", "0", "yes", "no", "none", ""})  # job_tasks as a flag
 
 
 @dataclass(frozen=True)
@@ -338,15 +339,10 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
 
     def _task_filter(self) -> Callable[[Mapping[str, Any]], bool] | None:
         value = self.job_tasks
-        if isinstance(value, (bool, str)) and str(value).strip().lower() in (
-            "true",
-            "false",
-            "1",
-            "0",
-            "yes",
-            "no",
-            "none",
-            "",
+        if (
+            value is None
+            or isinstance(value, bool)
+            or (isinstance(value, str) and value.strip().lower() in _FLAG_WORDS)
         ):
             return (lambda task: True) if as_bool(value, "job_tasks") else None
         wanted = set(id_list(value, "job_tasks"))

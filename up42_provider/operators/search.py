@@ -66,6 +66,8 @@ class UP42SearchCatalogOperator(BaseOperator):
         (GeoPackage needs geopandas); the file is always complete (provider properties included
         for GeoJSON, flattened to text columns for GeoPackage).
     :param fail_on_empty: raise when nothing matched (default: return an empty collection).
+    :param plot_coverage_to: ``ObjectStoragePath`` URI of a PNG of the scene footprints over the AOI
+        (needs the ``plots`` extra); ``plot_conn_id`` is the connection to write it with.
     :param up42_conn_id: Airflow connection of type ``up42``.
     """
 
@@ -77,6 +79,7 @@ class UP42SearchCatalogOperator(BaseOperator):
         "max_cloud_cover",
         "limit",
         "output_path",
+        "plot_coverage_to",
         "up42_conn_id",
     )
     ui_color = "#1f4e79"
@@ -97,6 +100,8 @@ class UP42SearchCatalogOperator(BaseOperator):
         include_provider_properties: bool = False,
         output_path: str | None = None,
         fail_on_empty: bool = False,
+        plot_coverage_to: str | None = None,
+        plot_conn_id: str | None = None,
         up42_conn_id: str = UP42Hook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -113,6 +118,8 @@ class UP42SearchCatalogOperator(BaseOperator):
         self.include_provider_properties = include_provider_properties
         self.output_path = output_path
         self.fail_on_empty = fail_on_empty
+        self.plot_coverage_to = plot_coverage_to
+        self.plot_conn_id = plot_conn_id
         self.up42_conn_id = up42_conn_id
 
     def search_parameters(self) -> dict[str, Any]:
@@ -146,6 +153,13 @@ class UP42SearchCatalogOperator(BaseOperator):
         result = hook.search(body)
         features = result.get("features") or []
         ids = image_ids(features)
+        if self.plot_coverage_to:
+            from up42_provider.plots import plot_coverage
+
+            written = plot_coverage(
+                features, body["intersects"], self.plot_coverage_to, conn_id=self.plot_conn_id
+            )
+            self.log.info("Coverage plot written to %s", written)
         self.log.info(
             "UP42 catalog search in %s (%s) found %d image(s): %s",
             ", ".join(body["collections"]),
