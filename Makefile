@@ -4,13 +4,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AIRFLOW_VERSION ?= 3.3.2
+# The tested dependency set for this Python, when we have one: fast, reproducible installs (pip's
+# resolver can backtrack for many minutes over Airflow's and the AWS provider's dependency tree).
+PYVER := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+CONSTRAINTS := $(wildcard constraints/python$(PYVER).txt)
 
-.PHONY: demo test lint format emulator clean
+.PHONY: demo test lint format emulator clean constraints
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" "apache-airflow==$(AIRFLOW_VERSION)" \
+		$(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -30,6 +35,13 @@ format: $(STAMP)
 
 emulator: $(STAMP)
 	$(BIN)/up42-emulator --speed 10
+
+constraints: $(STAMP)
+	mkdir -p constraints
+	{ echo "# Tested dependency set (pip freeze of a working .venv) for Python $(PYVER); make uses it when it matches."; \
+	  echo "# Regenerate: make constraints"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -e '^-e' -e '^airflow-provider-up42' -e '^#'; \
+	} > constraints/python$(PYVER).txt
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,173 +1,255 @@
-"""``make demo``: a scripted tour of UP42 through the provider, against the embedded emulator.
+"""``make demo``: the example DAGs, run by real Airflow against the UP42 emulator, in a few minutes.
 
-Catalog search -> estimate -> order -> fulfilled -> asset download; workflow -> job -> results download. Every
-call goes over real HTTP through :class:`~up42_provider.hooks.up42.UP42Hook` and the download engine, exactly
-as it would against https://api.up42.com.
+1. starts the UP42 API emulator (in this process, on a free port of 127.0.0.1, time sped up);
+2. prepares a private Airflow home (``<output>/.airflow``: SQLite database, ``airflow db migrate`` once);
+3. runs ``airflow dags test`` of the example DAGs (DAGs folder ``example_dags/``) in a subprocess with
+   the ``up42_default`` connection pointing at the emulator - catalog search, coverage plot, credit
+   estimate, order, deferred wait, download, quicklooks, plots and bucket upload; the downstream DAG that
+   analyses the delivered GeoTIFFs; a processing workflow and job with its results and archive upload -
+   and shows what each task does;
+4. stops the emulator and lists what was produced: GeoTIFFs, PNG plots, HTML maps, the "bucket" copies.
+
+Nothing leaves 127.0.0.1 and no UP42 credits are spent. ``python -m up42_provider.demo --help`` for
+options (another output folder, emulator speed, a subset of the DAGs).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import re
+import shutil
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.server import EmulatorServer
 
-BERLIN = {
-    "type": "Polygon",
-    "coordinates": [[[13.365, 52.505], [13.415, 52.505], [13.415, 52.53], [13.365, 52.53], [13.365, 52.505]]],
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_DAGS = REPO / "example_dags"
+PIPELINES: dict[str, str] = {
+    "up42_archive_imagery": "Archive imagery: search -> coverage plot -> estimate -> order -> deferred wait "
+    "-> download -> quicklooks + plots -> upload to a bucket",
+    "up42_downstream": "Downstream DAG (scheduled on the download's Asset): statistics of the new GeoTIFFs",
+    "up42_processing": "Processing: workflow from blocks -> deferrable job -> results + plots -> upload",
 }
+# Output folders the example DAGs write below UP42_EXAMPLE_OUTPUT; emptied before each demo.
+RESULT_FOLDERS = ("archive", "processing", "tasking", "parallel_processing", "downstream", "bucket")
+
+Echo = Callable[[str], None]
+
+_RECORD = re.compile(
+    r"^\d{4}-\d\d-\d\dT(?P<time>\d\d:\d\d:\d\d)\.\d+Z\s+\[(?P<level>\w+)\s*\]\s+(?P<msg>.*?)"
+    r"\s+\[(?P<logger>[\w.]+)\](?P<rest>.*)$"
+)
+_NOISE = (
+    "graphviz",
+    "You might need to install",
+    "empty cryptography key",
+    "httpx2",
+    "AssetModel",  # dag.test creates the Asset of an alias on first use and says so, twice
+    "::group::",
+    "::endgroup::",
+)
+_SHOWN_LOGGERS = ("airflow.task.operators", "airflow.task.hooks", "up42_provider")
 
 
-def _step(n: int, text: str) -> None:
-    print(f"\n[{n}] {text}", flush=True)
+def say(text: str) -> None:
+    print(text, flush=True)
 
 
-def _info(text: str) -> None:
-    print(f"    {text}", flush=True)
+def _stamp(text: str) -> str:
+    return f"  {time.strftime('%H:%M:%S')}  {text}"
 
 
-def _wait(what: str, read: Callable[[], str], done: set[str], failed: set[str], timeout: float = 300) -> str:
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        status = read()
-        if status != last:
-            _info(f"{what}: {status}")
-            last = status
-        if status in done:
-            return status
-        if status in failed:
-            raise SystemExit(f"{what} ended {status}")
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{what} still {status} after {timeout:.0f} s")
-        time.sleep(0.5)
+def progress_line(line: str) -> str | None:
+    """What a person follows of ``airflow dags test`` output: task starts, deferrals, the provider's own
+    messages, task prints, warnings and errors; None for Airflow's internal chatter."""
+    line = line.rstrip()
+    if not line or any(noise in line for noise in _NOISE):
+        return None
+    record = _RECORD.match(line)
+    if record is None:
+        return f"           {line}"  # a task's print() or a traceback line
+    msg, logger, level = record["msg"], record["logger"], record["level"]
+    clock = record["time"]
+    if msg.startswith("[DAG TEST] starting task_id="):
+        task = msg.split("task_id=", 1)[1].split()[0]
+        return f"{clock}  > {task}"
+    if msg.startswith("Pausing task as DEFERRED"):
+        return f"{clock}      deferred: waiting in the triggerer (run inline by dags test)"
+    if msg.startswith("Marking run"):
+        return f"{clock}  {'run succeeded' if 'successful' in msg else 'run FAILED'}"
+    if level in ("error", "critical") or (level == "warning" and logger.startswith(_SHOWN_LOGGERS)):
+        return f"{clock}      {level.upper()}: {msg}"
+    if logger.startswith(_SHOWN_LOGGERS):
+        return f"{clock}      {msg}"
+    return None
 
 
-def run_tour(output: Path, speed: float) -> dict[str, Any]:
-    from up42_provider.hooks.up42 import UP42Hook
-    from up42_provider.transfer import download_and_extract
+def airflow_command() -> list[str]:
+    script = Path(sys.executable).with_name("airflow")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "airflow"]
 
-    output.mkdir(parents=True, exist_ok=True)
-    with EmulatorServer(EmulatorConfig(speed=speed)) as emulator:
-        os.environ["AIRFLOW_CONN_UP42_DEFAULT"] = emulator.airflow_connection()
-        print(f"UP42 emulator on {emulator.url} (speed x{speed:g})", flush=True)
-        hook = UP42Hook()
 
-        _step(1, "Connection test")
-        ok, message = hook.test_connection()
-        _info(message)
-        if not ok:
-            raise SystemExit(message)
-        _info(f"credit balance: {hook.get_credits_balance()['balance']}")
+def airflow_environment(home: Path, output: Path, connection: str, poll_interval: float) -> dict[str, str]:
+    """A private Airflow (none of the caller's AIRFLOW_* settings leak in) running the example DAGs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(EXAMPLE_DAGS),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+        AIRFLOW_CONN_UP42_DEFAULT=connection,
+        UP42_EXAMPLE_OUTPUT=str(output),
+        UP42_EXAMPLE_POLL_INTERVAL=f"{poll_interval:g}",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
+    return env
 
-        _step(2, "Catalog search over Berlin, 2023, Pléiades, cloud cover <= 20 %")
-        products = [
+
+def _run(argv: Sequence[str], env: dict[str, str], log_path: Path, echo: Echo | None) -> int:
+    """Run ``argv``; everything goes to ``log_path``, the filtered view to ``echo``."""
+    with log_path.open("w") as log, subprocess.Popen(
+        list(argv),
+        env=env,
+        cwd=env["AIRFLOW_HOME"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            shown = progress_line(line) if echo else None
+            if shown is not None and echo is not None:
+                echo(shown)
+        return proc.wait()
+
+
+def ensure_database(env: dict[str, str], echo: Echo) -> None:
+    home = Path(env["AIRFLOW_HOME"])
+    if (home / "airflow.db").exists():
+        echo(_stamp(f"Airflow home {home} (database exists)"))
+        return
+    echo(_stamp(f"airflow db migrate (new Airflow home {home}) ..."))
+    code = _run([*airflow_command(), "db", "migrate"], env, home / "db-migrate.log", None)
+    if code != 0:
+        raise SystemExit(f"airflow db migrate failed; see {home / 'db-migrate.log'}")
+
+
+@dataclass
+class DemoResult:
+    output: Path
+    runs: dict[str, bool] = field(default_factory=dict)  # dag id -> succeeded
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runs) and all(self.runs.values())
+
+    def files(self, *suffixes: str, below: str = "") -> list[Path]:
+        root = self.output / below if below else self.output
+        return sorted(
             p
-            for p in hook.get_data_products()
-            if p.get("collection", {}).get("type") == "ARCHIVE" and p.get("collectionName") == "phr"
-        ]
-        product = products[0]
-        results = hook.search(
-            {
-                "datetime": "2023-01-01T00:00:00Z/2023-12-31T23:59:59Z",
-                "intersects": BERLIN,
-                "collections": ["phr"],
-                "limit": 10,
-                "query": {"cloudCoverage": {"lte": 20}},
-                "sortby": [{"field": "properties.cloudCoverage", "direction": "asc"}],
-            }
-        )
-        scenes = results["features"]
-        _info(f"{len(scenes)} scenes; best: {scenes[0]['properties']['id']} ")
-        _info(
-            f"acquired {scenes[0]['properties']['acquisitionDate']}, "
-            f"cloud cover {scenes[0]['properties']['cloudCoverage']} %"
-        )
-        (output / "search_results.geojson").write_text(json.dumps(results))
-        image_id = scenes[0]["properties"]["id"]
-        quicklook = hook.download_catalog_quicklook(image_id, collection="phr")
-        if quicklook:
-            (output / f"quicklook_{image_id}.jpg").write_bytes(quicklook)
-            _info(f"quicklook: {len(quicklook)} bytes")
-
-        _step(3, "Estimate and place an archive order")
-        params = hook.construct_catalog_order_parameters(product["id"], image_id, aoi=BERLIN, tags=["demo"])
-        credits = hook.estimate_order(params)
-        _info(f"estimate: {credits} credits")
-        order = hook.place_order(params, tag="demo-archive-order", reuse_existing=True)
-        _info(f"order {order['id']} placed")
-        _wait(
-            "order",
-            lambda: hook.get_order(order["id"])["status"],
-            {"FULFILLED"},
-            {"FAILED", "FAILED_PERMANENTLY"},
+            for p in root.rglob("*")
+            if p.is_file() and p.name.lower().endswith(suffixes) and ".airflow" not in p.parts
         )
 
-        _step(4, "Download the order's asset (resumable, md5-verified, unpacked safely)")
-        asset_files: list[str] = []
-        for asset in hook.get_order_assets(order["id"]):
-            asset_files += download_and_extract(
-                lambda asset_id=asset["id"]: hook.get_asset_download_url(asset_id),
-                output / f"asset_{asset['id']}",
-            )
-        for uri in asset_files:
-            _info(uri)
 
-        _step(5, "Workflow from blocks -> job -> results")
-        workflow = hook.create_workflow("demo-sentinel-2", "make demo", use_existing=True)
-        data_block = next(b for b in hook.get_blocks(block_type="DATA") if "s2" in b["name"])
-        hook.add_workflow_tasks(workflow["id"], [data_block["name"]])
-        inputs = hook.construct_job_parameters(
-            workflow["id"],
-            geometry=BERLIN,
-            geometry_operation="intersects",
-            start_date="2023-05-01",
-            end_date="2023-08-31",
-            limit=1,
-        )
-        estimate = hook.estimate_job(workflow["id"], inputs)
-        _info(f"job estimate: {json.dumps(estimate)[:160]}")
-        job = hook.run_job(workflow["id"], inputs, name="demo-job", reuse_existing=True)
-        _info(f"job {job['id']} started")
-        _wait(
-            "job",
-            lambda: hook.get_job(job["id"])["status"],
-            {"SUCCEEDED"},
-            {"FAILED", "ERROR", "CANCELLED"},
-        )
-        job_files = download_and_extract(
-            lambda: hook.get_job_results_url(job["id"]), output / f"job_{job['id']}"
-        )
-        for uri in job_files:
-            _info(uri)
-        _info(f"credits used by the job: {hook.get_job_credits(job['id']).get('creditsUsed')}")
-        _info(f"credit balance now: {hook.get_credits_balance()['balance']}")
-        if not any(f.endswith(".tif") for f in job_files):
-            raise SystemExit("the job produced no GeoTIFF")
-        hook.close()
-        return {"order": order["id"], "job": job["id"], "asset_files": asset_files, "job_files": job_files}
+def run_demo(
+    output: Path,
+    speed: float = 20.0,
+    dag_ids: Iterable[str] = tuple(PIPELINES),
+    poll_interval: float = 1.0,
+    echo: Echo = say,
+) -> DemoResult:
+    """Run the example DAGs against a fresh emulator; outputs below ``output``."""
+    started = time.monotonic()
+    output = output.resolve()
+    home = output / ".airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    for name in RESULT_FOLDERS:
+        shutil.rmtree(output / name, ignore_errors=True)
+    result = DemoResult(output)
+    with EmulatorServer(EmulatorConfig(speed=speed)) as emulator:
+        echo(_stamp(f"UP42 emulator on {emulator.url} (time x{speed:g}; nothing leaves 127.0.0.1)"))
+        env = airflow_environment(home, output, emulator.airflow_connection(), poll_interval)
+        ensure_database(env, echo)
+        for dag_id in dag_ids:
+            echo(f"\n== {dag_id}: {PIPELINES.get(dag_id, '')}")
+            echo(_stamp(f"airflow dags test {dag_id}"))
+            began = time.monotonic()
+            log_path = home / f"demo-{dag_id}.log"
+            code = _run([*airflow_command(), "dags", "test", dag_id], env, log_path, echo)
+            succeeded = code == 0 and _run_succeeded(log_path)
+            result.runs[dag_id] = succeeded
+            echo(_stamp(f"{dag_id}: {'success' if succeeded else 'FAILED'} in {time.monotonic() - began:.0f} s"))
+            if not succeeded:
+                echo(f"  full log: {log_path}")
+                break
+        echo(_stamp("stopping the emulator"))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _run_succeeded(log_path: Path) -> bool:
+    finished = [line for line in log_path.read_text().splitlines() if "DagRun Finished" in line]
+    return bool(finished) and "state=success" in finished[-1]
+
+
+def summary(result: DemoResult) -> str:
+    """Where the outputs are, grouped by kind."""
+    out = result.output
+
+    def listing(title: str, paths: list[Path]) -> list[str]:
+        lines = [f"  {title} ({len(paths)}):"]
+        lines += [f"    {p.relative_to(out)}  ({p.stat().st_size / 1024:.0f} KiB)" for p in paths[:12]]
+        if len(paths) > 12:
+            lines.append(f"    ... and {len(paths) - 12} more")
+        return lines
+
+    bucket = result.files("", below="bucket") if (out / "bucket").exists() else []
+    local = [p for p in result.files(".tif", ".tiff") if "bucket" not in p.relative_to(out).parts]
+    plots = [p for p in result.files(".png") if "bucket" not in p.relative_to(out).parts]
+    maps = [p for p in result.files(".html") if "bucket" not in p.relative_to(out).parts]
+    reports = result.files(".json", below="downstream") if (out / "downstream").exists() else []
+    lines = [f"Outputs under {out}:"]
+    lines += listing("GeoTIFFs", local)
+    lines += listing("PNG plots", plots)
+    lines += listing("HTML maps (open in a browser)", maps)
+    if reports:
+        lines += listing("downstream reports", reports)
+    lines += listing("uploaded copies (the 'bucket')", [p for p in bucket if not p.name.endswith(".md5")])
+    lines.append(f"  Airflow home, logs and the full output of each run: {out / '.airflow'}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", type=Path, default=Path("demo-output"), help="where everything goes")
+    parser.add_argument("--speed", type=float, default=20.0, help="emulator time factor (default 20)")
+    parser.add_argument(
+        "--dag",
+        action="append",
+        choices=sorted(PIPELINES),
+        help="run only this DAG (repeatable; default: all of them, in order)",
     )
-    parser.add_argument("--output", type=Path, default=Path("demo-output"), help="where downloads go")
-    parser.add_argument("--speed", type=float, default=20.0, help="emulator time factor")
     args = parser.parse_args(argv)
-    started = time.monotonic()
-    summary = run_tour(args.output.resolve(), args.speed)
-    print(f"\nDone in {time.monotonic() - started:.0f} s. Outputs under {args.output.resolve()}:", flush=True)
-    print(f"  order {summary['order']}: {len(summary['asset_files'])} files", flush=True)
-    print(f"  job {summary['job']}: {len(summary['job_files'])} files", flush=True)
-    return 0
+    say("UP42 provider demo: the example DAGs in real Airflow (airflow dags test) against the UP42 emulator")
+    result = run_demo(args.output, speed=args.speed, dag_ids=args.dag or tuple(PIPELINES))
+    say(f"\n{'Done' if result.ok else 'FAILED'} in {result.seconds:.0f} s.")
+    say(summary(result))
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":
