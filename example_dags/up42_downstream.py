@@ -4,9 +4,10 @@
 Asset event for that folder. This DAG is scheduled on the same Asset URI, so Airflow starts it after
 every successful download - no sensor, no polling:
 
-1. ``find_imagery`` reads which folder(s) the triggering Asset events name (their ``extra`` carries the
-   destination and the asset ids) - or ``imagery_folder`` when you trigger the DAG by hand - and lists
-   the GeoTIFFs there (any ``ObjectStoragePath``: local, ``s3://``, ``gs://``, ...).
+1. ``find_imagery`` reads what the triggering Asset events delivered (their ``extra`` carries the
+   destination and the asset ids: each asset is in ``<destination>/asset_<id>/``) - or everything below
+   ``imagery_folder`` when you trigger the DAG by hand - and lists the GeoTIFFs there (any
+   ``ObjectStoragePath``: local, ``s3://``, ``gs://``, ...).
 2. ``raster_statistics`` opens each GeoTIFF (rasterio, imported inside the task) and computes a few
    numbers per band - size, CRS, mean, share of valid pixels - the place where real analytics (NDVI,
    change detection, ...) would go.
@@ -63,7 +64,10 @@ def up42_downstream() -> None:
             for event in events:
                 extra = event.extra or {}
                 print(f"Asset event from {event.source_dag_id}.{event.source_task_id}: {extra}")
-                folders.append(str(extra.get("destination") or event.asset.uri))
+                destination = str(extra.get("destination") or event.asset.uri).rstrip("/")
+                # Only what this event delivered: the download writes each asset to asset_<id>/.
+                new = [f"{destination}/asset_{asset_id}" for asset_id in extra.get("asset_ids") or []]
+                folders += new or [destination]
         if not folders:
             folders = [context["params"]["imagery_folder"]]
         files = []

@@ -1,24 +1,50 @@
-"""`make demo` runs this tour; it must keep working end to end against the emulator."""
+"""``make demo`` (up42_provider/demo.py): emulator + private Airflow home + ``airflow dags test`` of the
+example DAGs. One pipeline end to end here (the DAGs themselves are covered by tests/examples)."""
 
 from __future__ import annotations
 
-import json
-
-import rasterio
-
-from up42_provider.demo import run_tour
+from up42_provider.demo import PIPELINES, progress_line, run_demo, summary
 
 
-def test_demo_tour_orders_and_processes_real_imagery(tmp_path, monkeypatch):
-    monkeypatch.delenv("AIRFLOW_CONN_UP42_DEFAULT", raising=False)
-    summary = run_tour(tmp_path, speed=100)
-    for key in ("asset_files", "job_files"):
-        files = summary[key]
-        data_json = next(f for f in files if f.endswith("data.json"))
-        with open(data_json) as fh:
-            features = json.load(fh)["features"]
-        assert features and "up42.data_path" in features[0]["properties"]
-        tif = next(f for f in files if f.endswith(".tif"))
-        with rasterio.open(tif) as ds:
-            assert ds.crs.to_epsg() == 4326 and ds.count >= 3
-    assert (tmp_path / "search_results.geojson").exists()
+def test_demo_runs_a_pipeline_with_airflow_and_lists_its_outputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "not-this-one"))  # the demo uses its own
+    lines: list[str] = []
+    result = run_demo(
+        tmp_path / "out", speed=100, dag_ids=["up42_processing"], poll_interval=0.5, echo=lines.append
+    )
+    shown = "\n".join(lines)
+    assert result.ok, shown
+    assert result.runs == {"up42_processing": True}
+    # A person can follow it: the tasks, the deferral, the provider's messages - not Airflow's chatter.
+    for expected in ("airflow db migrate", "> run_job", "deferred", "Rendered", "up42_processing: success"):
+        assert expected in shown, expected
+    assert "Bulk-writing dags" not in shown and "::group::" not in shown
+    assert not (tmp_path / "not-this-one").exists()
+
+    out = result.output
+    assert (out / ".airflow" / "airflow.db").exists()
+    assert result.files(".tif", below="processing")
+    assert (out / "processing" / "plots" / "results.png").stat().st_size > 0
+    assert (out / "processing" / "plots" / "results.html").stat().st_size > 0
+    (archive,) = result.files(".tgz", below="bucket")
+    text = summary(result)
+    for expected in ("GeoTIFFs (1)", "results.png", "results.html", archive.name):
+        assert expected in text, text
+
+
+STAMP = "2026-01-01T10:00:00.123Z [info     ] "
+
+
+def test_progress_filter_keeps_what_matters():
+    task = (
+        STAMP + "[DAG TEST] starting task_id=run_job map_index=-1 [airflow.sdk.definitions.dag] loc=dag.py:1"
+    )
+    chatter = STAMP + "Filling up the DagBag from /x [airflow.dag_processing.dagbag.DagBag] loc=dagbag.py:460"
+    provider = (
+        STAMP + "Job abc succeeded [airflow.task.operators.up42_provider.operators.job.Op] loc=job.py:1"
+    )
+    assert progress_line(task) == "  10:00:00  > run_job"
+    assert progress_line(chatter) is None
+    assert progress_line(provider).endswith("Job abc succeeded")
+    assert progress_line("3 GeoTIFF(s): [...]").strip() == "3 GeoTIFF(s): [...]"  # a task's print()
+    assert set(PIPELINES) >= {"up42_archive_imagery", "up42_processing", "up42_downstream"}

@@ -34,7 +34,8 @@ EXAMPLE_DAGS = REPO / "example_dags"
 PIPELINES: dict[str, str] = {
     "up42_archive_imagery": "Archive imagery: search -> coverage plot -> estimate -> order -> deferred wait "
     "-> download -> quicklooks + plots -> upload to a bucket",
-    "up42_downstream": "Downstream DAG (scheduled on the download's Asset): statistics of the new GeoTIFFs",
+    "up42_downstream": "Downstream: statistics of the new GeoTIFFs (scheduled on the download's Asset; "
+    "started by hand here)",
     "up42_processing": "Processing: workflow from blocks -> deferrable job -> results + plots -> upload",
 }
 # Output folders the example DAGs write below UP42_EXAMPLE_OUTPUT; emptied before each demo.
@@ -56,6 +57,7 @@ _NOISE = (
     "::endgroup::",
 )
 _SHOWN_LOGGERS = ("airflow.task.operators", "airflow.task.hooks", "up42_provider")
+WIDTH = 150
 
 
 def say(text: str) -> None:
@@ -74,21 +76,23 @@ def progress_line(line: str) -> str | None:
         return None
     record = _RECORD.match(line)
     if record is None:
-        return f"           {line}"  # a task's print() or a traceback line
-    msg, logger, level = record["msg"], record["logger"], record["level"]
-    clock = record["time"]
+        return _cut(f"              {line}")  # a task's print() or a traceback line
+    msg, logger, level, clock = record["msg"], record["logger"], record["level"], record["time"]
     if msg.startswith("[DAG TEST] starting task_id="):
-        task = msg.split("task_id=", 1)[1].split()[0]
-        return f"{clock}  > {task}"
+        return f"  {clock}  > {msg.split('task_id=', 1)[1].split()[0]}"
     if msg.startswith("Pausing task as DEFERRED"):
-        return f"{clock}      deferred: waiting in the triggerer (run inline by dags test)"
+        return f"  {clock}      deferred: waiting in the triggerer (dags test runs the trigger inline)"
     if msg.startswith("Marking run"):
-        return f"{clock}  {'run succeeded' if 'successful' in msg else 'run FAILED'}"
+        return f"  {clock}  {'run succeeded' if 'successful' in msg else 'run FAILED'}"
     if level in ("error", "critical") or (level == "warning" and logger.startswith(_SHOWN_LOGGERS)):
-        return f"{clock}      {level.upper()}: {msg}"
+        return _cut(f"  {clock}      {level.upper()}: {msg}")
     if logger.startswith(_SHOWN_LOGGERS):
-        return f"{clock}      {msg}"
+        return _cut(f"  {clock}      {msg}")
     return None
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= WIDTH else text[: WIDTH - 3] + "..."
 
 
 def airflow_command() -> list[str]:
@@ -118,15 +122,18 @@ def airflow_environment(home: Path, output: Path, connection: str, poll_interval
 
 def _run(argv: Sequence[str], env: dict[str, str], log_path: Path, echo: Echo | None) -> int:
     """Run ``argv``; everything goes to ``log_path``, the filtered view to ``echo``."""
-    with log_path.open("w") as log, subprocess.Popen(
-        list(argv),
-        env=env,
-        cwd=env["AIRFLOW_HOME"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    ) as proc:
+    with (
+        log_path.open("w") as log,
+        subprocess.Popen(
+            list(argv),
+            env=env,
+            cwd=env["AIRFLOW_HOME"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        ) as proc,
+    ):
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)
@@ -193,7 +200,11 @@ def run_demo(
             code = _run([*airflow_command(), "dags", "test", dag_id], env, log_path, echo)
             succeeded = code == 0 and _run_succeeded(log_path)
             result.runs[dag_id] = succeeded
-            echo(_stamp(f"{dag_id}: {'success' if succeeded else 'FAILED'} in {time.monotonic() - began:.0f} s"))
+            echo(
+                _stamp(
+                    f"{dag_id}: {'success' if succeeded else 'FAILED'} in {time.monotonic() - began:.0f} s"
+                )
+            )
             if not succeeded:
                 echo(f"  full log: {log_path}")
                 break
@@ -218,13 +229,16 @@ def summary(result: DemoResult) -> str:
             lines.append(f"    ... and {len(paths) - 12} more")
         return lines
 
+    def local(paths: list[Path]) -> list[Path]:
+        return [p for p in paths if p.relative_to(out).parts[0] != "bucket"]
+
     bucket = result.files("", below="bucket") if (out / "bucket").exists() else []
-    local = [p for p in result.files(".tif", ".tiff") if "bucket" not in p.relative_to(out).parts]
-    plots = [p for p in result.files(".png") if "bucket" not in p.relative_to(out).parts]
-    maps = [p for p in result.files(".html") if "bucket" not in p.relative_to(out).parts]
+    tiffs = local(result.files(".tif", ".tiff"))
+    plots = [p for p in local(result.files(".png")) if p.parent.name == "plots"]
+    maps = local(result.files(".html"))
     reports = result.files(".json", below="downstream") if (out / "downstream").exists() else []
     lines = [f"Outputs under {out}:"]
-    lines += listing("GeoTIFFs", local)
+    lines += listing("GeoTIFFs", tiffs)
     lines += listing("PNG plots", plots)
     lines += listing("HTML maps (open in a browser)", maps)
     if reports:
@@ -235,7 +249,9 @@ def summary(result: DemoResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--output", type=Path, default=Path("demo-output"), help="where everything goes")
     parser.add_argument("--speed", type=float, default=20.0, help="emulator time factor (default 20)")
     parser.add_argument(

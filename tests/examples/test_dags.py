@@ -143,3 +143,28 @@ def test_parallel_processing_both_ways(run_example, tmp_path):
     assert_png(run / "plots" / "parallel.png")
     assert_png(run / "plots" / "mapped.png")
     assert_map(run / "plots" / "parallel.html")
+
+
+def test_downstream_reads_only_what_the_asset_event_delivered(archive):
+    """The asset-triggered path (dag.test cannot fake triggering events): one event, one asset."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    from .conftest import EXAMPLE_DAGS
+
+    _, out = archive
+    deliveries = out / "run" / "deliveries"
+    first, second = sorted(p.name.removeprefix("asset_") for p in deliveries.glob("asset_*"))
+    spec = importlib.util.spec_from_file_location("example_downstream", EXAMPLE_DAGS / "up42_downstream.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    find_imagery = module.up42_downstream().task_dict["find_imagery"].python_callable
+    event = SimpleNamespace(
+        extra={"destination": deliveries.as_uri(), "asset_ids": [second]},
+        source_dag_id="up42_archive_imagery",
+        source_task_id="download_assets",
+        asset=SimpleNamespace(uri=deliveries.as_uri()),
+    )
+    context = {"triggering_asset_events": {module.DELIVERIES: [event]}, "params": {}}
+    (tif,) = find_imagery(**context)
+    assert f"/asset_{second}/" in tif and first not in tif

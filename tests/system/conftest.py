@@ -15,9 +15,15 @@ import pytest
 from tests.system.topology import AirflowTopology
 
 HERE = Path(__file__).parent
-DEFAULT_DAGS_FOLDER = HERE / "dags"
-DEFAULT_DAG_IDS = ("system_stock_deferral", "system_up42_order", "system_up42_job")
-DEFAULT_RESTART_DAG_ID = "system_up42_order"
+# The shipped example DAGs, with their default Params. Tasking and the fan-out are dag.test-ed in
+# tests/examples only: tasking waits minutes for its acquisition, the fan-out competes for job slots.
+# (tests/system/dags holds smaller DAGs: UP42_SYSTEM_DAGS_FOLDER=tests/system/dags runs those instead.)
+DEFAULT_DAGS_FOLDER = HERE.parent.parent / "example_dags"
+DEFAULT_DAG_IDS = ("up42_archive_imagery", "up42_processing")
+DEFAULT_RESTART_DAG_ID = "up42_archive_imagery"  # its order sensor defers for ~35 s at speed 2
+# Every process of the topology gets these: the examples write below a temporary folder, and their
+# deferred waits poll every few seconds instead of every minute.
+DEFAULT_EXAMPLE_POLL_INTERVAL = "3"
 
 
 def _ids(name: str) -> tuple[str, ...] | None:
@@ -31,8 +37,9 @@ def _ids(name: str) -> tuple[str, ...] | None:
 class SystemConfig:
     """What the system test runs; every field comes from an environment variable.
 
-    UP42_SYSTEM_DAGS_FOLDER        DAGs folder mounted into the topology (default: tests/system/dags)
-    UP42_SYSTEM_DAG_IDS            comma list of DAGs to trigger (default: ours, or every DAG of the folder)
+    UP42_SYSTEM_DAGS_FOLDER        DAGs folder mounted into the topology (default: example_dags)
+    UP42_SYSTEM_DAG_IDS            comma list of DAGs to trigger (default: archive + processing examples, or
+                                   every DAG of another folder)
     UP42_SYSTEM_DEFERRED_DAG_IDS   DAGs whose run must show a deferred task (default: all DAGs run; "" none)
     UP42_SYSTEM_RESTART_DAG_ID     DAG for the triggerer restart (default: ours; else one seen deferring
                                    on a UP42 trigger, else the first of the deferred DAGs)
@@ -89,7 +96,18 @@ def topology(
         pytest.fail(f"DAGs folder {system_config.dags_folder} does not exist")
     home = tmp_path_factory.mktemp("airflow-home")
     started = time.monotonic()
-    airflow = AirflowTopology(home, system_config.dags_folder, emulator_speed=system_config.emulator_speed)
+    example_env = {
+        "UP42_EXAMPLE_OUTPUT": os.environ.get("UP42_EXAMPLE_OUTPUT")
+        or str(tmp_path_factory.mktemp("output")),
+        "UP42_EXAMPLE_POLL_INTERVAL": os.environ.get("UP42_EXAMPLE_POLL_INTERVAL")
+        or DEFAULT_EXAMPLE_POLL_INTERVAL,
+    }
+    airflow = AirflowTopology(
+        home,
+        system_config.dags_folder,
+        emulator_speed=system_config.emulator_speed,
+        extra_env=example_env,
+    )
     try:
         airflow.start(timeout=360)
         print(

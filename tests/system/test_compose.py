@@ -235,3 +235,11 @@ def test_named_volumes_declared(compose: dict[str, Any]) -> None:
             source = str(volume).split(":")[0]
             if not source.startswith((".", "/", "~", "$")):
                 assert source in declared, f"{name} uses undeclared volume {source}"
+
+
+def test_example_dags_can_plot_and_write_outputs(services: dict[str, dict[str, Any]]) -> None:
+    # The example DAGs render plots (the `plots` extra) and write below UP42_EXAMPLE_OUTPUT.
+    assert "[plots]" in DOCKERFILE.read_text()
+    worker = services["airflow-worker"]
+    output = worker["environment"]["UP42_EXAMPLE_OUTPUT"]
+    assert any(str(v).endswith(":" + output) for v in worker["volumes"])
