@@ -127,11 +127,12 @@ def test_failed_jobs_within_the_tolerance(up42: Up42):
     assert set(result["statuses"].values()) == {"FAILED"}
 
 
-def test_too_many_failed_jobs_fail_the_task(up42: Up42):
+def test_too_many_failed_jobs_fail_the_task(fresh_up42: Up42):
+    # A private emulator: the job count below must not see other tests' failing jobs.
     with pytest.raises(UP42JobsFailedError, match="more than max_failed_jobs=0") as info:
         execute(parallel(name="emulator-error", test_jobs=True, max_concurrent_jobs=1))
     assert "ERROR" in str(info.value)
-    assert len(up42.jobs("emulator-error")) == 1  # nothing more was started after the failure
+    assert len(fresh_up42.jobs("emulator-error")) == 1  # nothing more was started after the failure
 
 
 @pytest.mark.parametrize(
