@@ -81,21 +81,29 @@ def plot_coverage(
     """
     features = features_of(search_results, conn_id)
     fig, (ax,) = _figure(1, size=7)
+    # Repeat acquisitions of one place overlap exactly: one label per place, not a pile of them.
+    places: dict[tuple[float, tuple[float, float]], list[dict[str, Any]]] = {}  # (radius, centre) -> props
     for index, feature in enumerate(features):
-        props = feature.get("properties") or {}
         _draw(
             ax, feature["geometry"], color=FOOTPRINT_COLOR, fill=True, label="scenes" if index == 0 else None
         )
         rings = _rings(feature["geometry"])
         if rings:
             xs, ys = zip(*rings[0], strict=True)
-            date = str(props.get("acquisitionDate") or "")[:10]
-            ax.annotate(
-                f"{short(str(props.get('id', '')))}\n{date}",
-                (sum(xs) / len(xs), sum(ys) / len(ys)),
-                fontsize=7,
-                ha="center",
-            )
+            centre = (sum(xs) / len(xs), sum(ys) / len(ys))
+            near = max(max(xs) - min(xs), max(ys) - min(ys)) / 3
+            group = next((g for g in places if math.dist(g[1], centre) <= g[0]), None)
+            if group is None:
+                group = (near, centre)
+                places[group] = []
+            places[group].append({"centre": group[1], **(feature.get("properties") or {})})
+    for group in places.values():
+        dates = sorted(str(p.get("acquisitionDate") or "")[:10] for p in group)
+        if len(group) == 1:
+            text = f"{short(str(group[0].get('id', '')))}\n{dates[0]}"
+        else:
+            text = f"{len(group)} scenes\n{dates[0]} .. {dates[-1]}"
+        ax.annotate(text, group[0]["centre"], fontsize=7, ha="center")
     if aoi is not None:
         from up42_provider.utils.geometry import to_polygon_geojson
 
