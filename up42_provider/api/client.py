@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
+import os
 import ssl
 import threading
 import time
@@ -37,6 +38,13 @@ log = logging.getLogger("up42_provider.api")
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _JSON_KINDS = frozenset({"envelope", "bare", "none", "token"})
+
+
+def _env_verify(verify: bool | str) -> bool | str:
+    """``verify`` as requests would derive it from the environment (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE)."""
+    if verify is True:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
 
 
 @dataclass(frozen=True)
@@ -240,6 +248,13 @@ class UP42Client(_ClientCore):
         self._owns_session = session is None
         self.session = session or requests.Session()
         self._workspace_lock = threading.Lock()
+        if self._owns_session:
+            # requests re-reads the proxy and CA-bundle environment on every request (most of its
+            # per-call cost) and lets a ~/.netrc entry replace our Authorization header: read the
+            # environment once per host instead, and never consult netrc.
+            self.session.trust_env = False
+        self._env_proxies: dict[str, dict[str, str]] = {}
+        self._verify = _env_verify(settings.verify) if self._owns_session else settings.verify
 
     # -- public API -----------------------------------------------------------------------------
     @property
@@ -359,7 +374,8 @@ class UP42Client(_ClientCore):
                 data=req.body,
                 headers=self._headers(req, token),
                 timeout=self.settings.timeout,
-                verify=self.settings.verify,
+                verify=self._verify,
+                proxies=self._proxies(req.url),
                 stream=stream,
             )
         except requests.RequestException as exc:
@@ -367,6 +383,17 @@ class UP42Client(_ClientCore):
             if req.authenticated:
                 raise error from exc
             raise error from None  # the library's text would repeat the signed URL
+
+    def _proxies(self, url: str) -> dict[str, str] | None:
+        """The environment's proxies for ``url``'s host (HTTP(S)_PROXY, NO_PROXY), read once per host."""
+        if not self._owns_session:
+            return None
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        proxies = self._env_proxies.get(key)
+        if proxies is None:
+            proxies = self._env_proxies[key] = requests.utils.get_environ_proxies(url)
+        return proxies
 
     def bearer_token(self) -> str:
         """A valid access token (e.g. for pystac-client, which sends its own requests)."""
@@ -388,7 +415,8 @@ class UP42Client(_ClientCore):
                 data=dict(tr.form),
                 headers=dict(tr.headers),
                 timeout=self.settings.timeout,
-                verify=self.settings.verify,
+                verify=self._verify,
+                proxies=self._proxies(tr.url),
             )
         except requests.RequestException as exc:
             raise failures.from_requests(
