@@ -17,7 +17,6 @@ from tests.system.topology import AirflowTopology
 HERE = Path(__file__).parent
 # The shipped example DAGs, with their default Params. Tasking and the fan-out are dag.test-ed in
 # tests/examples only: tasking waits minutes for its acquisition, the fan-out competes for job slots.
-# (tests/system/dags holds smaller DAGs: UP42_SYSTEM_DAGS_FOLDER=tests/system/dags runs those instead.)
 DEFAULT_DAGS_FOLDER = HERE.parent.parent / "example_dags"
 DEFAULT_DAG_IDS = ("up42_archive_imagery", "up42_processing")
 DEFAULT_RESTART_DAG_ID = "up42_archive_imagery"  # its order sensor defers for ~35 s at speed 2
