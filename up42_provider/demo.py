@@ -28,6 +28,7 @@ from pathlib import Path
 
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.server import EmulatorServer
+from up42_provider.transfer.targets import SIDECAR_SUFFIX
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_DAGS = REPO / "example_dags"
@@ -243,7 +244,9 @@ def summary(result: DemoResult) -> str:
     lines += listing("HTML maps (open in a browser)", maps)
     if reports:
         lines += listing("downstream reports", reports)
-    lines += listing("uploaded copies (the 'bucket')", [p for p in bucket if not p.name.endswith(".md5")])
+    lines += listing(
+        "uploaded copies (the 'bucket')", [p for p in bucket if not p.name.endswith(SIDECAR_SUFFIX)]
+    )
     lines.append(f"  Airflow home, logs and the full output of each run: {out / '.airflow'}")
     return "\n".join(lines)
 

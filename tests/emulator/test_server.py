@@ -69,6 +69,17 @@ def test_cli_rejects_bad_speed():
     assert "--speed must be > 0" in out.stderr
 
 
+def test_cli_rejects_unknown_download_hash():
+    out = subprocess.run(
+        [str(BIN / "up42-emulator"), "--download-hashes", "crc32c,sha1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "download_hashes must name crc32c and/or md5, got ['crc32c', 'sha1']" in out.stderr
+
+
 def test_in_process_server_uses_a_free_port_and_shuts_down_cleanly():
     with EmulatorServer(EmulatorConfig()) as first, EmulatorServer(EmulatorConfig()) as second:
         assert first.port != second.port

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import google_crc32c
 import numpy as np
 import psutil
 import pytest
@@ -37,6 +38,15 @@ def register(server: EmulatorServer, data: bytes, filename: str = "output.zip", 
 
 def md5_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def crc32c_b64(data: bytes) -> str:
+    return base64.b64encode(google_crc32c.Checksum(data).digest()).decode()
+
+
+def goog_hash(data: bytes) -> str:
+    """What GCS sends for a plain (non-composite) object."""
+    return f"crc32c={crc32c_b64(data)},md5={md5_b64(data)}"
 
 
 def xml_code(response: requests.Response) -> str:
@@ -91,7 +101,7 @@ def test_full_get_without_auth(blob: tuple[str, bytes]) -> None:
     assert r.headers["Content-Length"] == str(len(data))
     assert r.headers["Content-Type"] == "application/zip"
     assert r.headers["Accept-Ranges"] == "bytes"
-    assert r.headers["x-goog-hash"] == f"md5={md5_b64(data)}"
+    assert r.headers["x-goog-hash"] == goog_hash(data)
     assert r.headers["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
     assert r.headers["x-goog-stored-content-length"] == str(len(data))
     assert r.headers["x-goog-generation"].isdigit()
@@ -110,7 +120,7 @@ def test_head(blob: tuple[str, bytes]) -> None:
     assert r.status_code == 200
     assert r.content == b""
     assert r.headers["Content-Length"] == str(len(data))
-    assert r.headers["x-goog-hash"] == f"md5={md5_b64(data)}"
+    assert r.headers["x-goog-hash"] == goog_hash(data)
 
 
 @pytest.mark.parametrize(
@@ -132,7 +142,7 @@ def test_range(blob: tuple[str, bytes], header: str, first: int, last: int) -> N
     assert r.headers["Content-Range"] == f"bytes {first}-{last}/{len(data)}"
     assert r.headers["Content-Length"] == str(last - first + 1)
     assert r.content == data[first : last + 1]
-    assert r.headers["x-goog-hash"] == f"md5={md5_b64(data)}"  # GCS reports the whole object's hash
+    assert r.headers["x-goog-hash"] == goog_hash(data)  # GCS reports the whole object's hash
 
 
 @pytest.mark.parametrize("header", [f"bytes={SIZE}-", f"bytes={SIZE + 5}-{SIZE + 10}", "bytes=-0"])
@@ -231,7 +241,7 @@ def test_dropped_connection_then_range_resume(fresh_emulator: EmulatorServer) ->
     assert r.status_code == 206
     assert r.headers["Content-Range"] == f"bytes {len(received)}-{len(data) - 1}/{len(data)}"
     received.extend(r.content)
-    assert md5_b64(bytes(received)) == r.headers["x-goog-hash"].removeprefix("md5=")
+    assert goog_hash(bytes(received)) == r.headers["x-goog-hash"]
     assert bytes(received) == data
 
 
@@ -315,15 +325,42 @@ def test_streaming_keeps_memory_flat(fresh_emulator: EmulatorServer) -> None:
     url = blobs.signed_url(fresh_emulator.url, "tests/big")
     process = psutil.Process()
     baseline = peak = process.memory_info().rss
-    md5 = hashlib.md5()
+    md5, crc = hashlib.md5(), google_crc32c.Checksum()
     total = 0
     with requests.get(url, stream=True, timeout=60) as r:
         assert r.status_code == 200
         for index, chunk in enumerate(r.iter_content(1024 * 1024)):
             md5.update(chunk)
+            crc.update(chunk)
             total += len(chunk)
             if index % 8 == 0:
                 peak = max(peak, process.memory_info().rss)
-        assert r.headers["x-goog-hash"] == f"md5={base64.b64encode(md5.digest()).decode()}"
+        crc_b64, md5_b64_ = (base64.b64encode(h.digest()).decode() for h in (crc, md5))
+        assert r.headers["x-goog-hash"] == f"crc32c={crc_b64},md5={md5_b64_}"
     assert total == blob.size
     assert peak - baseline < 64 * 1024 * 1024, f"RSS grew by {(peak - baseline) / 2**20:.0f} MiB"
+
+
+def test_crc32c_is_castagnoli_as_gcs_writes_it(emulator: EmulatorServer) -> None:
+    """RFC 3720 check value: CRC32C(b"123456789") = 0xE3069283, base64 of the big-endian bytes."""
+    r = requests.get(register(emulator, b"123456789"), timeout=30)
+    assert r.headers["x-goog-hash"].split(",")[0] == "crc32c=4waSgw=="
+
+
+@pytest.mark.parametrize(
+    ("fresh_emulator", "announced"),
+    [({"download_hashes": ("md5",)}, "md5"), ({"download_hashes": ("crc32c",)}, "crc32c")],
+    indirect=["fresh_emulator"],
+)
+def test_announced_hashes_are_configurable(fresh_emulator: EmulatorServer, announced: str) -> None:
+    data = payload(1000, seed=9)
+    r = requests.get(register(fresh_emulator, data), timeout=30)
+    value = {"md5": md5_b64(data), "crc32c": crc32c_b64(data)}[announced]
+    assert r.headers["x-goog-hash"] == f"{announced}={value}"
+
+
+def test_unknown_download_hash_is_refused() -> None:
+    from up42_provider.emulator.config import EmulatorConfig
+
+    with pytest.raises(ValueError, match=r"download_hashes must name crc32c and/or md5, got \['sha1'\]"):
+        EmulatorConfig(download_hashes=("sha1",))

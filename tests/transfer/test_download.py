@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import logging
 import tracemalloc
 from pathlib import Path
@@ -18,6 +20,7 @@ from up42_provider.transfer import (
     DownloadItem,
     IntegrityError,
     TransferError,
+    announced_hashes,
     download,
     download_many,
     filename_from_url,
@@ -26,6 +29,13 @@ from up42_provider.transfer import (
 
 MIB = 1 << 20
 SIZE = 3 * MIB + 12345
+SIDECAR = ".up42-verified.json"
+# CRC32C (Castagnoli) of b"123456789" is 0xE3069283 (RFC 3720 check value); GCS writes it base64.
+CHECK_CRC32C = base64.b64encode(bytes.fromhex("e3069283")).decode()
+
+
+def sidecar_of(path: Path) -> dict:
+    return json.loads(path.with_name(path.name + SIDECAR).read_text())
 
 
 def test_download_writes_verified_file_and_sidecar(emulator: EmulatorServer, tmp_path: Path) -> None:
@@ -35,15 +45,49 @@ def test_download_writes_verified_file_and_sidecar(emulator: EmulatorServer, tmp
     target = tmp_path / "out" / "output.zip"
     assert target.read_bytes() == data
     assert result.uri == str(target)
-    assert (result.size, result.md5, result.skipped, result.requests) == (
+    # The emulator announces crc32c and md5 like GCS; by default the fast CRC32C is verified.
+    assert (result.size, result.crc32c, result.md5, result.skipped, result.requests) == (
         SIZE,
-        hashlib.md5(data).hexdigest(),
+        served.blob.crc32c,
+        None,
         False,
         1,
     )
-    assert (tmp_path / "out" / "output.zip.md5").read_text() == f"{result.md5}  output.zip\n"
-    assert leftovers(tmp_path / "out") == ["output.zip", "output.zip.md5"]
+    assert sidecar_of(target) == {"size": SIZE, "crc32c": served.blob.crc32c}
+    assert leftovers(tmp_path / "out") == ["output.zip", "output.zip" + SIDECAR]
     assert served.calls == 1
+
+
+def test_crc32c_is_the_standard_castagnoli_checksum(emulator: EmulatorServer, tmp_path: Path) -> None:
+    """Independent of any library: the RFC 3720 check value, as the emulator announces and we compute."""
+    served = serve(emulator, b"123456789")
+    assert served.blob.crc32c == CHECK_CRC32C
+    result = download(served, tmp_path / "f.bin")
+    assert result.crc32c == CHECK_CRC32C
+
+
+@pytest.mark.parametrize(
+    ("checksum", "computed"),
+    [("auto", {"crc32c"}), ("md5", {"md5"}), ("all", {"crc32c", "md5"})],
+)
+def test_checksum_policy_chooses_the_digests(
+    emulator: EmulatorServer, tmp_path: Path, checksum: str, computed: set[str]
+) -> None:
+    data = payload(2 * MIB + 7, seed=13)
+    served = serve(emulator, data)
+    result = download(served, tmp_path / "f.bin", checksum=checksum)  # type: ignore[arg-type]
+    want = {"crc32c": served.blob.crc32c, "md5": hashlib.md5(data).hexdigest()}
+    assert {"crc32c": result.crc32c, "md5": result.md5} == {
+        k: want[k] if k in computed else None for k in want
+    }
+    assert sidecar_of(tmp_path / "f.bin") == {"size": len(data), **{k: want[k] for k in computed}}
+
+
+def test_unknown_checksum_policy_fails_before_any_request(emulator: EmulatorServer, tmp_path: Path) -> None:
+    served = serve(emulator, payload(1000))
+    with pytest.raises(ValueError, match="checksum must be one of auto, md5, all; got 'sha1'"):
+        download(served, tmp_path / "f.bin", checksum="sha1")  # type: ignore[arg-type]
+    assert served.calls == 0 and leftovers(tmp_path) == []
 
 
 def test_dropped_connection_resumes_with_range(fresh_emulator: EmulatorServer, tmp_path: Path) -> None:
@@ -60,7 +104,8 @@ def test_dropped_connection_resumes_with_range(fresh_emulator: EmulatorServer, t
     assert 0 < resumed_at < int(second_range.removeprefix("bytes=").rstrip("-")) < SIZE
     assert result.requests == 3 and served.calls == 1
     assert fresh_emulator.state.faults.fired["drop"] == 2
-    assert leftovers(tmp_path) == ["f.bin", "f.bin.md5"]
+    assert leftovers(tmp_path) == ["f.bin", "f.bin" + SIDECAR]
+    assert result.crc32c == served.blob.crc32c  # the hash state survived the resumes
 
 
 def test_server_ignoring_range_restarts_from_zero(
@@ -104,19 +149,42 @@ def test_wrong_content_range_is_not_appended(fresh_emulator: EmulatorServer, tmp
     assert session.seen[2][1] is None
 
 
-def test_corrupted_bytes_are_retried_then_rejected(fresh_emulator: EmulatorServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fresh_emulator", "checksum", "detected"),
+    [
+        ({"download_hashes": ("md5",)}, "auto", ["MD5"]),  # a server announcing MD5 only
+        ({}, "auto", ["CRC32C"]),  # GCS: crc32c and md5, the fast one is checked
+        ({}, "md5", ["MD5"]),
+        ({}, "all", ["CRC32C", "MD5"]),
+    ],
+    indirect=["fresh_emulator"],
+)
+def test_corrupted_bytes_are_retried_then_rejected(
+    fresh_emulator: EmulatorServer, tmp_path: Path, checksum: str, detected: list[str]
+) -> None:
     data = payload(SIZE, seed=5)
     served = serve(fresh_emulator, data)
-    # Same size, other bytes: the x-goog-hash MD5 computed at build time is now stale.
+    # Same size, other bytes: the x-goog-hash computed at build time is now stale.
     served.blob.path.write_bytes(payload(SIZE, seed=6))
     session = RecordingSession()
     with pytest.raises(IntegrityError) as info:
-        download(served, tmp_path / "f.bin", session=session, chunk_size=MIB)
+        download(served, tmp_path / "f.bin", session=session, chunk_size=MIB, checksum=checksum)  # type: ignore[arg-type]
     message = str(info.value)
-    assert "MD5 mismatch" in message and "checked 2 times" in message
+    assert [name for name in ("CRC32C", "MD5") if f"{name} mismatch" in message] == detected
+    assert "checked 2 times" in message
     assert "X-Goog-Signature" not in message
     assert session.statuses == [200, 200]
     assert leftovers(tmp_path) == []  # no part file, no final file, no sidecar
+
+
+def test_one_flipped_byte_is_detected(fresh_emulator: EmulatorServer, tmp_path: Path) -> None:
+    data = bytearray(payload(SIZE, seed=14))
+    served = serve(fresh_emulator, bytes(data))
+    data[SIZE // 2] ^= 0x01
+    served.blob.path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="CRC32C mismatch"):
+        download(served, tmp_path / "f.bin", integrity_retries=0)
+    assert leftovers(tmp_path) == []
 
 
 def test_expected_size_mismatch_fails_without_reading_the_body(
@@ -216,9 +284,14 @@ def test_rerun_skips_verified_file_without_any_request(emulator: EmulatorServer,
     def must_not_be_called() -> str:
         raise AssertionError("no URL needed for a verified file")
 
-    again = download(must_not_be_called, tmp_path / "f.bin", expected_size=SIZE, expected_md5=first.md5)
-    assert again.skipped and (again.size, again.md5, again.requests) == (SIZE, first.md5, 0)
-    assert emulator.state.requests_seen == seen
+    again = download(must_not_be_called, tmp_path / "f.bin", expected_size=SIZE)
+    assert again.skipped and (again.size, again.crc32c, again.requests) == (SIZE, first.crc32c, 0)
+    # A caller who knows the MD5 gets it computed and recorded, and a later run trusts it.
+    md5 = hashlib.md5(data).hexdigest()
+    with_md5 = download(served, tmp_path / "g.bin", expected_md5=md5)
+    assert (with_md5.md5, with_md5.crc32c) == (md5, first.crc32c)
+    assert download(must_not_be_called, tmp_path / "g.bin", expected_md5=md5).skipped
+    assert emulator.state.requests_seen == seen + 1
 
 
 def test_rerun_downloads_again_when_the_copy_cannot_be_trusted(
@@ -230,11 +303,17 @@ def test_rerun_downloads_again_when_the_copy_cannot_be_trusted(
     target.write_bytes(b"x" * 1000)  # same size, no sidecar, MD5 expected: not trusted
     result = download(served, target, expected_md5=hashlib.md5(data).hexdigest())
     assert not result.skipped and target.read_bytes() == data
-    # Sidecar of another content: downloaded again.
-    (tmp_path / "f.bin.md5").write_text(f"{'0' * 32}  f.bin\n")
+    # Sidecar recording another MD5 than the expected one: downloaded again.
+    side = tmp_path / ("f.bin" + SIDECAR)
+    side.write_text(json.dumps({"size": 1000, "md5": "0" * 32}))
     assert not download(served, target, expected_md5=hashlib.md5(data).hexdigest()).skipped
+    # Sidecar of another size, or unreadable: downloaded again even without expectations.
+    for record in ('{"size": 999}', "not json"):
+        side.write_text(record)
+        assert not download(served, target).skipped
+        assert target.read_bytes() == data and side.read_text() != record
     # Size-only knowledge, no sidecar: skipped on size.
-    (tmp_path / "f.bin.md5").unlink()
+    side.unlink()
     assert download(served, target, expected_size=1000).skipped
     assert not download(served, target, expected_size=1000, overwrite=True).skipped
 
@@ -256,7 +335,7 @@ def test_download_many_finishes_the_others_then_raises(emulator: EmulatorServer,
     missing = emulator.state.blobs.sign(emulator.url, "transfer/none/x.bin")
     with pytest.raises(DownloadError, match="404"):
         download_many([(good, tmp_path / "a.bin"), (missing, tmp_path / "b.bin")], max_workers=2)
-    assert leftovers(tmp_path) == ["a.bin", "a.bin.md5"]
+    assert leftovers(tmp_path) == ["a.bin", "a.bin" + SIDECAR]
     with pytest.raises(TransferError, match="2 of 3 downloads failed"):
         download_many([(missing, tmp_path / "c"), (missing, tmp_path / "d"), (good, tmp_path / "e")])
 
@@ -309,9 +388,15 @@ def test_helpers() -> None:
     assert filename_from_url("https://h/storage/b/k/output%201.tgz?X-Goog-Signature=abc") == "output 1.tgz"
     assert filename_from_url("https://h/") == "download"
     md5 = hashlib.md5(b"abc")
-    import base64
-
     header = f"crc32c=n03x6A==, md5={base64.b64encode(md5.digest()).decode()}"
     assert md5_from_headers({"x-goog-hash": header}) == md5.hexdigest()
     assert md5_from_headers({"x-goog-hash": "crc32c=n03x6A=="}) is None
     assert md5_from_headers({}) is None
+    found = announced_hashes({"x-goog-hash": header})
+    assert (found.crc32c, found.md5) == ("n03x6A==", md5.hexdigest())
+    assert announced_hashes({"x-goog-hash": "crc32c=not-base64!,md5=short"}).crc32c is None
+    # requests folds repeated x-goog-hash headers into one comma-separated value; httpx keeps a list.
+    import httpx
+
+    split = httpx.Headers([("x-goog-hash", "crc32c=n03x6A=="), ("x-goog-hash", f"md5={header[-24:]}")])
+    assert announced_hashes(split) == found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ def test_download_to_s3_and_read_back(fresh_emulator: EmulatorServer, s3_bucket:
     result = download(served, target, chunk_size=MIB, block_size=5 * MIB)
     assert result.uri == f"s3://{AWS_CONN_ID}@{s3_bucket.bucket}/assets/output.zip"
     assert target.read_bytes() == data
-    assert s3_keys(s3_bucket) == ["assets/output.zip", "assets/output.zip.md5"]
-    assert (s3_bucket / "assets" / "output.zip.md5").read_text().split()[0] == hashlib.md5(data).hexdigest()
+    assert s3_keys(s3_bucket) == ["assets/output.zip", "assets/output.zip.up42-verified.json"]
+    record = json.loads((s3_bucket / "assets" / "output.zip.up42-verified.json").read_text())
+    assert record == {"size": len(data), "crc32c": served.blob.crc32c}
     assert target.fs.info(target.path)["ETag"].strip('"').endswith("-3")
     # The re-run trusts the sidecar on S3 too.
     assert download(served, target, expected_size=len(data)).skipped
@@ -66,9 +68,9 @@ def test_download_to_generic_fsspec_store(emulator: EmulatorServer) -> None:
     data = payload(2 * MIB + 3, seed=33)
     served = serve(emulator, data)
     root = UPath(f"memory://transfer-{uuid.uuid4().hex}/")
-    result = download(served, root / "sub" / "f.bin", chunk_size=MIB)
+    result = download(served, root / "sub" / "f.bin", chunk_size=MIB, checksum="md5")
     assert (root / "sub" / "f.bin").read_bytes() == data
-    assert sorted(p.name for p in (root / "sub").iterdir()) == ["f.bin", "f.bin.md5"]
+    assert sorted(p.name for p in (root / "sub").iterdir()) == ["f.bin", "f.bin.up42-verified.json"]
     assert result.md5 == hashlib.md5(data).hexdigest()
 
 
@@ -86,5 +88,10 @@ def test_download_and_extract_keep_archive_on_s3(emulator: EmulatorServer, s3_bu
     files = download_and_extract(served, s3_bucket / "job", keep_archive=True)
     prefix = f"s3://{AWS_CONN_ID}@{s3_bucket.bucket}/job/"
     assert files == [prefix + "data.json", prefix + "a/a_0-0.tif"]
-    assert s3_keys(s3_bucket) == ["job/a/a_0-0.tif", "job/data.json", "job/output.tgz", "job/output.tgz.md5"]
+    assert s3_keys(s3_bucket) == [
+        "job/a/a_0-0.tif",
+        "job/data.json",
+        "job/output.tgz",
+        "job/output.tgz.up42-verified.json",
+    ]
     assert served.calls == 1  # the URL fetched for the file name is reused for the download

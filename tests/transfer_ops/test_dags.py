@@ -105,7 +105,8 @@ def test_upload_tree_to_s3_byte_identical(airflow_worker, env, up42: Up42, s3: S
         "a/b/image_0-0.tif": rng.bytes(200_000),
         "a/big.bin": rng.bytes(21 * 2**20),  # > one 16 MiB part: a real multipart upload
         "c/empty.txt": b"",
-        "c/d.tif.md5": b"0" * 32 + b"  d.tif\n",  # a download sidecar: not uploaded
+        "c/d.tif.up42-verified.json": b'{"size": 1}',  # a download sidecar: not uploaded
+        "c/d.tif.md5": b"0" * 32 + b"  d.tif\n",  # the user's own file: uploaded
     }
     for rel, data in files.items():
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -113,8 +114,8 @@ def test_upload_tree_to_s3_byte_identical(airflow_worker, env, up42: Up42, s3: S
     job_id = up42.jobs[0]
     result = run(airflow_worker, env, "data_upload", sources=[str(tree)], job_ids=[job_id])
     uploaded = {k.removeprefix("dag-uploads/") for k in s3.keys("dag-uploads/")}
-    wanted = {rel for rel in files if not rel.endswith(".md5")}
-    assert wanted <= uploaded and "c/d.tif.md5" not in uploaded
+    wanted = {rel for rel in files if not rel.endswith(".up42-verified.json")}
+    assert wanted <= uploaded and "c/d.tif.up42-verified.json" not in uploaded
     for rel in wanted:
         assert s3.read(f"dag-uploads/{rel}") == files[rel]
     assert s3.read(f"dag-uploads/{job_id}.tgz") == up42.job_blob(job_id)

@@ -90,7 +90,8 @@ def test_asset_archives_to_s3_kept_and_skipped_on_rerun(up42: Up42, s3: S3):
     assert up42.downloads == before + 2
     for order_id in order_ids:
         (asset,) = up42.assets(order_id)
-        (key,) = [k for k in s3.keys(f"{prefix}/asset_{asset['id']}/") if not k.endswith(".md5")]
+        keys = s3.keys(f"{prefix}/asset_{asset['id']}/")
+        (key,) = [k for k in keys if not k.endswith(".up42-verified.json")]
         assert s3.read(key) == up42.asset_blob(asset["id"])
     assert execute(op) == uris and up42.downloads == before + 2
 
@@ -265,3 +266,24 @@ def test_plot_coverage_to_s3(up42: Up42, s3: S3):
     assert uri == f"s3://{AWS_CONN_ID}@{BUCKET}/{prefix}/coverage.png"
     with Image.open(io.BytesIO(s3.read(f"{prefix}/coverage.png"))) as image:
         assert image.format == "PNG" and image.size[0] > 300
+
+
+def test_checksum_md5_verifies_and_records_md5(up42: Up42, tmp_path: Path):
+    import hashlib
+
+    order_id = up42.orders[0]
+    op = UP42DownloadAssetsOperator(
+        task_id="dl_md5", order_ids=[order_id], destination=str(tmp_path), unpack=False, checksum="md5"
+    )
+    (uri,) = execute(op)
+    (asset,) = up42.assets(order_id)
+    record = json.loads(Path(uri + ".up42-verified.json").read_text())
+    assert record == {
+        "size": Path(uri).stat().st_size,
+        "md5": hashlib.md5(up42.asset_blob(asset["id"])).hexdigest(),
+    }
+
+
+def test_unknown_checksum_is_refused_when_the_dag_is_parsed():
+    with pytest.raises(ValueError, match="dl: checksum must be one of auto, md5, all; got 'sha256'"):
+        UP42DownloadAssetsOperator(task_id="dl", order_ids=["x"], destination="/tmp/x", checksum="sha256")

@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--asset-size-mb", type=float, default=0.0, help="pad order assets to about this size (benchmarks)"
     )
     p.add_argument(
+        "--download-hashes",
+        default="crc32c,md5",
+        help="hashes signed downloads announce in x-goog-hash: crc32c,md5 (GCS), crc32c or md5",
+    )
+    p.add_argument(
         "--data-dir", type=Path, default=None, help="where generated files are kept (default: temporary)"
     )
     faults = p.add_argument_group("fault injection (probabilities 0..1, off by default)")
@@ -77,6 +82,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         max_concurrent_jobs=args.max_concurrent_jobs,
         asset_size_mb=args.asset_size_mb,
         data_dir=args.data_dir,
+        download_hashes=tuple(h.strip().lower() for h in args.download_hashes.split(",") if h.strip()),
         faults=FaultConfig(
             error_rate=args.fault_5xx,
             rate_limit_rate=args.fault_429,
@@ -95,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed <= 0:
         print("up42-emulator: --speed must be > 0", file=sys.stderr)
         return 2
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"up42-emulator: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -42,6 +42,9 @@ class EmulatorConfig:
     initial_credits: int = 100_000
     max_concurrent_jobs: int = 3
     asset_size_mb: float = 0.0  # > 0 pads every order asset archive to about this size (benchmarks)
+    # What signed downloads announce in x-goog-hash. GCS sends both for a plain object and only
+    # crc32c for a composite one; ("md5",) imitates a server without CRC32C.
+    download_hashes: tuple[str, ...] = ("crc32c", "md5")
     data_dir: Path | None = None  # generated files; a temporary directory when None
     faults: FaultConfig = field(default_factory=FaultConfig)
 
@@ -53,6 +56,11 @@ class EmulatorConfig:
     @property
     def account_id(self) -> str:
         return str(uuid.uuid5(uuid.UUID(self.project_id), "account"))
+
+    def __post_init__(self) -> None:
+        unknown = set(self.download_hashes) - {"crc32c", "md5"}
+        if unknown or not self.download_hashes:
+            raise ValueError(f"download_hashes must name crc32c and/or md5, got {list(self.download_hashes)}")
 
     def with_faults(self, **kwargs: float) -> EmulatorConfig:
         return replace(self, faults=replace(self.faults, **kwargs))

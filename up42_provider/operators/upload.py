@@ -31,8 +31,6 @@ from up42_provider.transfer.upload import iter_files
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-SIDECAR_SUFFIX = ".md5"
-
 
 def archive_suffix(name: str) -> str:
     """``.zip``, ``.tgz``, ``.tar.gz`` ... of a signed URL's file name (``.zip`` when unknown)."""
@@ -97,14 +95,15 @@ class UP42UploadToBucketOperator(UP42DataOperator):
     :param source_root: the folder ``source_uris`` are made relative to.
     :param source_conn_id: connection of the source object store (if not in the URIs).
     :param extension: suffix of job archive names (default ``.tgz``).
-    :param include_sidecars: also copy the ``.md5`` sidecars and download manifests (default
-        False: they describe the download, not the data).
+    :param include_sidecars: also copy the ``.up42-verified.json`` sidecars and download
+        manifests (default False: they describe the download, not the data).
     :param overwrite: False skips files whose copy already has the source's size.
     :param destination: see :class:`~up42_provider.operators._data.UP42DataOperator`
         (``destination_conn_id``, ``max_workers``, ``emit_asset``, ``asset_alias``).
 
-    Archives are verified against UP42's MD5 and skipped on a re-run (``.md5`` sidecar next to
-    them). Returns the URIs written (XCom) and emits an Airflow Asset for ``destination``.
+    Archives are verified against UP42's checksums and skipped on a re-run (a
+    ``.up42-verified.json`` sidecar next to them). Returns the URIs written (XCom) and emits an
+    Airflow Asset for ``destination``.
     """
 
     template_fields: Sequence[str] = (
@@ -194,7 +193,7 @@ class UP42UploadToBucketOperator(UP42DataOperator):
             for file, rel_in_item, _size in iter_files(item):
                 if not include_sidecars and (
                     file.name == MANIFEST
-                    or (file.name.endswith(SIDECAR_SUFFIX) and file.name != SIDECAR_SUFFIX)
+                    or (file.name.endswith(targets.SIDECAR_SUFFIX) and file.name != targets.SIDECAR_SUFFIX)
                 ):
                     continue
                 pairs.append((file, child(root, _relpath(file, base) or rel_in_item)))

@@ -6,6 +6,7 @@ Plain Python (requests + fsspec); Airflow is only imported to turn ``s3://...`` 
 """
 
 from up42_provider.transfer.archives import detect_format, download_and_extract, extract_archive, member_path
+from up42_provider.transfer.checksums import announced_hashes, md5_from_headers
 from up42_provider.transfer.download import (
     DownloadItem,
     DownloadResult,
@@ -13,7 +14,6 @@ from up42_provider.transfer.download import (
     download_many,
     existing_result,
     filename_from_url,
-    md5_from_headers,
 )
 from up42_provider.transfer.errors import (
     ArchiveError,
@@ -34,6 +34,7 @@ __all__ = [
     "Progress",
     "TransferError",
     "UnsafeArchiveError",
+    "announced_hashes",
     "detect_format",
     "download",
     "download_and_extract",

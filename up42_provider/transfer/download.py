@@ -11,9 +11,11 @@ resume, never checks the bytes and spends most of its time in Python per-KiB ove
 * a dropped connection resumes with ``Range: bytes=<written>-`` (plus ``If-Range`` with the
   ETag); only a ``206`` whose ``Content-Range`` starts exactly at the written offset (and reports
   the same total) is appended, a ``200`` restarts from byte 0 on the same response;
-* size is always verified, MD5 too when the server sends ``x-goog-hash: md5=<b64>`` (hashed
-  incrementally while writing; the writer and the hash state live across resumed requests, so
-  nothing is re-read); a mismatch triggers one fresh download, then :class:`IntegrityError`;
+* size is always verified, and the hashes of ``x-goog-hash`` (CRC32C by default, MD5 on request
+  or when it is all the server sends; see :mod:`~up42_provider.transfer.checksums` for why) are
+  computed incrementally while writing; the writer and the hash state live across resumed
+  requests, so nothing is re-read; a mismatch triggers one fresh download, then
+  :class:`IntegrityError`;
 * an expired or rejected signed URL (GCS: ``400 ExpiredToken``, ``403``) asks ``url_provider``
   for a new one and continues at the same offset;
 * retries are bounded by consecutive attempts without progress and by a total time budget, with
@@ -23,16 +25,14 @@ resume, never checks the bytes and spends most of its time in Python per-KiB ove
   between attempts, so this module keeps its own small loop;
 * every request has a (connect, read) timeout; signed-URL query strings are never logged.
 
-Re-runs are idempotent: a final file with the expected size and a matching ``<name>.md5``
-sidecar is reported as ``skipped`` without any HTTP request.
+Re-runs are idempotent: a final file with the size and hashes recorded in its
+``<name>.up42-verified.json`` sidecar (and the expected ones) is reported as ``skipped`` without
+any HTTP request.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import hashlib
 import http.client
 import logging
 import random
@@ -51,6 +51,15 @@ import urllib3.exceptions
 
 from up42_provider.api.redact import redact_url
 from up42_provider.transfer import targets
+from up42_provider.transfer.checksums import (
+    POLICIES,
+    Announced,
+    ChecksumPolicy,
+    Digests,
+    algorithms,
+    announced_hashes,
+    normalize_md5,
+)
 from up42_provider.transfer.errors import DownloadError, IntegrityError, TransferError
 from up42_provider.transfer.progress import Progress
 
@@ -80,13 +89,15 @@ _NETWORK_ERRORS: tuple[type[BaseException], ...] = (
 
 @dataclass(frozen=True)
 class DownloadResult:
-    """``uri``: absolute local path or object URL; ``md5``: hex digest of the bytes written."""
+    """``uri``: absolute local path or object URL; ``md5`` (hex) and ``crc32c`` (base64, as GCS
+    writes it): digests of the bytes written, for those computed (see ``checksum``)."""
 
     uri: str
     size: int
     md5: str | None
     skipped: bool = False
     requests: int = 0  # HTTP requests made (0 when skipped)
+    crc32c: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,7 @@ class _Expired(Exception):
 
 
 class _Mismatch(Exception):
-    """The completed bytes do not match the announced size or MD5."""
+    """The completed bytes do not match the announced size or hashes."""
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -130,36 +141,6 @@ def filename_from_url(url: str, default: str = "download") -> str:
     """The last path segment of a (signed) URL, e.g. ``output.tgz``; never the query string."""
     name = PurePosixPath(unquote(urlsplit(url).path)).name
     return name or default
-
-
-def md5_from_headers(headers: Any) -> str | None:
-    """Hex MD5 from ``x-goog-hash: crc32c=...,md5=<base64>`` (None when absent or malformed)."""
-    value = headers.get("x-goog-hash")
-    if not value:
-        return None
-    for part in value.split(","):
-        name, _, encoded = part.strip().partition("=")
-        if name.strip().lower() == "md5":
-            return normalize_md5(encoded.strip())
-    return None
-
-
-def normalize_md5(value: str | None) -> str | None:
-    """Accept hex (32 chars) or base64 (as in ``x-goog-hash``) and return lower-case hex."""
-    if not value:
-        return None
-    value = value.strip()
-    if len(value) == 32:
-        try:
-            bytes.fromhex(value)
-            return value.lower()
-        except ValueError:
-            pass
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw.hex() if len(raw) == 16 else None
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -233,12 +214,14 @@ class _Download:
         integrity_retries: int,
         progress_interval: float,
         block_size: int | None,
+        checksum: ChecksumPolicy,
     ) -> None:
         self.source = source
         self.location = location
         self.label = f"Download of {targets.uri(location)}"
         self.expected_size = expected_size
         self.expected_md5 = normalize_md5(expected_md5)
+        self.checksum = checksum
         self.session = session
         self.chunk_size = chunk_size
         self.timeout = timeout
@@ -256,9 +239,9 @@ class _Download:
     def _reset(self) -> None:
         """Forget the partial copy (the writer is kept and truncated)."""
         self.offset = 0
-        self.hasher = hashlib.md5()
+        self.digests: Digests | None = None  # chosen on the first answer, from its x-goog-hash
         self.total: int | None = None
-        self.remote_md5: str | None = None
+        self.remote = Announced()
         self.etag: str | None = None
         if self.writer is not None:
             self.writer.restart()
@@ -277,7 +260,7 @@ class _Download:
         failures = 0  # consecutive attempts without progress
         mismatches = 0
         last: Exception | None = None
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="up42-download-md5")
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="up42-download-hash")
         try:
             while True:
                 if time.monotonic() > deadline:
@@ -347,13 +330,18 @@ class _Download:
             raise
         finally:
             self.pool.shutdown(wait=True)
-        digest = self.hasher.hexdigest()
+        digests = self.digests or Digests(frozenset())
+        record = {"size": self.offset, "crc32c": digests.crc32c, "md5": digests.md5}
         try:
-            targets.write_sidecar(self.location, digest)
+            targets.write_sidecar(self.location, record)
         except Exception:  # the file itself is fine; a re-run just cannot skip it
-            log.warning("%s: could not write the .md5 sidecar", self.label, exc_info=True)
+            log.warning("%s: could not write the verification sidecar", self.label, exc_info=True)
         self.progress.finish()
-        return DownloadResult(targets.uri(self.location), self.offset, digest, False, self.requests)
+        checked = digests.verified(self.remote, self.expected_md5)
+        log.debug("%s: verified size%s", self.label, "".join(f" and {n.upper()}" for n in checked))
+        return DownloadResult(
+            targets.uri(self.location), self.offset, digests.md5, False, self.requests, digests.crc32c
+        )
 
     def _give_up(self, why: str, last: Exception | None) -> DownloadError:
         detail = f": last error: {last}" if last else ""
@@ -411,29 +399,37 @@ class _Download:
         return total
 
     def _check_identity(self, response: requests.Response, total: int | None) -> None:
-        """Remember size/MD5/ETag; a resumed answer describing another object starts over."""
-        md5 = md5_from_headers(response.headers)
+        """Remember size/hashes/ETag; a resumed answer describing another object starts over."""
+        announced = announced_hashes(response.headers)
         etag = response.headers.get("ETag")
         if self.offset and (
-            (md5 and self.remote_md5 and md5 != self.remote_md5) or (etag and self.etag and etag != self.etag)
+            _differ(announced.md5, self.remote.md5)
+            or _differ(announced.crc32c, self.remote.crc32c)
+            or _differ(etag, self.etag)
         ):
             raise _Restart("the object changed on the server since the download started")
         if self.expected_size is not None and total is not None and total != self.expected_size:
             raise _Mismatch(f"server announces {total} bytes, expected {self.expected_size}")
         self.total = total if total is not None else self.total
-        self.remote_md5 = md5 or self.remote_md5
+        self.remote = Announced(
+            crc32c=announced.crc32c or self.remote.crc32c, md5=announced.md5 or self.remote.md5
+        )
         self.etag = etag or self.etag
+        if self.digests is None:  # offset 0: choose what to hash from this first answer
+            self.digests = Digests(algorithms(self.checksum, self.remote, self.expected_md5))
 
     def _stream(self, response: requests.Response) -> None:
         """Copy the body; hashing chunk n (one helper thread) overlaps writing it and reading n+1.
 
-        MD5 runs at ~600 MB/s on one core and releases the GIL, so it hides behind the socket and
-        the destination instead of adding to them. Two reusable buffers (no allocation and page
+        Hashing releases the GIL (MD5) or takes microseconds (CRC32C), so it hides behind the
+        socket and the destination instead of adding to them. Two reusable buffers (no allocation and page
         faulting per chunk) bound the memory. ``offset`` counts bytes the writer accepted, so a
         resume starts exactly where the destination ends; bytes that arrived before a connection
         broke are kept.
         """
         readinto = _body_readinto(response)
+        digests = self.digests
+        assert digests is not None  # set by _check_identity before the body is read
         buffers = [memoryview(bytearray(self.chunk_size)) for _ in range(2)]
         start = self.offset
         hashing: Future[Any] | None = None
@@ -450,7 +446,7 @@ class _Download:
                     self.offset += n
                     if hashing is not None:
                         hashing.result()
-                    hashing = self.pool.submit(self.hasher.update, data)
+                    hashing = self.pool.submit(digests.update, data)
                     self.progress.advance(n)
                     turn ^= 1
                 if error is not None:
@@ -488,10 +484,14 @@ class _Download:
             raise _Mismatch(f"got {self.offset} bytes, server announced {self.total}")
         if self.expected_size is not None and self.offset != self.expected_size:
             raise _Mismatch(f"got {self.offset} bytes, expected {self.expected_size}")
-        digest = self.hasher.hexdigest()
-        for name, want in (("server's x-goog-hash", self.remote_md5), ("expected", self.expected_md5)):
-            if want and digest != want:
-                raise _Mismatch(f"MD5 mismatch: got {digest}, {name} MD5 is {want}")
+        if self.digests is not None:
+            problems = self.digests.mismatches(self.remote, self.expected_md5)
+            if problems:
+                raise _Mismatch("; ".join(problems))
+
+
+def _differ(new: str | None, old: str | None) -> bool:
+    return bool(new and old and new != old)
 
 
 def existing_result(
@@ -499,20 +499,21 @@ def existing_result(
 ) -> DownloadResult | None:
     """A ``skipped`` result when ``location`` already holds the verified file, else None.
 
-    Skip when the file exists and (a) its ``.md5`` sidecar from an earlier verified download
-    matches ``expected_md5`` (if given) and its size matches ``expected_size`` (if given), or
-    (b) without sidecar: ``expected_size`` is given, matches, and no MD5 is expected.
+    Skip when the file exists and (a) the sidecar of an earlier verified download records its
+    size, and the MD5 it records matches ``expected_md5`` (if given), or (b) without sidecar:
+    ``expected_size`` is given, matches, and no MD5 is expected.
     """
     location = targets.resolve(destination)
     size = targets.size_of(location)
     if size is None or (expected_size is not None and size != expected_size):
         return None
     want = normalize_md5(expected_md5)
-    recorded = targets.read_sidecar(location)
-    if recorded is not None:
-        if want and recorded != want:
+    record = targets.read_sidecar(location)
+    if record is not None:
+        if record.get("size") != size or (want and record.get("md5") != want):
             return None
-        return DownloadResult(targets.uri(location), size, recorded, True, 0)
+        uri = targets.uri(location)
+        return DownloadResult(uri, size, record.get("md5"), True, 0, record.get("crc32c"))
     if expected_size is not None and not want:
         return DownloadResult(targets.uri(location), size, None, True, 0)
     return None
@@ -533,6 +534,7 @@ def download(
     progress_interval: float = 5.0,
     block_size: int | None = None,
     overwrite: bool = False,
+    checksum: ChecksumPolicy = "auto",
 ) -> DownloadResult:
     """Download a signed URL to ``destination`` (local path, ``file://``, ``s3://``, ... or an
     ``ObjectStoragePath`` carrying its Airflow ``conn_id``), atomically and verified.
@@ -542,8 +544,12 @@ def download(
     ``max_attempts`` bounds consecutive attempts that make no progress, ``max_total_time`` the
     whole call; a size/MD5 mismatch is retried ``integrity_retries`` times with a fresh download.
     ``block_size`` is the multipart part size on object storage (default 16 MiB, grown for huge
-    files). ``overwrite=True`` downloads even when a verified copy exists.
+    files). ``overwrite=True`` downloads even when a verified copy exists. ``checksum`` picks the
+    hashes verified against ``x-goog-hash``: ``auto`` (CRC32C when announced, else MD5), ``md5``
+    or ``all`` (see :mod:`~up42_provider.transfer.checksums`).
     """
+    if checksum not in POLICIES:
+        raise ValueError(f"checksum must be one of {', '.join(POLICIES)}; got {checksum!r}")
     location = targets.resolve(destination)
     if not overwrite:
         found = existing_result(location, expected_size=expected_size, expected_md5=expected_md5)
@@ -568,6 +574,7 @@ def download(
             integrity_retries=integrity_retries,
             progress_interval=progress_interval,
             block_size=block_size,
+            checksum=checksum,
         ).run()
     finally:
         if own_session:

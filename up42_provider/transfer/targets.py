@@ -10,13 +10,15 @@ A reader must never see a half-written file under its final name:
 * any other fsspec filesystem: a ``<name>.part-<token>`` key, moved to the final key when done
   and removed on failure.
 
-The verification sidecar ``<name>.md5`` (``md5sum`` format: ``<hex>  <name>``) is written after a
-verified download, so a re-run can skip the file without any HTTP request.
+The verification sidecar ``<name>.up42-verified.json`` (``{"size": .., "crc32c": "<b64>", "md5":
+"<hex>"}``, the digests computed) is written after a verified download, so a re-run can skip the
+file without any HTTP request.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -96,29 +98,34 @@ def sibling(location: Location, name: str) -> Location:
     return location.with_name(name)
 
 
-# -- md5 sidecar ---------------------------------------------------------------------------------
+# -- verification sidecar ------------------------------------------------------------------------
+SIDECAR_SUFFIX = ".up42-verified.json"
+
+
 def sidecar(location: Location) -> Location:
-    return sibling(location, f"{location.name}.md5")
+    return sibling(location, f"{location.name}{SIDECAR_SUFFIX}")
 
 
-def read_sidecar(location: Location) -> str | None:
-    """The hex MD5 recorded for ``location`` by a previous verified download, if any."""
+def read_sidecar(location: Location) -> dict[str, Any] | None:
+    """What a previous verified download recorded for ``location``: size and digests, if any."""
     side = sidecar(location)
     try:
         text = side.read_text() if isinstance(side, Path) else side.fs.cat_file(side.path).decode()
-    except (FileNotFoundError, OSError, UnicodeDecodeError):
+        record = json.loads(text)
+    except (FileNotFoundError, OSError, UnicodeDecodeError, ValueError):
         return None
-    digest = text.split(maxsplit=1)[0].lower() if text.strip() else ""
-    return digest if len(digest) == 32 and all(c in "0123456789abcdef" for c in digest) else None
+    if not isinstance(record, dict) or not isinstance(record.get("size"), int):
+        return None
+    return {k: record.get(k) for k in ("size", "crc32c", "md5")}
 
 
-def write_sidecar(location: Location, md5_hex: str) -> None:
+def write_sidecar(location: Location, record: dict[str, Any]) -> None:
     side = sidecar(location)
-    line = f"{md5_hex}  {location.name}\n"
+    text = json.dumps({k: v for k, v in record.items() if v is not None}, sort_keys=True) + "\n"
     if isinstance(side, Path):
-        side.write_text(line)
+        side.write_text(text)
     else:
-        side.fs.pipe_file(side.path, line.encode())
+        side.fs.pipe_file(side.path, text.encode())
 
 
 # -- atomic writers ------------------------------------------------------------------------------
@@ -141,15 +148,25 @@ def part_name(name: str) -> str:
     return f"{name}{PART_MARKER}{secrets.token_hex(6)}"
 
 
+# Local writes go to the kernel in slices of this size. Linux 6.x backs the page cache with large
+# folios sized after the write: 1 MiB write() calls then sometimes stall in page allocation
+# (measured on ext4: 1 GiB in 1 MiB writes ran at 320-3800 MB/s from run to run, in 128 KiB writes
+# at 2.9-3.3 GB/s every time). Eight syscalls per MiB cost nothing next to that.
+LOCAL_WRITE_SLICE = 128 * 1024
+
+
 class LocalWriter:
     def __init__(self, final: Path) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         self.final = final
         self.part = final.with_name(part_name(final.name))
-        self._fh = open(self.part, "xb")  # noqa: SIM115 - lives until commit/abort
+        self._fh = open(self.part, "xb", buffering=0)  # noqa: SIM115 - lives until commit/abort
 
-    def write(self, data: bytes) -> None:
-        self._fh.write(data)
+    def write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            written = self._fh.write(view[:LOCAL_WRITE_SLICE])
+            view = view[written:]
 
     def restart(self) -> None:
         self._fh.seek(0)

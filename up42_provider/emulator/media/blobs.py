@@ -26,6 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+try:  # Google's CRC32C, the checksum GCS computes for every object (C extension: ~20 GB/s)
+    import google_crc32c
+except ImportError:  # pragma: no cover - a dependency of the package
+    google_crc32c = None
+
 BUCKET = "up42-emulator-storage"
 SERVICE_ACCOUNT = "up42-storage@up42-emulator.iam.gserviceaccount.com"
 ALGORITHM = "GOOG4-RSA-SHA256"
@@ -45,7 +50,7 @@ class Blob:
     path: Path
     size: int
     md5: str  # base64, as in x-goog-hash
-    crc32c: str | None  # base64; None: no fast CRC32C implementation available
+    crc32c: str | None  # base64 of the big-endian value; None: no CRC32C implementation available
     etag: str  # quoted hex md5, as GCS sends for non-composite objects
     generation: int
     updated: datetime
@@ -148,9 +153,12 @@ class BlobStore:
             try:
                 entry.build(temp)
                 md5 = hashlib.md5()
+                crc = google_crc32c.Checksum() if google_crc32c is not None else None
                 with temp.open("rb") as handle:
                     while chunk := handle.read(_CHUNK):
                         md5.update(chunk)
+                        if crc is not None:
+                            crc.update(chunk)
                 size = temp.stat().st_size
                 os.replace(temp, final)
             finally:
@@ -163,7 +171,7 @@ class BlobStore:
                 path=final,
                 size=size,
                 md5=base64.b64encode(md5.digest()).decode(),
-                crc32c=None,
+                crc32c=base64.b64encode(crc.digest()).decode() if crc is not None else None,
                 etag=f'"{md5.hexdigest()}"',
                 generation=int(updated.timestamp() * 1_000_000),
                 updated=updated,

@@ -122,8 +122,15 @@ class BlobResponse(Response):
             watcher.cancel()
 
 
-def _headers(blob: Blob) -> dict[str, str]:
-    hashes = f"crc32c={blob.crc32c},md5={blob.md5}" if blob.crc32c else f"md5={blob.md5}"
+def _hashes(blob: Blob, announced: tuple[str, ...]) -> str:
+    """``x-goog-hash`` as GCS writes it: ``crc32c=<b64>,md5=<b64>``, limited to ``announced``."""
+    values = {"crc32c": blob.crc32c, "md5": blob.md5}
+    parts = [f"{name}={values[name]}" for name in ("crc32c", "md5") if name in announced and values[name]]
+    return ",".join(parts) or f"md5={blob.md5}"
+
+
+def _headers(blob: Blob, announced: tuple[str, ...]) -> dict[str, str]:
+    hashes = _hashes(blob, announced)
     return {
         "Content-Type": blob.content_type,
         "Accept-Ranges": "bytes",
@@ -159,7 +166,7 @@ def install(state: EmulatorState) -> list[BaseRoute]:
         except Exception:
             log.exception("building blob %s failed", key)
             return xml_error(500, "InternalError", "We encountered an internal error. Please try again.")
-        headers = _headers(blob)
+        headers = _headers(blob, state.config.download_hashes)
         if_none_match = request.headers.get("if-none-match")
         if if_none_match and (if_none_match.strip() == "*" or blob.etag in if_none_match):
             del headers["Content-Type"]
