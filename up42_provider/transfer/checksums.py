@@ -106,13 +106,19 @@ def algorithms(policy: str, announced: Announced, expected_md5: str | None = Non
     """The digests to compute for ``policy`` given what the server announced."""
     if policy not in POLICIES:
         raise ValueError(f"checksum must be one of {', '.join(POLICIES)}; got {policy!r}")
+    can_crc32c = google_crc32c is not None
     chosen: set[str] = set()
     if policy == "md5" or expected_md5:
         chosen.add("md5")
     if policy == "all":
-        chosen.update(name for name in ("crc32c", "md5") if getattr(announced, name))
+        chosen.update(n for n in ("crc32c", "md5") if getattr(announced, n) and (n == "md5" or can_crc32c))
     if policy == "auto":
-        chosen.add("crc32c" if FAST_CRC32C and (announced.crc32c or not announced.md5) else "md5")
+        if announced.crc32c and can_crc32c and (FAST_CRC32C or not announced.md5):
+            chosen.add("crc32c")
+        elif announced.md5:
+            chosen.add("md5")
+        else:  # nothing to check against: record the cheapest digest for the sidecar
+            chosen.add("crc32c" if FAST_CRC32C else "md5")
     return frozenset(chosen)
 
 
