@@ -24,7 +24,6 @@ import asyncio
 import logging
 import random
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -566,21 +565,6 @@ def check_jobs(hook: UP42Hook, job_ids: str | Iterable[str]) -> WaitState:
     return WaitState.build("job", statuses, messages)
 
 
-# The workspace id (needed by order paths) is looked up once per client, not by every trigger.
-_workspace_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-async def _ensure_workspace(client: AsyncUP42Client) -> None:
-    if client.tokens.workspace_id is not None:
-        return
-    lock = _workspace_locks.get(client)
-    if lock is None:
-        lock = _workspace_locks[client] = asyncio.Lock()
-    async with lock:
-        if client.tokens.workspace_id is None:
-            await client.aworkspace_id()
-
-
 async def _gather_limited(
     calls: Sequence[Callable[[], Awaitable[Any]]], limit: int = ASYNC_CONCURRENCY
 ) -> list[Any]:
@@ -598,7 +582,7 @@ async def _gather_limited(
 async def acheck_orders(client: AsyncUP42Client, order_ids: str | Iterable[str]) -> WaitState:
     """E25 per order (async, a few in parallel)."""
     ids = normalize_ids(order_ids, "order_ids")
-    await _ensure_workspace(client)
+    await client.aworkspace_id()  # single-flight: one lookup per client, not per trigger
     orders = await _gather_limited([lambda i=i: client.call(V1.get_order, order_id=i) for i in ids])
     statuses = {i: str(o.get("status")) for i, o in zip(ids, orders, strict=True)}
     messages = {

@@ -78,6 +78,13 @@ async def test_token_fetched_once_for_concurrent_calls(emulator, aclient_factory
     assert client.tokens.fetches == 1
 
 
+async def test_workspace_looked_up_once_for_concurrent_callers(emulator, aclient_factory):
+    client, rec = aclient_factory(emulator)
+    ids = await asyncio.gather(*(client.aworkspace_id() for _ in range(20)))
+    assert set(ids) == {emulator.config.workspace_id}
+    assert rec.sent("GET", f"/projects/{emulator.config.project_id}") == 1
+
+
 async def test_sync_and_async_clients_share_one_token(emulator):
     cache = TokenCache()
     settings = settings_for(emulator)

@@ -9,6 +9,7 @@ token cache and login (:mod:`.auth`) and the retry policy (:mod:`.retry`). One c
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 import logging
 import os
@@ -476,6 +477,7 @@ class AsyncUP42Client(_ClientCore):
         self._owns_client = client is None
         self._client = client
         self._timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+        self._workspace_lock: asyncio.Lock | None = None
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -488,11 +490,18 @@ class AsyncUP42Client(_ClientCore):
 
     # -- public API -----------------------------------------------------------------------------
     async def aworkspace_id(self) -> str:
+        """The project's workspace id, looked up once however many coroutines ask at the same time."""
         workspace = self.tokens.workspace_id
-        if workspace is None:
-            endpoint = self.auth.workspace_endpoint
-            workspace = self.auth.workspace_id(await self.call(endpoint))
-            self.tokens.workspace_id = workspace
+        if workspace is not None:
+            return workspace
+        if self._workspace_lock is None:  # created in the loop that uses it (one client per loop)
+            self._workspace_lock = asyncio.Lock()
+        async with self._workspace_lock:
+            workspace = self.tokens.workspace_id
+            if workspace is None:
+                endpoint = self.auth.workspace_endpoint
+                workspace = self.auth.workspace_id(await self.call(endpoint))
+                self.tokens.workspace_id = workspace
         return workspace
 
     async def call(
