@@ -255,3 +255,20 @@ def test_emulator_order_zip_kept_or_not_unpacked(emulator: EmulatorServer, tmp_p
     files = download_and_extract(served, tmp_path / "kept", keep_archive=True)
     assert (tmp_path / "kept" / "output.zip").exists() and len(files) == 2
     assert zipfile.is_zipfile(tmp_path / "raw" / "output.zip")
+
+
+def test_unpack_with_manifest_key_is_idempotent(emulator: EmulatorServer, tmp_path: Path) -> None:
+    served = serve(emulator, lambda path: products.write_job_results(path, [SCENE], 5), "output.tgz")
+    folder = tmp_path / "job"
+    first = download_and_extract(served, folder, work_dir=tmp_path, manifest_key="job:1")
+    assert served.calls == 1 and (folder / ".up42-download.json").exists()
+    seen = emulator.state.requests_seen
+    # Same key, files intact: no URL, no request, the same URIs.
+    assert download_and_extract(served, folder, work_dir=tmp_path, manifest_key="job:1") == first
+    assert served.calls == 1 and emulator.state.requests_seen == seen
+    # Another key, or a file gone: downloaded and unpacked again.
+    assert download_and_extract(served, folder, work_dir=tmp_path, manifest_key="job:2") == first
+    assert served.calls == 2
+    Path(first[-1]).unlink()
+    assert download_and_extract(served, folder, work_dir=tmp_path, manifest_key="job:2") == first
+    assert served.calls == 3 and Path(first[-1]).exists()

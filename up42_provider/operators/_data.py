@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R")
 
-MANIFEST = ".up42-download.json"  # written after a complete unpack; a re-run trusts it
 DEFAULT_MAX_WORKERS = 4
 
 
@@ -65,61 +64,6 @@ def asset_uri(destination: Any) -> str:
 
 def is_templated(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
-
-
-def child(location: targets.Location, *parts: str) -> targets.Location:
-    return location.joinpath(*[p for part in parts for p in part.split("/") if p])
-
-
-def relative(uri: str, root: targets.Location) -> str:
-    """``uri`` (as the engine reports it) relative to ``root``, in POSIX form."""
-    base = targets.uri(root).rstrip("/")
-    if isinstance(root, Path):
-        return Path(uri).absolute().relative_to(Path(base)).as_posix()
-    if not uri.startswith(base + "/"):
-        raise ValueError(f"{uri} is not below {base}")
-    return uri[len(base) + 1 :]
-
-
-# -- manifests: idempotent unpacking ------------------------------------------------------------
-def read_manifest(folder: targets.Location, source: str) -> list[str] | None:
-    """URIs of a complete earlier unpack of ``source`` into ``folder``, None when anything is off.
-
-    The engine skips a verified *archive* by itself; an unpacked archive leaves no archive behind,
-    so this small manifest (relative paths and sizes) lets a re-run skip it without any request.
-    """
-    location = child(folder, MANIFEST)
-    try:
-        if isinstance(location, Path):
-            text = location.read_text()
-        else:
-            text = location.fs.cat_file(location.path).decode()
-        manifest = json.loads(text)
-    except (FileNotFoundError, OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict) or manifest.get("source") != source:
-        return None
-    uris = []
-    for entry in manifest.get("files") or []:
-        file = child(folder, str(entry.get("path", "")))
-        if targets.size_of(file) != entry.get("size"):
-            return None
-        uris.append(targets.uri(file))
-    return uris or None
-
-
-def write_manifest(folder: targets.Location, source: str, uris: Sequence[str]) -> None:
-    files = []
-    for uri in uris:
-        rel = relative(uri, folder)
-        files.append({"path": rel, "size": targets.size_of(child(folder, rel))})
-    payload = json.dumps({"source": source, "files": files}, indent=1).encode()
-    location = child(folder, MANIFEST)
-    if isinstance(location, Path):
-        location.parent.mkdir(parents=True, exist_ok=True)
-        location.write_bytes(payload)
-    else:
-        location.fs.pipe_file(location.path, payload)
 
 
 def write_bytes(location: targets.Location, data: bytes) -> str:

@@ -17,16 +17,15 @@ from typing import TYPE_CHECKING, Any
 from up42_provider.operators._common import as_bool, as_positive_int
 from up42_provider.operators._data import (
     UP42DataOperator,
-    child,
     id_list,
-    read_manifest,
     run_all,
     write_bytes,
-    write_manifest,
 )
 from up42_provider.status import JobStatus
 from up42_provider.transfer import download_and_extract, targets
+from up42_provider.transfer.archives import read_manifest
 from up42_provider.transfer.checksums import POLICIES as CHECKSUM_POLICIES
+from up42_provider.transfer.targets import child
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,10 +61,13 @@ def fetch_archive(archive: Archive, *, unpack: bool, keep_archive: bool, checksu
     if archive.expected_size:
         options["expected_size"] = archive.expected_size
     uris = download_and_extract(
-        archive.url, archive.folder, unpack=unpack, keep_archive=keep_archive, **options
+        archive.url,
+        archive.folder,
+        unpack=unpack,
+        keep_archive=keep_archive,
+        manifest_key=archive.source if unpack else None,
+        **options,
     )
-    if unpack:
-        write_manifest(archive.folder, archive.source, uris)
     return Fetched(archive.source, list(uris), False)
 
 

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 from up42_provider.api.errors import UP42NotFoundError
 from up42_provider.operators._data import (
     UP42DataOperator,
-    child,
     id_list,
     read_json,
     run_all,
     write_bytes,
 )
 from up42_provider.transfer import targets
+from up42_provider.transfer.targets import child
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from up42_provider.operators._common import as_bool
 from up42_provider.operators._data import (
-    MANIFEST,
     UP42DataOperator,
-    child,
     flat_uris,
     id_list,
     resolve_destination,
     run_all,
 )
 from up42_provider.transfer import download, filename_from_url, targets, upload_file
+from up42_provider.transfer.archives import MANIFEST
+from up42_provider.transfer.targets import child
 from up42_provider.transfer.upload import iter_files
 
 if TYPE_CHECKING:

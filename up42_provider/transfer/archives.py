@@ -20,6 +20,7 @@ bad member found late only triggers that clean-up.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import posixpath
@@ -299,6 +300,52 @@ def extract_archive(
     return uris
 
 
+# -- manifests: idempotent unpacking --------------------------------------------------------------
+MANIFEST = ".up42-download.json"  # written after a complete unpack; a re-run trusts it
+
+
+def read_manifest(folder: targets.Location, key: str) -> list[str] | None:
+    """URIs of a complete earlier unpack of the archive ``key`` into ``folder``, None when anything
+    is off (no manifest, another key, a file missing or of another size).
+
+    A kept archive is skipped through its verification sidecar; an unpacked one leaves no archive
+    behind, so this small manifest (relative paths and sizes) lets a re-run skip it without any
+    request.
+    """
+    location = targets.child(folder, MANIFEST)
+    try:
+        if isinstance(location, Path):
+            text = location.read_text()
+        else:
+            text = location.fs.cat_file(location.path).decode()
+        manifest = json.loads(text)
+    except (FileNotFoundError, OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("source") != key:
+        return None
+    uris = []
+    for entry in manifest.get("files") or []:
+        file = targets.child(folder, str(entry.get("path", "")))
+        if targets.size_of(file) != entry.get("size"):
+            return None
+        uris.append(targets.uri(file))
+    return uris or None
+
+
+def write_manifest(folder: targets.Location, key: str, uris: list[str]) -> None:
+    files = []
+    for uri in uris:
+        rel = targets.relative(uri, folder)
+        files.append({"path": rel, "size": targets.size_of(targets.child(folder, rel))})
+    payload = json.dumps({"source": key, "files": files}, indent=1).encode()
+    location = targets.child(folder, MANIFEST)
+    if isinstance(location, Path):
+        location.parent.mkdir(parents=True, exist_ok=True)
+        location.write_bytes(payload)
+    else:
+        location.fs.pipe_file(location.path, payload)
+
+
 def download_and_extract(
     url_provider: UrlSource,
     destination_dir: targets.Destination,
@@ -309,6 +356,7 @@ def download_and_extract(
     work_dir: str | os.PathLike[str] | None = None,
     max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
     max_members: int = DEFAULT_MAX_MEMBERS,
+    manifest_key: str | None = None,
     **download_options: Any,
 ) -> list[str]:
     """The SDK's ``download_results`` done right: fetch an archive and (optionally) unpack it.
@@ -319,9 +367,17 @@ def download_and_extract(
       ``destination_dir`` when ``keep_archive`` is set, and unpacked into ``destination_dir``;
       returns the extracted files' URIs.
 
-    ``download_options`` go to :func:`~up42_provider.transfer.download.download`.
+    ``manifest_key`` (e.g. ``"asset:<id>"``) makes an unpack idempotent: the extracted files are
+    recorded in ``destination_dir/.up42-download.json`` and a later call with the same key returns
+    them without any request while they are all still there with their sizes. ``download_options``
+    go to :func:`~up42_provider.transfer.download.download`.
     """
     root = targets.resolve(destination_dir)
+    if unpack and manifest_key:
+        found = read_manifest(root, manifest_key)
+        if found is not None:
+            log.info("%s already unpacked in %s; skipping the download", manifest_key, targets.uri(root))
+            return found
     first: list[str] = []
     if archive_name is None:
         first.append(_resolve_url(url_provider))
@@ -335,12 +391,16 @@ def download_and_extract(
         result = download(provider, root.joinpath(archive_name), **download_options)
         if not unpack:
             return [result.uri]
-        return extract_archive(
+        uris = extract_archive(
             result.uri if isinstance(root, Path) else root.joinpath(archive_name),
             root,
             max_total_bytes=max_total_bytes,
             max_members=max_members,
         )
-    with tempfile.TemporaryDirectory(prefix="up42-download-", dir=work_dir) as tmp:
-        result = download(provider, Path(tmp, archive_name), overwrite=True, **download_options)
-        return extract_archive(result.uri, root, max_total_bytes=max_total_bytes, max_members=max_members)
+    else:
+        with tempfile.TemporaryDirectory(prefix="up42-download-", dir=work_dir) as tmp:
+            result = download(provider, Path(tmp, archive_name), overwrite=True, **download_options)
+            uris = extract_archive(result.uri, root, max_total_bytes=max_total_bytes, max_members=max_members)
+    if manifest_key:
+        write_manifest(root, manifest_key, uris)
+    return uris

@@ -98,6 +98,21 @@ def sibling(location: Location, name: str) -> Location:
     return location.with_name(name)
 
 
+def child(location: Location, *parts: str) -> Location:
+    """``location`` joined with POSIX relative paths (empty segments dropped)."""
+    return location.joinpath(*[p for part in parts for p in part.split("/") if p])
+
+
+def relative(written: str, root: Location) -> str:
+    """The URI ``written`` (as the engine reports it) relative to ``root``, in POSIX form."""
+    base = uri(root).rstrip("/")
+    if isinstance(root, Path):
+        return Path(written).absolute().relative_to(Path(base)).as_posix()
+    if not written.startswith(base + "/"):
+        raise ValueError(f"{written} is not below {base}")
+    return written[len(base) + 1 :]
+
+
 # -- verification sidecar ------------------------------------------------------------------------
 SIDECAR_SUFFIX = ".up42-verified.json"
 
