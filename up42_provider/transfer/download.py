@@ -421,8 +421,9 @@ class _Download:
     def _stream(self, response: requests.Response) -> None:
         """Copy the body; hashing chunk n (one helper thread) overlaps writing it and reading n+1.
 
-        Hashing releases the GIL (MD5) or takes microseconds (CRC32C), so it hides behind the
-        socket and the destination instead of adding to them. Two reusable buffers (no allocation and page
+        MD5 releases the GIL and runs in the helper thread, hidden behind the socket and the
+        destination; CRC32C alone takes ~0.1 ms per MiB and runs inline (measured faster than the
+        hand-off). Two reusable buffers (no allocation and page
         faulting per chunk) bound the memory. ``offset`` counts bytes the writer accepted, so a
         resume starts exactly where the destination ends; bytes that arrived before a connection
         broke are kept.
@@ -444,9 +445,12 @@ class _Download:
                     data = view[:n]
                     self._ensure_writer().write(data)
                     self.offset += n
-                    if hashing is not None:
-                        hashing.result()
-                    hashing = self.pool.submit(digests.update, data)
+                    if not digests.slow:
+                        digests.update(data)  # CRC32C: ~0.1 ms per MiB, cheaper than a thread hand-off
+                    else:
+                        if hashing is not None:
+                            hashing.result()
+                        hashing = self.pool.submit(digests.update, data)
                     self.progress.advance(n)
                     turn ^= 1
                 if error is not None:
