@@ -154,6 +154,16 @@ class _DownloadOperator(UP42DataOperator):
             self.log.info("Rendered %s", uri)
         return written
 
+    def _fetch(self, archives: Sequence[Archive], unpack: bool, keep_archive: bool) -> list[Fetched]:
+        return fetch_all(
+            archives,
+            unpack=unpack,
+            keep_archive=keep_archive,
+            max_workers=self.workers(),
+            log=self.log,
+            checksum=self.checksum,
+        )
+
     def _flags(self) -> tuple[bool, bool]:
         return as_bool(self.unpack, "unpack"), as_bool(self.keep_archive, "keep_archive")
 
@@ -263,14 +273,7 @@ class UP42DownloadAssetsOperator(_DownloadOperator):
             )
             for asset in assets
         ]
-        fetched = fetch_all(
-            archives,
-            unpack=unpack,
-            keep_archive=keep_archive,
-            max_workers=self.workers(),
-            log=self.log,
-            checksum=self.checksum,
-        )
+        fetched = self._fetch(archives, unpack, keep_archive)
         uris = [uri for result in fetched for uri in result.uris]
         plots = self._render_plots(uris)
         self.publish(
@@ -407,14 +410,7 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
                 for task in tasks
             )
         self.log.info("Downloading %d result archive(s) to %s", len(archives), targets.uri(root))
-        fetched = fetch_all(
-            archives,
-            unpack=unpack,
-            keep_archive=keep_archive,
-            max_workers=self.workers(),
-            log=self.log,
-            checksum=self.checksum,
-        )
+        fetched = self._fetch(archives, unpack, keep_archive)
         uris = [uri for result in fetched for uri in result.uris]
         if not unpack:  # the archive alone is opaque: put its data.json next to it
             uris.extend(self._write_data_json(archives))
