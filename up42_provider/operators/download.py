@@ -24,7 +24,7 @@ from up42_provider.operators._data import (
 from up42_provider.status import JobStatus
 from up42_provider.transfer import download_and_extract, targets
 from up42_provider.transfer.archives import read_manifest
-from up42_provider.transfer.checksums import POLICIES as CHECKSUM_POLICIES
+from up42_provider.transfer.checksums import check_policy
 from up42_provider.transfer.targets import child
 
 if TYPE_CHECKING:
@@ -122,10 +122,10 @@ class _DownloadOperator(UP42DataOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if checksum not in CHECKSUM_POLICIES:
-            raise ValueError(
-                f"{self.task_id}: checksum must be one of {', '.join(CHECKSUM_POLICIES)}; got {checksum!r}"
-            )
+        try:
+            check_policy(checksum)
+        except ValueError as exc:
+            raise ValueError(f"{self.task_id}: {exc}") from None
         self.checksum = checksum
         self.unpack = unpack
         self.keep_archive = keep_archive

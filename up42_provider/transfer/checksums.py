@@ -28,15 +28,12 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-try:
-    import google_crc32c
-except ImportError:  # pragma: no cover - a dependency of the package
-    google_crc32c = None
+import google_crc32c
 
 ChecksumPolicy = Literal["auto", "md5", "all"]
 POLICIES: tuple[str, ...] = ("auto", "md5", "all")
 # google-crc32c falls back to pure Python (~MB/s) without its C extension: then prefer MD5.
-FAST_CRC32C = google_crc32c is not None and google_crc32c.implementation == "c"
+FAST_CRC32C = google_crc32c.implementation == "c"
 
 
 @dataclass(frozen=True)
@@ -78,23 +75,15 @@ def _b64(value: str) -> bytes | None:
 def announced_hashes(headers: Any) -> Announced:
     """Parse ``x-goog-hash: crc32c=<b64>,md5=<b64>`` (either part may be absent or repeated)."""
     found: dict[str, str | None] = {}
-    for value in _header_values(headers, "x-goog-hash"):
-        for part in value.split(","):
-            name, _, encoded = part.strip().partition("=")
-            name = name.strip().lower()
-            if name == "md5":
-                found["md5"] = normalize_md5(encoded)
-            elif name == "crc32c":
-                found["crc32c"] = normalize_crc32c(encoded)
+    # requests, urllib3 and httpx all join repeated headers into one comma-separated value.
+    for part in (headers.get("x-goog-hash") or "").split(","):
+        name, _, encoded = part.strip().partition("=")
+        name = name.strip().lower()
+        if name == "md5":
+            found["md5"] = normalize_md5(encoded)
+        elif name == "crc32c":
+            found["crc32c"] = normalize_crc32c(encoded)
     return Announced(crc32c=found.get("crc32c"), md5=found.get("md5"))
-
-
-def _header_values(headers: Any, name: str) -> list[str]:
-    getter = getattr(headers, "get_all", None) or getattr(headers, "getlist", None)
-    if getter is not None:  # email.message / httpx multi-value headers
-        return [str(v) for v in (getter(name) or [])]
-    value = headers.get(name)
-    return [value] if value else []
 
 
 def md5_from_headers(headers: Any) -> str | None:
@@ -102,18 +91,22 @@ def md5_from_headers(headers: Any) -> str | None:
     return announced_hashes(headers).md5
 
 
-def algorithms(policy: str, announced: Announced, expected_md5: str | None = None) -> frozenset[str]:
-    """The digests to compute for ``policy`` given what the server announced."""
+def check_policy(policy: str) -> None:
+    """Fail before any request on a policy this module does not know."""
     if policy not in POLICIES:
         raise ValueError(f"checksum must be one of {', '.join(POLICIES)}; got {policy!r}")
-    can_crc32c = google_crc32c is not None
+
+
+def algorithms(policy: str, announced: Announced, expected_md5: str | None = None) -> frozenset[str]:
+    """The digests to compute for ``policy`` given what the server announced."""
+    check_policy(policy)
     chosen: set[str] = set()
     if policy == "md5" or expected_md5:
         chosen.add("md5")
     if policy == "all":
-        chosen.update(n for n in ("crc32c", "md5") if getattr(announced, n) and (n == "md5" or can_crc32c))
+        chosen.update(name for name in ("crc32c", "md5") if getattr(announced, name))
     if policy == "auto":
-        if announced.crc32c and can_crc32c and (FAST_CRC32C or not announced.md5):
+        if announced.crc32c and (FAST_CRC32C or not announced.md5):
             chosen.add("crc32c")
         elif announced.md5:
             chosen.add("md5")
@@ -129,7 +122,7 @@ class Digests:
     def __init__(self, names: frozenset[str]) -> None:
         self.names = names
         self._md5 = hashlib.md5() if "md5" in names else None
-        self._crc32c = google_crc32c.Checksum() if "crc32c" in names and google_crc32c else None
+        self._crc32c = google_crc32c.Checksum() if "crc32c" in names else None
 
     @property
     def slow(self) -> bool:
@@ -163,12 +156,3 @@ class Digests:
             if got is not None and want and got != want:
                 problems.append(f"{label} mismatch: got {got}, {source} {label} is {want}")
         return problems
-
-    def verified(self, announced: Announced, expected_md5: str | None = None) -> list[str]:
-        """Names of the digests that were checked against a known value (for logs and results)."""
-        names = []
-        if self.crc32c is not None and announced.crc32c:
-            names.append("crc32c")
-        if self.md5 is not None and (announced.md5 or expected_md5):
-            names.append("md5")
-        return names

@@ -52,12 +52,12 @@ import urllib3.exceptions
 from up42_provider.api.redact import redact_url
 from up42_provider.transfer import targets
 from up42_provider.transfer.checksums import (
-    POLICIES,
     Announced,
     ChecksumPolicy,
     Digests,
     algorithms,
     announced_hashes,
+    check_policy,
     normalize_md5,
 )
 from up42_provider.transfer.errors import DownloadError, IntegrityError, TransferError
@@ -337,8 +337,6 @@ class _Download:
         except Exception:  # the file itself is fine; a re-run just cannot skip it
             log.warning("%s: could not write the verification sidecar", self.label, exc_info=True)
         self.progress.finish()
-        checked = digests.verified(self.remote, self.expected_md5)
-        log.debug("%s: verified size%s", self.label, "".join(f" and {n.upper()}" for n in checked))
         return DownloadResult(
             targets.uri(self.location), self.offset, digests.md5, False, self.requests, digests.crc32c
         )
@@ -552,8 +550,7 @@ def download(
     hashes verified against ``x-goog-hash``: ``auto`` (CRC32C when announced, else MD5), ``md5``
     or ``all`` (see :mod:`~up42_provider.transfer.checksums`).
     """
-    if checksum not in POLICIES:
-        raise ValueError(f"checksum must be one of {', '.join(POLICIES)}; got {checksum!r}")
+    check_policy(checksum)
     location = targets.resolve(destination)
     if not overwrite:
         found = existing_result(location, expected_size=expected_size, expected_md5=expected_md5)

@@ -26,10 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-try:  # Google's CRC32C, the checksum GCS computes for every object (C extension: ~20 GB/s)
-    import google_crc32c
-except ImportError:  # pragma: no cover - a dependency of the package
-    google_crc32c = None
+import google_crc32c
 
 BUCKET = "up42-emulator-storage"
 SERVICE_ACCOUNT = "up42-storage@up42-emulator.iam.gserviceaccount.com"
@@ -50,7 +47,7 @@ class Blob:
     path: Path
     size: int
     md5: str  # base64, as in x-goog-hash
-    crc32c: str | None  # base64 of the big-endian value; None: no CRC32C implementation available
+    crc32c: str  # base64 of the big-endian value, as in x-goog-hash
     etag: str  # quoted hex md5, as GCS sends for non-composite objects
     generation: int
     updated: datetime
@@ -153,12 +150,11 @@ class BlobStore:
             try:
                 entry.build(temp)
                 md5 = hashlib.md5()
-                crc = google_crc32c.Checksum() if google_crc32c is not None else None
+                crc = google_crc32c.Checksum()  # the checksum GCS computes for every object
                 with temp.open("rb") as handle:
                     while chunk := handle.read(_CHUNK):
                         md5.update(chunk)
-                        if crc is not None:
-                            crc.update(chunk)
+                        crc.update(chunk)
                 size = temp.stat().st_size
                 os.replace(temp, final)
             finally:
@@ -171,7 +167,7 @@ class BlobStore:
                 path=final,
                 size=size,
                 md5=base64.b64encode(md5.digest()).decode(),
-                crc32c=base64.b64encode(crc.digest()).decode() if crc is not None else None,
+                crc32c=base64.b64encode(crc.digest()).decode(),
                 etag=f'"{md5.hexdigest()}"',
                 generation=int(updated.timestamp() * 1_000_000),
                 updated=updated,
