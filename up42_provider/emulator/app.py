@@ -25,8 +25,10 @@ from up42_provider.emulator.state import EmulatorState
 
 log = logging.getLogger("up42_provider.emulator")
 
-# Domain modules, each with ``install(state) -> list[BaseRoute]``. Order matters: a module may use
-# the stores of the modules installed before it (blobs before orders and jobs, ...).
+# Domain modules: either a legacy module with ``install(state) -> list[BaseRoute]`` (order matters: a
+# module may use the stores of the modules installed before it), or a domain package laid out as
+# ``models`` / ``responses`` / ``responses_current`` / ``urls``, whose ``urls`` module holds
+# ``ROUTES_2023`` and ``ROUTES_CURRENT`` (its store is built by ``EmulatorState`` itself).
 DOMAIN_MODULES = (
     "up42_provider.emulator.routes.storage",  # signed URLs and the blob store (X1)
     "up42_provider.emulator.routes.account",  # E02-E04, E09-E10
@@ -180,7 +182,12 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
 
     routes: list[BaseRoute] = [*auth.install(state), *_admin_routes(state)]
     for name in DOMAIN_MODULES:
-        routes.extend(importlib.import_module(name).install(state))
+        module = importlib.import_module(name)
+        if hasattr(module, "install"):
+            routes.extend(module.install(state))
+        else:
+            urls = importlib.import_module(f"{name}.urls")
+            routes.extend([*getattr(urls, "ROUTES_2023", []), *getattr(urls, "ROUTES_CURRENT", [])])
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)

@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
@@ -18,6 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from up42_provider.emulator.clock import parse_iso
+
+if TYPE_CHECKING:
+    from up42_provider.emulator.state import EmulatorState
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -31,6 +34,16 @@ class ApiError(Exception):
         self.message = message
         self.title = title or message
         self.headers = headers or {}
+
+
+def emulator_state(request: Request) -> EmulatorState:
+    """The world behind a request: plain handler functions reach their stores through it."""
+    return request.app.state.emulator  # type: ignore[no-any-return]
+
+
+def bad_request(message: str) -> ApiError:
+    """The one 400 of the emulator (both generations render it in their own error shape)."""
+    return ApiError(400, message, title="Bad request")
 
 
 def is_v2(path: str) -> bool:
