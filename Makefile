@@ -9,7 +9,7 @@ AIRFLOW_VERSION ?= 3.3.2
 PYVER := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 CONSTRAINTS := $(wildcard constraints/python$(PYVER).txt)
 
-.PHONY: demo test lint format emulator clean constraints
+.PHONY: demo test lint format emulator clean constraints sdk-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,5 +43,10 @@ constraints: $(STAMP)
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -e '^-e' -e '^airflow-provider-up42' -e '^#'; \
 	} > constraints/python$(PYVER).txt
 
+# The unmodified up42-py 4.3.0 in a side venv (its pins conflict with Airflow's); tests/compat/current
+# builds it on first use too, and rebuilds it when constraints/up42-py-4.3.0.txt changes.
+sdk-venv: $(STAMP)
+	$(BIN)/python -m tests.compat.current.sdk_venv
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-up42-430 .venv-up42-430.lock build *.egg-info .pytest_cache
