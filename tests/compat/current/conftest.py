@@ -72,8 +72,13 @@ def password_token(server: EmulatorServer) -> str:
     username, password = account(server)
     answer = requests.post(
         f"{server.url}{TOKEN_PATH}",
-        data={"grant_type": "password", "username": username, "password": password, "client_id": "up42-sdk",
-              "scope": "openid"},
+        data={
+            "grant_type": "password",
+            "username": username,
+            "password": password,
+            "client_id": "up42-sdk",
+            "scope": "openid",
+        },
         timeout=10,
     )
     answer.raise_for_status()
@@ -144,8 +149,17 @@ def run_flow(sdk_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Call
         with open(log, "w") as stderr:
             try:
                 subprocess.run(
-                    [str(sdk_python), str(DRIVER), flow, "--base", server.url, "--workdir", str(workdir),
-                     "--out", str(out)],
+                    [
+                        str(sdk_python),
+                        str(DRIVER),
+                        flow,
+                        "--base",
+                        server.url,
+                        "--workdir",
+                        str(workdir),
+                        "--out",
+                        str(out),
+                    ],
                     stdout=stderr,
                     stderr=subprocess.STDOUT,
                     env=env,
@@ -154,13 +168,16 @@ def run_flow(sdk_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Call
                     check=False,
                 )
             except subprocess.TimeoutExpired:
-                pytest.fail(f"flow {flow!r} did not finish within {FLOW_TIMEOUT} s (log: {log})", pytrace=False)
+                pytest.fail(
+                    f"flow {flow!r} did not finish within {FLOW_TIMEOUT} s (log: {log})", pytrace=False
+                )
         if not out.exists():
             pytest.fail(f"the driver wrote no result for {flow!r}:\n{log.read_text()[-4000:]}", pytrace=False)
         raw = out.read_text()
         report = json.loads(raw)
-        return FlowRun(flow, report["ok"], report["result"], report["error"], report["requests"],
-                       log.read_text(), raw)
+        return FlowRun(
+            flow, report["ok"], report["result"], report["error"], report["requests"], log.read_text(), raw
+        )
 
     return run
 
@@ -185,7 +202,9 @@ def require_current(current_emulator: EmulatorServer) -> EmulatorServer:
 
 
 @pytest.fixture
-def private_emulator(request: pytest.FixtureRequest, require_current: EmulatorServer) -> Iterator[EmulatorServer]:
+def private_emulator(
+    request: pytest.FixtureRequest, require_current: EmulatorServer
+) -> Iterator[EmulatorServer]:
     """A private emulator (parametrise indirectly with config overrides) for flows that need isolation."""
     with _emulator(**(getattr(request, "param", None) or {})) as server:
         yield server

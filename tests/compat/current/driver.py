@@ -34,9 +34,9 @@ from urllib import parse
 
 os.environ["UP42_DISABLE_VERSION_CHECK"] = "true"  # before the first import of up42
 
-import up42  # noqa: E402
-from up42 import host, processing  # noqa: E402
-from up42 import processing_templates as templates  # noqa: E402
+import up42
+from up42 import host, processing
+from up42 import processing_templates as templates
 
 TOKEN_PATH = "/realms/public/protocol/openid-connect/token"
 USERINFO_PATH = "/realms/public/protocol/openid-connect/userinfo"
@@ -175,7 +175,10 @@ def _archive_choice() -> tuple[Any, Any, Any]:
 
 
 def _feature_collection(geometry: dict = AOI) -> dict:
-    return {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": geometry}]}
+    return {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {}, "geometry": geometry}],
+    }
 
 
 def _first_scene(provider: Any, collection: Any) -> Any:
@@ -276,7 +279,9 @@ def _item_dict(item: Any) -> dict[str, Any]:
         "title": item.up42.title,
         "tags": item.up42.tags,
         "properties": item.properties,
-        "assets": {k: {"href": a.href, "type": a.media_type, "roles": a.roles} for k, a in item.assets.items()},
+        "assets": {
+            k: {"href": a.href, "type": a.media_type, "roles": a.roles} for k, a in item.assets.items()
+        },
     }
 
 
@@ -292,6 +297,7 @@ def _download(item: Any, directory: Path) -> dict[str, Any]:
     data = path.read_bytes()
     return {
         "href": asset.href,
+        "path": str(path.resolve()),
         "name": path.name,
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
@@ -339,16 +345,24 @@ def flow_login(ctx: Context) -> dict[str, Any]:
 
 def flow_wrong_password(ctx: Context) -> dict[str, Any]:
     wrong = _expect_error(lambda: up42.authenticate(username=ctx.username, password=ctx.password + "-wrong"))
-    unknown = _expect_error(lambda: up42.authenticate(username="nobody-" + ctx.username, password=ctx.password))
+    unknown = _expect_error(
+        lambda: up42.authenticate(username="nobody-" + ctx.username, password=ctx.password)
+    )
     return {"wrong_password": wrong, "unknown_user": unknown}
 
 
 def flow_glossary(ctx: Context) -> dict[str, Any]:
     ctx.login()
     every = list(up42.ProductGlossary.get_collections())
-    archive = [c.name for c in up42.ProductGlossary.get_collections(collection_type=up42.CollectionType.ARCHIVE)]
-    tasking = [c.name for c in up42.ProductGlossary.get_collections(collection_type=up42.CollectionType.TASKING)]
-    by_name_desc = [c.name for c in up42.ProductGlossary.get_collections(sort_by=up42.CollectionSorting.name.desc)]
+    archive = [
+        c.name for c in up42.ProductGlossary.get_collections(collection_type=up42.CollectionType.ARCHIVE)
+    ]
+    tasking = [
+        c.name for c in up42.ProductGlossary.get_collections(collection_type=up42.CollectionType.TASKING)
+    ]
+    by_name_desc = [
+        c.name for c in up42.ProductGlossary.get_collections(sort_by=up42.CollectionSorting.name.desc)
+    ]
     _collection, product, _provider = _archive_choice()
     return {
         "collections": [
@@ -358,7 +372,9 @@ def flow_glossary(ctx: Context) -> dict[str, Any]:
                 "type": c.type.value,
                 "integrations": c.integrations,
                 "providers": [{"name": p.name, "roles": p.roles} for p in c.providers],
-                "data_products": [{"name": p.name, "id": p.id, "eula_id": p.eula_id} for p in c.data_products],
+                "data_products": [
+                    {"name": p.name, "id": p.id, "eula_id": p.eula_id} for p in c.data_products
+                ],
                 "metadata": c.metadata and dataclasses.asdict(c.metadata),
             }
             for c in every
@@ -372,14 +388,14 @@ def flow_glossary(ctx: Context) -> dict[str, Any]:
 
 
 def flow_search(ctx: Context) -> dict[str, Any]:
-    """Legacy host search over four years, read to the end (rel=next paging), then a quicklook."""
+    """Legacy host search over two years, read to the end (rel=next paging), then a quicklook."""
     ctx.login()
     collection, _product, provider = _archive_choice()
     scenes = list(
         provider.search(
             intersects=AOI,
             collections=[collection.name],
-            start_date="2020-01-01",
+            start_date="2022-01-01",
             end_date="2023-12-31",
             query={"cloudCoverage": {"lte": 60}},
         )
@@ -387,7 +403,9 @@ def flow_search(ctx: Context) -> dict[str, Any]:
     quicklook_dir = ctx.workdir / "quicklook"
     quicklook_dir.mkdir(parents=True, exist_ok=True)
     path = Path(scenes[0].quicklook.download(quicklook_dir))
-    invalid = _expect_error(lambda: list(provider.search(intersects=AOI, collections=["sdk430-no-such-collection"])))
+    invalid = _expect_error(
+        lambda: list(provider.search(intersects=AOI, collections=["sdk430-no-such-collection"]))
+    )
     return {
         "collection": collection.name,
         "host": provider.name,
@@ -415,7 +433,12 @@ def flow_catalog_stac(ctx: Context) -> dict[str, Any]:
         "collection": collection.name,
         "conforms_to": client.get_conforms_to(),
         "items": [
-            {"id": i.id, "collection": i.collection_id, "datetime": i.datetime and i.datetime.isoformat(), "bbox": i.bbox}
+            {
+                "id": i.id,
+                "collection": i.collection_id,
+                "datetime": i.datetime and i.datetime.isoformat(),
+                "bbox": i.bbox,
+            }
             for i in items
         ],
     }
@@ -535,7 +558,9 @@ def flow_tasking(ctx: Context) -> dict[str, Any]:
                 "options": study.options,
                 "decision": study.decision,
                 "decision_option": study.decision_option and dataclasses.asdict(study.decision_option),
-                "accepted": [s.id for s in up42.FeasibilityStudy.all(order_id=order.id, decision=["ACCEPTED"])],
+                "accepted": [
+                    s.id for s in up42.FeasibilityStudy.all(order_id=order.id, decision=["ACCEPTED"])
+                ],
             }
         if sub == "QUOTATION_WAITING_RESPONSE" and "quotation" not in decisions:
             quotation = next(iter(up42.Quotation.all(order_id=order.id, decision=["NOT_DECIDED"])))
@@ -621,10 +646,16 @@ def flow_processing(ctx: Context) -> dict[str, Any]:
         "input_item": item.get_self_href(),
         "valid": {"is_valid": valid.is_valid, "errors": sorted(e.name for e in valid.errors)},
         "cost": dataclasses.asdict(valid.cost) if hasattr(valid, "cost") else None,
-        "invalid": {"is_valid": invalid.is_valid, "errors": sorted(e.name for e in invalid.errors),
-                    "has_cost": hasattr(invalid, "cost")},
-        "unknown": {"is_valid": unknown.is_valid, "errors": sorted(e.name for e in unknown.errors),
-                    "has_cost": hasattr(unknown, "cost")},
+        "invalid": {
+            "is_valid": invalid.is_valid,
+            "errors": sorted(e.name for e in invalid.errors),
+            "has_cost": hasattr(invalid, "cost"),
+        },
+        "unknown": {
+            "is_valid": unknown.is_valid,
+            "errors": sorted(e.name for e in unknown.errors),
+            "has_cost": hasattr(unknown, "cost"),
+        },
     }
     job, statuses = _run_job(valid)
     second, _ = _run_job(templates.Pansharpening(title="sdk430 pansharpening 2", item=item))
@@ -653,7 +684,8 @@ def flow_processing(ctx: Context) -> dict[str, Any]:
         "by_ids": ids(ids=[job.id]),
         "paged": ids(workspace_id=workspace, page_size=1),
         "newest_first": [
-            {"id": j.id, "created": j.created.isoformat()} for j in up42.Job.all(sort_by=up42.JobSorting.created)
+            {"id": j.id, "created": j.created.isoformat()}
+            for j in up42.Job.all(sort_by=up42.JobSorting.created)
         ],
     }
     result_ids = [i.id for i in results]
@@ -710,7 +742,7 @@ def flow_budgets(ctx: Context) -> dict[str, Any]:
     budget = active[0]
     out["budget"] = budget.id
     out["usage_before"] = dataclasses.asdict(budget.get_usage())
-    order, template, facts = _place_archive(["sdk430", "budget"], budget_id=budget.id)
+    order, _template, facts = _place_archive(["sdk430", "budget"], budget_id=budget.id)
     facts["track"] = _track_order(order)
     out["order"] = _order_dict(up42.Order.get(order.id))
     out["estimate"] = facts["estimate"]

@@ -96,7 +96,10 @@ def ensure(venv: Path = VENV) -> Path:
             shutil.rmtree(venv)
         _run("creating the venv", [base_python(), "-m", "venv", str(venv)])
         python = str(venv_python(venv))
-        _run("installing up42-py", [python, "-m", "pip", "install", "--quiet", REQUIREMENT, "-c", str(CONSTRAINTS)])
+        _run(
+            "installing up42-py",
+            [python, "-m", "pip", "install", "--quiet", REQUIREMENT, "-c", str(CONSTRAINTS)],
+        )
         stamp.write_text(wanted + "\n")
     return venv_python(venv)
 

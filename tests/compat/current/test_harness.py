@@ -1,4 +1,4 @@
-"""The 4.3.0 harness itself: the side venv holds the pinned, unmodified SDK, and the driver reaches the emulator.
+"""The 4.3.0 harness: the side venv holds the pinned, unmodified SDK, and the driver reaches the emulator.
 
 These run whatever generation the emulator serves; the flows (test_up42_sdk_current.py) need today's.
 """
@@ -36,7 +36,7 @@ def test_side_venv_is_reused_while_its_pins_are_unchanged(sdk_python):
 
 
 def test_sdk_login_reaches_the_emulators_token_endpoint(run_flow, current_emulator):
-    """The SDK's first request is the password grant on the emulator; without today's generation it is refused.
+    """The SDK's first request is the password grant on the emulator; without today's generation it fails.
 
     The 2023 emulator has no such route: its bearer check answers 401 before routing (404 once that
     check lets unknown paths through), and the SDK turns either into ``WrongCredentials``.
