@@ -25,7 +25,7 @@ from up42_provider.emulator.server import EmulatorServer
 DRIVER = Path(__file__).with_name("driver.py")
 TOKEN_PATH = "/realms/public/protocol/openid-connect/token"
 USERINFO_PATH = "/realms/public/protocol/openid-connect/userinfo"
-FLOW_TIMEOUT = 600  # seconds one driver run may take (each of its own waits has a 120 s deadline)
+FLOW_TIMEOUT = 420  # seconds one driver run may take (the driver stops its flow itself after 300 s)
 # The account the emulator accepts unless configured otherwise (``--account-username/--account-password``).
 DEFAULT_USERNAME = "emulator@up42.example"
 DEFAULT_PASSWORD = "emulator-password"

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -44,8 +45,9 @@ AOI = {
     "type": "Polygon",
     "coordinates": [[[13.37, 52.50], [13.42, 52.50], [13.42, 52.53], [13.37, 52.53], [13.37, 52.50]]],
 }
-POLL = 0.2  # seconds between the driver's own status polls
-DEADLINE = 120.0  # seconds any one wait may take
+POLL = 0.2  # seconds between status polls (the driver's own and Order.track's)
+DEADLINE = 120.0  # seconds any one wait of the driver may take
+FLOW_DEADLINE = 300  # seconds a whole flow may take: Order.track itself polls without a limit
 SECRET_QUERY = re.compile(r"sig|signature|token|key|credential|expires|x-goog|x-amz|policy", re.I)
 PREFERRED_ARCHIVE = ("phr", "spot")  # priced scenes; open data (sentinel-2) may cost nothing
 PREFERRED_TASKING = ("phr-tasking", "spot-tasking")
@@ -74,7 +76,7 @@ class _Trace(logging.Handler):
 
 
 class _OrderLog(logging.Handler):
-    """The status lines ``Order.track`` logs on every poll ("Order is %s! - %s")."""
+    """The status of every poll ``Order.track`` makes, from the line it logs ("Order is %s! - %s")."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -82,7 +84,7 @@ class _OrderLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg == "Order is %s! - %s" and isinstance(record.args, tuple):
-            self.statuses.append(str(record.args[0]))
+            self.statuses.append(str(record.args[0]).split(": ", 1)[0])  # "PLACED: <subStatus>" -> "PLACED"
 
 
 TRACE = _Trace()
@@ -198,7 +200,7 @@ def _scene_dict(scene: Any) -> dict[str, Any]:
         "collection": scene.collection,
         "constellation": scene.constellation,
         "producer": scene.producer,
-        "datetime": scene.datetime,
+        "datetime": scene.datetime or scene.start_datetime,
         "cloud_coverage": scene.cloud_coverage,
         "bbox": scene.bbox,
         "geometry": scene.geometry,
@@ -231,6 +233,14 @@ def _order_dict(order: Any) -> dict[str, Any]:
     }
 
 
+def _one_order(references: list[Any]) -> Any:
+    """The order of a one-feature batch (an ``OrderReference``; an ``OrderError`` has no id)."""
+    placed = [r for r in references if hasattr(r, "id")]
+    if len(placed) != 1:
+        raise AssertionError(f"one order expected from one feature, got {references}")
+    return placed[0].order
+
+
 def _place_archive(tags: list[str], budget_id: str | None = None) -> tuple[Any, Any, dict[str, Any]]:
     """Glossary -> host search -> BatchOrderTemplate (estimate) -> place; the order and what led to it."""
     collection, product, provider = _archive_choice()
@@ -244,10 +254,7 @@ def _place_archive(tags: list[str], budget_id: str | None = None) -> tuple[Any, 
         budget_id=budget_id,
     )
     references = template.place()
-    placed = [r for r in references if hasattr(r, "id")]
-    if len(placed) != 1:
-        raise AssertionError(f"one order expected from one feature, got {references}")
-    order = placed[0].order
+    order = _one_order(references)
     facts = {
         "collection": collection.name,
         "data_product_id": product.id,
@@ -436,7 +443,7 @@ def flow_catalog_stac(ctx: Context) -> dict[str, Any]:
             {
                 "id": i.id,
                 "collection": i.collection_id,
-                "datetime": i.datetime and i.datetime.isoformat(),
+                "datetime": (i.datetime or i.common_metadata.start_datetime).isoformat(),
                 "bbox": i.bbox,
             }
             for i in items
@@ -508,10 +515,11 @@ def _fill_required(schema: dict) -> dict[str, Any]:
         spec = dict(schema["properties"][name])
         for ref in spec.pop("allOf", []):
             spec.update(definitions.get(ref.get("$ref", "").split("/")[-1], {}))
-        if "default" in spec:
+        choices = [c["const"] for c in spec.get("anyOf", []) + spec.get("oneOf", []) if "const" in c]
+        if spec.get("default") is not None:
             params[name] = spec["default"]
-        elif spec.get("enum"):
-            params[name] = spec["enum"][0]
+        elif spec.get("enum") or choices:
+            params[name] = (spec.get("enum") or choices)[0]
         elif name == "acquisitionStart":
             params[name] = (now + dt.timedelta(days=1)).isoformat().replace("+00:00", "Z")
         elif name == "acquisitionEnd":
@@ -539,7 +547,7 @@ def flow_tasking(ctx: Context) -> dict[str, Any]:
         tags=["sdk430", "emulator:feasibility"],  # the emulator's switch for a manual feasibility study
     )
     references = template.place()
-    order = next(r for r in references if hasattr(r, "id")).order
+    order = _one_order(references)
     seen: list[list[Any]] = []
     decisions: dict[str, Any] = {}
 
@@ -759,6 +767,10 @@ FLOWS: dict[str, Callable[[Context], dict[str, Any]]] = {
 }
 
 
+def _out_of_time(_signum: int, _frame: Any) -> None:
+    raise TimeoutError(f"the flow did not finish within {FLOW_DEADLINE} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("flow", choices=sorted(FLOWS))
@@ -775,6 +787,8 @@ def main(argv: list[str] | None = None) -> int:
     _observe()
     _point_at(ctx.base)
     report: dict[str, Any] = {"flow": args.flow, "ok": False, "result": None, "error": None}
+    signal.signal(signal.SIGALRM, _out_of_time)
+    signal.alarm(FLOW_DEADLINE)
     try:
         report["result"] = FLOWS[args.flow](ctx)
         report["ok"] = True
