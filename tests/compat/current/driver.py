@@ -293,9 +293,12 @@ def _item_dict(item: Any) -> dict[str, Any]:
 
 
 def _download(item: Any, directory: Path) -> dict[str, Any]:
-    """Download the item's data asset through ``pystac.Asset.file`` (the SDK's extension)."""
-    assets = [a for a in item.assets.values() if "data" in (a.roles or [])] or list(item.assets.values())
-    asset = assets[0]
+    """Download the raster (else the first data) asset through ``pystac.Asset.file``, the SDK's extension."""
+    assets = list(item.assets.values())
+    asset = next(
+        (a for a in assets if "tiff" in (a.media_type or "")),
+        next((a for a in assets if "data" in (a.roles or [])), assets[0]),
+    )
     image = asset.file
     if image is None:
         raise AssertionError(f"asset href {asset.href} is not under the API base {host.endpoint('')}")
@@ -648,7 +651,11 @@ def flow_processing(ctx: Context) -> dict[str, Any]:
     _order, items, _facts = _delivered(["sdk430", "processing-input"])
     item = items[0]
     valid = templates.Pansharpening(title="sdk430 pansharpening", item=item)
-    invalid = _PansharpeningWithItems(title="sdk430 invalid", items=[item])
+    invalid = _PansharpeningWithItems(title="sdk430 invalid", items=[item])  # 400: schema
+    too_long = templates.Pansharpening(title="t" * 1000, item=item)  # 422: semantic
+    ghost = item.clone()
+    ghost.set_self_href(f"{ctx.base}/v2/assets/stac/collections/{item.collection_id}/items/sdk430-missing")
+    missing = templates.Pansharpening(title="sdk430 missing input", item=ghost)  # 422: not in storage
     unknown = _NoSuchProcess(title="sdk430 unknown", item=item)
     out: dict[str, Any] = {
         "input_item": item.get_self_href(),
@@ -658,6 +665,16 @@ def flow_processing(ctx: Context) -> dict[str, Any]:
             "is_valid": invalid.is_valid,
             "errors": sorted(e.name for e in invalid.errors),
             "has_cost": hasattr(invalid, "cost"),
+        },
+        "too_long": {
+            "is_valid": too_long.is_valid,
+            "errors": sorted(e.name for e in too_long.errors),
+            "has_cost": hasattr(too_long, "cost"),
+        },
+        "missing": {
+            "is_valid": missing.is_valid,
+            "errors": sorted(e.name for e in missing.errors),
+            "has_cost": hasattr(missing, "cost"),
         },
         "unknown": {
             "is_valid": unknown.is_valid,

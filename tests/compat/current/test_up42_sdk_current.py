@@ -315,14 +315,17 @@ def test_job_template_is_valid_and_priced(processing):
 def test_invalid_inputs_and_unknown_process_are_rejected_before_execution(processing):
     result = processing.expect_ok()
     invalid, unknown = result["invalid"], result["unknown"]
-    assert not invalid["is_valid"] and invalid["errors"] and not invalid["has_cost"]
+    assert invalid == {"is_valid": False, "errors": ["InvalidSchema"], "has_cost": False}  # 400 schema-error
+    for semantic in (result["too_long"], result["missing"]):  # 422 errors, each {name, message}
+        assert not semantic["is_valid"] and semantic["errors"] and not semantic["has_cost"], semantic
+        assert "InvalidSchema" not in semantic["errors"], semantic
     validations = processing.calls("POST", "/v2/processing/processes/pansharpening/validation")
-    assert any(c["status"] < 400 for c in validations) and any(c["status"] in (400, 422) for c in validations)
+    assert validations[0]["status"] < 400  # the valid template's
+    assert sorted(c["status"] for c in validations if c["status"] >= 400) == [400, 422, 422]
     assert unknown == {"is_valid": False, "errors": ["ProcessNotFound"], "has_cost": False}
     assert processing.calls("GET", "/v2/processing/processes/sdk430-no-such-process")[0]["status"] == 404
-    assert (
-        len(processing.calls("POST", "/v2/processing/processes/pansharpening/execution")) == 2
-    )  # the valid ones
+    executions = processing.calls("POST", "/v2/processing/processes/pansharpening/execution")
+    assert len(executions) == 2  # the two valid templates' jobs, nothing for the rejected ones
 
 
 def test_job_executes_and_tracks_to_success_charging_its_price(processing, require_current):
