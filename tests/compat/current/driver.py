@@ -45,6 +45,11 @@ AOI = {
     "type": "Polygon",
     "coordinates": [[[13.37, 52.50], [13.42, 52.50], [13.42, 52.53], [13.37, 52.53], [13.37, 52.50]]],
 }
+# Tasking over ~1 100 km²: large enough that a provider asks for a feasibility study first.
+TASKING_AOI = {
+    "type": "Polygon",
+    "coordinates": [[[13.2, 52.35], [13.7, 52.35], [13.7, 52.65], [13.2, 52.65], [13.2, 52.35]]],
+}
 POLL = 0.2  # seconds between status polls (the driver's own and Order.track's)
 DEADLINE = 120.0  # seconds any one wait of the driver may take
 FLOW_DEADLINE = 300  # seconds a whole flow may take: Order.track itself polls without a limit
@@ -545,9 +550,9 @@ def flow_tasking(ctx: Context) -> dict[str, Any]:
     template = up42.BatchOrderTemplate(
         data_product_id=product.id,
         display_name="sdk430 tasking order",
-        features=_feature_collection(),
+        features=_feature_collection(TASKING_AOI),
         params=params,
-        tags=["sdk430", "emulator:feasibility"],  # the emulator's switch for a manual feasibility study
+        tags=["sdk430", "emulator:feasibility"],  # also the emulator's own switch for a manual study
     )
     references = template.place()
     order = _one_order(references)
