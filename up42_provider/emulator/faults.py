@@ -14,10 +14,22 @@ from typing import Literal
 
 from up42_provider.emulator.config import FaultConfig
 
-FaultKind = Literal["error", "rate_limit", "slow", "drop", "token_expiry", "lost_response"]
-KINDS: tuple[FaultKind, ...] = ("error", "rate_limit", "slow", "drop", "token_expiry", "lost_response")
+FaultKind = Literal[
+    "error", "rate_limit", "slow", "drop", "token_expiry", "lost_response", "late", "late_504"
+]
+KINDS: tuple[FaultKind, ...] = (
+    "error",
+    "rate_limit",
+    "slow",
+    "drop",
+    "token_expiry",
+    "lost_response",
+    "late",
+    "late_504",
+)
 
-# Calls that create something: the only ones the "accepted but response lost" fault applies to.
+# Calls that create something: the only ones the "lost_response", "late" and "late_504" faults
+# apply to (the work is done although the client never sees the answer).
 CREATING_CALLS = re.compile(
     r"^/(workspaces/[^/]+/orders|workspaces/[^/]+/webhooks|projects/[^/]+/workflows|"
     r"projects/[^/]+/workflows/[^/]+/jobs)/?$"
@@ -30,6 +42,8 @@ _RATE_FIELD = {
     "drop": "drop_rate",
     "token_expiry": "token_expiry_rate",
     "lost_response": "lost_response_rate",
+    "late": "late_rate",
+    "late_504": "late_504_rate",
 }
 
 
