@@ -53,6 +53,7 @@ class FaultRule:
     count: int = 1
     method: str | None = None
     path: re.Pattern[str] | None = None
+    skip: int = 0  # let this many matching requests pass first ("the second POST is slow")
 
     def matches(self, kind: str, method: str, path: str) -> bool:
         return (
@@ -68,6 +69,7 @@ class FaultRule:
             "count": self.count,
             "method": self.method,
             "path": self.path.pattern if self.path else None,
+            "skip": self.skip,
         }
 
 
@@ -83,13 +85,24 @@ class FaultInjector:
         self.config = replace(self.config, **rates)
 
     def add_rule(
-        self, kind: FaultKind, count: int = 1, method: str | None = None, path: str | None = None
+        self,
+        kind: FaultKind,
+        count: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+        skip: int = 0,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(KINDS)}")
         with self._lock:
             self._rules.append(
-                FaultRule(kind, count, method.upper() if method else None, re.compile(path) if path else None)
+                FaultRule(
+                    kind,
+                    count,
+                    method.upper() if method else None,
+                    re.compile(path) if path else None,
+                    int(skip),
+                )
             )
 
     def clear(self) -> None:
@@ -111,6 +124,9 @@ class FaultInjector:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(kind, method, path):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        continue
                     rule.count -= 1
                     self.fired[kind] += 1
                     return True

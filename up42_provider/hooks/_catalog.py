@@ -20,6 +20,7 @@ from up42_provider.hooks._helpers import (
     _sort,
     _strings,
     _take,
+    keep_one,
 )
 from up42_provider.hooks._pagination import next_link, spring_pages
 from up42_provider.utils import parameters as P
@@ -247,8 +248,9 @@ class CatalogMixin:
         else:
             known = self.get_orders(tags=[tag], limit=self.page_size)
             if reuse_existing and known:
-                self.log.info("Order with tag %r exists already: %s", tag, known[0].get("id"))
-                return known[0]
+                first = keep_one(known)[0]
+                self.log.info("Order with tag %r exists already: %s", tag, first.get("id"))
+                return first
             known_ids = {o.get("id") for o in known}
         body = P.with_tag(body, tag)
 
@@ -258,11 +260,14 @@ class CatalogMixin:
                 raise UP42Error(f"Order was not placed: {data}", method="POST", path=V1.create_order.path)
             return self.get_order(data["id"])
 
-        def find() -> dict[str, Any] | None:
+        def find() -> list[dict[str, Any]]:
             orders = self.get_orders(tags=[tag], limit=self.page_size)
-            return next((o for o in orders if o.get("id") not in known_ids), None)
+            return [o for o in orders if o.get("id") not in known_ids]
 
-        return self._create_once(f"place order tagged {tag!r}", create, find)
+        # The 2023 order API has no cancellation: a duplicate order is reported, not cancelled.
+        return self._create_once(
+            f"place order tagged {tag!r}", create, find, fetch=self.get_order, discard=None
+        )
 
     def get_order(self, order_id: str) -> dict[str, Any]:
         """E25: the order (``status``, ``assets``, ...)."""
