@@ -116,6 +116,7 @@ def test_late_rule_completes_the_creation_after_the_client_gave_up(fresh_api: Ra
             f"/workspaces/{fresh_api.workspace_id}/webhooks", json=_webhook("late"), timeout=(5, 0.2)
         )
     wait_for(lambda: "late" in _webhook_names(fresh_api), timeout=30)
+    wait_for(lambda: fresh_api.server.state.faults.late_in_flight == 0, timeout=30)
     assert _webhook_names(fresh_api).count("late") == 1
     assert fresh_api.server.state.faults.fired["late"] == 1
 

@@ -12,7 +12,7 @@ import pytest
 from up42_provider.emulator.server import EmulatorServer
 from up42_provider.hooks.up42 import UP42Hook
 
-from .conftest import make_hook
+from .conftest import make_hook, wait_for
 from .test_hook_jobs import make_workflow
 from .test_hook_orders import order_parameters
 from .test_hook_tasking import tasking_parameters
@@ -80,6 +80,11 @@ CALLS = {
 }
 
 
+def _settled(server: EmulatorServer) -> None:
+    """Wait until the emulator has finished every late creation, so that all of them are counted."""
+    wait_for(lambda: server.state.faults.late_in_flight == 0, timeout=60)
+
+
 def _hook(server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, **extra: object) -> UP42Hook:
     return make_hook(server, monkeypatch, max_retry_wait=5, **extra)
 
@@ -95,6 +100,7 @@ def test_post_completed_after_the_read_timeout_is_not_sent_twice(
     fresh_emulator.state.faults.add_rule("late", count=1, method="POST", path=spec.path)
     result = send()
     assert fresh_emulator.state.faults.fired["late"] == 1
+    _settled(fresh_emulator)
     assert [o["id"] for o in spec.held(hook)] == [result["id"]]
     assert "duplicates" not in result
     hook.close()
@@ -111,6 +117,7 @@ def test_504_while_the_backend_goes_on_is_not_sent_twice(
     fresh_emulator.state.faults.add_rule("late_504", count=1, method="POST", path=spec.path)
     result = send()
     assert fresh_emulator.state.faults.fired["late_504"] == 1
+    _settled(fresh_emulator)
     assert [o["id"] for o in spec.held(hook)] == [result["id"]]
     hook.close()
 
@@ -135,6 +142,7 @@ def test_a_duplicate_after_a_resend_is_found_kept_out_and_reported(
     result = send()
     log = capfd.readouterr().out  # the task log (Airflow's structured logging writes to stdout)
     assert faults.fired["late_504"] == 1 and faults.fired["slow"] == 1
+    _settled(fresh_emulator)
     [duplicate] = result["duplicates"]
     assert duplicate["id"] != result["id"]
     held = {o["id"]: o for o in spec.held(hook)}

@@ -134,12 +134,18 @@ class EmulatorMiddleware:
         async def keep(message: Message) -> None:
             answer.append(message)
 
+        faults = self.state.faults
+
         async def work() -> None:
-            await asyncio.sleep(self.state.faults.config.late_seconds)
             try:
+                await asyncio.sleep(faults.config.late_seconds)
                 await self.app(scope, replay, keep)
             except Exception:
                 log.exception("late creation failed")
+            finally:
+                faults.late_in_flight -= 1
+
+        faults.late_in_flight += 1
 
         task = asyncio.create_task(work())
         self._late.add(task)
@@ -185,6 +191,7 @@ def _admin_routes(state: EmulatorState) -> list[BaseRoute]:
                 "credits": state.credits.balance,
                 "requests": state.requests_seen,
                 "faultsFired": state.faults.fired,
+                "lateInFlight": state.faults.late_in_flight,
             }
         )
 

@@ -80,6 +80,7 @@ class FaultInjector:
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
         self.fired: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.late_in_flight = 0  # "late"/"late_504" creations still being worked on
 
     def configure(self, **rates: float) -> None:
         self.config = replace(self.config, **rates)

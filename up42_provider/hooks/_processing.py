@@ -59,7 +59,14 @@ class ProcessingMixin:
 
         def create() -> dict[str, Any]:
             data = self._call(V1.create_workflow, json={"name": name, "description": description}) or {}
-            return self.get_workflow(data["id"])
+            if not data.get("id"):
+                raise UP42Error(
+                    f"Workflow was not created: {data}", method="POST", path=V1.create_workflow.path
+                )
+            try:
+                return self.get_workflow(data["id"])
+            except UP42NotFoundError:  # a concurrent worker converging on an older one removed it
+                return data
 
         def find() -> list[dict[str, Any]]:
             return [w for w in matches() if w.get("id") not in known_ids]
