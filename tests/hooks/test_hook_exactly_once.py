@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from up42_provider.api.errors import UP42ServerError
 from up42_provider.emulator.server import EmulatorServer
 from up42_provider.hooks.up42 import UP42Hook
 
@@ -159,3 +160,30 @@ def test_a_duplicate_after_a_resend_is_found_kept_out_and_reported(
         assert "cancel it in the UP42 console" in log
     assert "warning" in log and f"duplicate(s) besides {result['id']}" in log and duplicate["id"] in log
     hook.close()
+
+
+def test_no_resend_while_absence_is_unconfirmed(
+    fresh_emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+):
+    """Lookups failing for the whole settle window: the hook gives up instead of sending again."""
+    hook = _hook(fresh_emulator, monkeypatch, create_settle_seconds=0.5, max_attempts=1)
+    faults = fresh_emulator.state.faults
+    faults.add_rule("error", count=1, method="POST", path=r"/webhooks$")
+    faults.add_rule("error", count=1000, method="GET", path=r"/webhooks$", skip=1)  # after the first list
+    with pytest.raises(UP42ServerError):
+        _webhook(hook)()
+    faults.clear()
+    assert CALLS["webhook"].held(hook) == []  # a re-send would have created it
+    hook.close()
+
+
+def test_keep_one_rule_is_oldest_then_smallest_id():
+    from up42_provider.hooks._helpers import keep_one
+
+    a = {"id": "b", "createdAt": "2024-01-01T00:00:00.000001Z"}
+    b = {"id": "a", "createdAt": "2024-01-01T00:00:00.000002Z"}
+    c = {"id": "0", "createdAt": "2024-01-01T00:00:00.000002+00:00"}
+    undated = {"id": "", "createdAt": None}
+    assert keep_one([b, undated, c, a]) == (a, [c, b, undated])
+    with pytest.raises(ValueError, match="at least one"):
+        keep_one([])
