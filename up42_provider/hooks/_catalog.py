@@ -6,7 +6,7 @@ import copy
 import itertools
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import UP42Error, UP42NotFoundError
@@ -15,6 +15,8 @@ from up42_provider.hooks._helpers import (
     ORDER_SORT_FIELDS,
     ORDER_TYPES,
     QUOTATION_DECISIONS,
+    SEARCH_ALL,
+    SEARCH_CAP,
     _choices,
     _require_id,
     _sort,
@@ -29,6 +31,8 @@ from up42_provider.utils.geometry import to_polygon_geojson
 
 class CatalogMixin:
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
+
+    search_cap: int = SEARCH_CAP  # features a search without any limit stops at
 
     # ----------------------------------------------------------------------------------- catalog
 
@@ -106,18 +110,25 @@ class CatalogMixin:
         search_parameters: Mapping[str, Any],
         *,
         host: str | None = None,
-        limit: int | None = None,
+        limit: int | Literal["all"] | None = None,
         page_size: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """E21 (P5): catalog features; the same body is POSTed to each absolute ``next`` link.
 
-        ``limit`` defaults to the body's ``limit`` (up42-py semantics; unbounded without one).
-        Pages hold ``page_size`` features (default: the limit, at most 500 as the service caps).
+        ``limit`` defaults to the body's ``limit`` (up42-py semantics). Without either the search
+        stops at :attr:`search_cap` features (500, where the 2023 SDK stops) and says so in the
+        log, so a forgotten limit never pages through thousands of scenes; ``limit="all"`` asks
+        for every match. Pages hold ``page_size`` features (default: the limit, at most 500).
         """
         body = self._search_body(search_parameters)
         wanted = limit if limit is not None else body.get("limit")
-        if wanted is not None and (isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1):
-            raise ValueError(f"limit must be a positive integer, got {wanted!r}")
+        capped = wanted is None
+        if capped:
+            wanted = self.search_cap
+        elif wanted == SEARCH_ALL:
+            wanted = None
+        elif isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
+            raise ValueError(f"limit must be a positive integer or {SEARCH_ALL!r}, got {wanted!r}")
         if page_size is not None and (
             isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1
         ):
@@ -125,7 +136,23 @@ class CatalogMixin:
         body["limit"] = min(page_size or wanted or P.MAX_SEARCH_PAGE, P.MAX_SEARCH_PAGE)
         host = host or self.get_catalog_host(body.get("collections") or [])
         items = self._search_pages(body, host)
-        return itertools.islice(items, wanted) if wanted is not None else items
+        if wanted is None:
+            return items
+        if not capped:
+            return itertools.islice(items, wanted)
+        return self._capped(items, wanted)
+
+    def _capped(self, items: Iterator[dict[str, Any]], cap: int) -> Iterator[dict[str, Any]]:
+        count = 0
+        for item in itertools.islice(items, cap):
+            count += 1
+            yield item
+        if count >= cap:
+            self.log.warning(
+                "Catalog search stopped at %d features, the default cap (no limit given); there may "
+                "be more: pass limit=<n>, or limit='all' for every match",
+                cap,
+            )
 
     @staticmethod
     def _search_body(search_parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,10 +182,10 @@ class CatalogMixin:
         search_parameters: Mapping[str, Any],
         *,
         host: str | None = None,
-        limit: int | None = None,
+        limit: int | Literal["all"] | None = None,
         page_size: int | None = None,
     ) -> dict[str, Any]:
-        """E21: a FeatureCollection of up to ``limit`` (default: the body's ``limit``) features."""
+        """E21: a FeatureCollection of up to ``limit`` features (see :meth:`iter_search`)."""
         features = list(self.iter_search(search_parameters, host=host, limit=limit, page_size=page_size))
         return {"type": "FeatureCollection", "features": features}
 
