@@ -161,6 +161,13 @@ def test_search_validates_geometry_before_any_request(hook: UP42Hook, emulator: 
     assert api_calls(emulator, hook) == before
 
 
+def test_search_refuses_tasking_collections(hook: UP42Hook):
+    """Listings include tasking collections; a catalog search over one is refused with the fix."""
+    assert {c["type"] for c in hook.get_collections()} == {"ARCHIVE", "TASKING"}
+    with pytest.raises(ValueError, match=r"\['phr-tasking'\] are TASKING collections"):
+        hook.search(search_body(collections=["phr-tasking"]))
+
+
 def test_search_with_explicit_host(hook: UP42Hook):
     body = search_body(collections=["phr"], limit=3)
     assert len(hook.search(body, host="oneatlas")["features"]) == 3

@@ -37,7 +37,11 @@ class CatalogMixin:
     # ----------------------------------------------------------------------------------- catalog
 
     def get_collections(self, collection_type: str | None = None) -> list[dict[str, Any]]:
-        """E18: collections, optionally only ``ARCHIVE`` (catalog) or ``TASKING`` ones."""
+        """E18: collections, optionally only ``ARCHIVE`` (catalog) or ``TASKING`` ones.
+
+        Without ``collection_type`` both kinds are listed (each entry carries its ``type``): the
+        hook serves catalog and tasking alike, where up42-py's ``Catalog`` shows ARCHIVE only.
+        """
         _choices(collection_type, ORDER_TYPES, "collection_type")
         items = self._call(V1.get_collections) or []
         if collection_type is not None:
@@ -47,6 +51,9 @@ class CatalogMixin:
     def get_data_products(self, collection_type: str | None = None, basic: bool = False) -> Any:
         """E19: integrated data products; ``basic`` gives up42-py's
         ``{title: {"collection", "host", "data_products": {configuration title: id}}}``.
+
+        Without ``collection_type`` archive and tasking products are both listed (unlike up42-py's
+        ``Catalog``); pass ``"ARCHIVE"`` or ``"TASKING"`` for one kind.
         """
         _choices(collection_type, ORDER_TYPES, "collection_type")
         products = [
@@ -88,6 +95,13 @@ class CatalogMixin:
             self._hosts = {
                 c["name"]: c["hostName"] for c in collections_ if c.get("name") and c.get("hostName")
             }
+            self._tasking_collections = {c["name"] for c in collections_ if c.get("type") == "TASKING"}
+        tasking = [n for n in names if n in self._tasking_collections]
+        if tasking:
+            raise ValueError(
+                f"collection(s) {tasking} are TASKING collections (new acquisitions), not catalog archives; "
+                "search ARCHIVE collections (get_collections('ARCHIVE')) or order tasking instead"
+            )
         if any(n not in self._hosts for n in names):  # data products name hosts too (up42-py reads these)
             for p in self._call(V1.get_data_products) or []:
                 collection = p.get("collection") or {}

@@ -87,6 +87,7 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         self._client: UP42Client | None = None
         self._async_client: tuple[asyncio.AbstractEventLoop, AsyncUP42Client] | None = None
         self._hosts: dict[str, str] | None = None
+        self._tasking_collections: set[str] = set()
         # One token for the hook's sync and async clients (fetched once, refreshed before expiry).
         self._tokens = TokenCache()
 
