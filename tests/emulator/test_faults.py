@@ -138,3 +138,14 @@ def test_late_rate_from_the_config_and_never_on_reads(fresh_api: RawClient):
     r = fresh_api.post(f"/workspaces/{fresh_api.workspace_id}/webhooks", json=_webhook("rate"))
     assert r.status_code == 504
     assert fresh_api.server.state.faults.fired["late_504"] == 1
+
+
+def test_cli_knobs_of_the_late_faults():
+    from up42_provider.emulator.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(
+        ["--fault-late", "0.5", "--fault-late-504", "0.25", "--late-seconds", "9"]
+    )
+    faults = config_from_args(args).faults
+    assert (faults.late_rate, faults.late_504_rate, faults.late_seconds) == (0.5, 0.25, 9.0)
+    assert FaultConfig().late_rate == FaultConfig().late_504_rate == 0.0  # off by default

@@ -258,7 +258,13 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
                 )
         if sent == 1 and not converge:
             return created
-        matches = find()
+        try:
+            matches = find()
+        except UP42Error as lookup_error:  # created for sure: keep it rather than fail the task
+            self.log.warning(
+                "%s: duplicate check failed (%s); keeping %s", what, lookup_error, created.get("id")
+            )
+            return created
         if created.get("id") not in {m.get("id") for m in matches}:
             matches.append(created)
         return self._keep_one(what, matches, fetch, discard)
