@@ -123,7 +123,12 @@ def test_504_while_the_backend_goes_on_is_not_sent_twice(
     hook.close()
 
 
-@pytest.mark.parametrize("call", list(CALLS))
+@pytest.mark.parametrize(
+    ("call", "fresh_emulator"),
+    # Jobs at real speed: the duplicate must still be running when it is cancelled.
+    [(call, {"speed": 1.0} if call == "job" else {}) for call in CALLS],
+    indirect=["fresh_emulator"],
+)
 def test_a_duplicate_after_a_resend_is_found_kept_out_and_reported(
     call: str,
     fresh_emulator: EmulatorServer,
@@ -149,7 +154,7 @@ def test_a_duplicate_after_a_resend_is_found_kept_out_and_reported(
     held = {o["id"]: o for o in spec.held(hook)}
     original = min(held.values(), key=lambda o: o["createdAt"])
     assert result["id"] == original["id"]  # the oldest wins
-    assert duplicate["removed"] is spec.removable
+    assert duplicate["removed"] is spec.removable, duplicate
     if call == "job":
         assert hook.get_job(duplicate["id"])["status"] in ("CANCELLING", "CANCELLED")
         assert set(held) == {result["id"], duplicate["id"]}
