@@ -3,8 +3,8 @@
 The transport (auth, retries, decoding, error mapping) lives in ``up42_provider.api``; this hook
 adds what is Airflow- or workflow-specific: reading the Airflow connection (sync and async),
 pagination as generators, client-side filters of up42-py, input validation before any request,
-and idempotent creation (orders, jobs, workflows, webhooks are looked up before being re-sent
-when UP42 may have received a request whose answer was lost).
+and exactly-once creation (orders, jobs, workflows, webhooks whose answer was lost are looked up
+for a settle window before anything is re-sent, and duplicates are resolved by one rule).
 
 Heavy geospatial libraries are only imported inside the methods that need them.
 """
