@@ -277,8 +277,8 @@ class CatalogMixin:
         ``tag`` (generated when not given) is added to the order's ``tags`` as client token: when
         the answer is lost (time-out, broken connection, 5xx) the order is looked up by that tag
         (E26) for the hook's settle window and returned if UP42 created it; only then is the
-        request sent once more (see ``UP42Hook._create_once``; duplicates land in ``"duplicates"``). Pass a tag
-        that is stable across Airflow task retries together with ``reuse_existing=True`` to get
+        request sent once more (see ``UP42Hook._create_once``; duplicates land in ``"duplicates"``).
+        Pass a tag that is stable across Airflow task retries together with ``reuse_existing=True`` to get
         the order a previous try placed instead of a second one.
         """
         body = self._order_body(order_parameters)
