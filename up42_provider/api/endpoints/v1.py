@@ -123,5 +123,10 @@ class V1(EndpointTable):
         "E57", "get_job_task_quicklooks", "GET", _TASK + "/outputs/quicklooks/", "envelope"
     )
     get_job_task_quicklook = Endpoint(
-        "E58", "get_job_task_quicklook", "GET", _TASK + "/outputs/quicklooks/{quicklook_id}", "binary"
+        "E58",
+        "get_job_task_quicklook",
+        "GET",
+        _TASK + "/outputs/quicklooks/{quicklook_id}",
+        "binary",
+        text_ids=("quicklook_id",),
     )
