@@ -185,6 +185,9 @@ def test_settings_normalise_and_hide_the_key():
     assert "super-secret-key" not in repr(s)
     with pytest.raises(ValueError):
         ClientSettings("ftp://x", "p", "k")
+    with pytest.raises(ValueError, match="must look like") as info:
+        ClientSettings("ftp://u:SECRET@x", "p", "k")
+    assert "SECRET" not in str(info.value)
     with pytest.raises(ValueError):
         ClientSettings("https://x", "", "k")
     with pytest.raises(ValueError):
@@ -196,6 +199,7 @@ def test_redact_url():
     assert redact_url(signed) == "https://storage.googleapis.com/b/o.tgz"
     assert redact_url("https://user:pw@host/p?q=1") == "https://host/p"
     assert redact_url("/relative?token=x") == "/relative"
+    assert redact_url("http://u:pw@[::1?token=x") == "http://[::1"  # unparsable: user-info still dropped
     assert redact_text("see http://h/p?sig=1 and https://k/l?x=2.") == "see http://h/p and https://k/l"
 
 
