@@ -24,6 +24,8 @@ class Endpoint:
     the retry policy never re-sends them unless the request surely did not reach UP42.
     Every ``{..._id}`` parameter must be a UUID, except those named in ``text_ids`` (e.g. a
     quicklook's file name); other parameters (``{host}``) are only checked as safe segments.
+    ``signed_url`` marks answers whose ``url`` is a signed download URL: the client registers its
+    query with Airflow's secrets masker before the answer leaves it.
     """
 
     id: str
@@ -33,6 +35,7 @@ class Endpoint:
     response: ResponseKind
     creates: bool = False
     text_ids: tuple[str, ...] = ()
+    signed_url: bool = False
     path_params: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
