@@ -555,6 +555,7 @@ def download(
     """
     check_policy(checksum)
     location = targets.resolve(destination)
+    targets.remove_stale_parts(location)  # a killed earlier try of this target left its part
     if not overwrite:
         found = existing_result(location, expected_size=expected_size, expected_md5=expected_md5)
         if found is not None:
