@@ -180,13 +180,12 @@ LOCAL_WRITE_SLICE = 128 * 1024
 
 class LocalWriter:
     """``<name>.part-<token>`` under an exclusive lock while written (see
-    :mod:`~up42_provider.transfer.leftovers`), so parts of killed tries can be told apart and
-    removed: opening a writer sweeps the abandoned parts of the same target first."""
+    :mod:`~up42_provider.transfer.leftovers`), so the next download of the same target can tell
+    parts of killed tries from those of running ones (:func:`remove_stale_parts`)."""
 
     def __init__(self, final: Path) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         self.final = final
-        remove_stale_parts(final)
         self.part = final.with_name(part_name(final.name))
         self._fh = open(self.part, "xb", buffering=0)  # noqa: SIM115 - lives until commit/abort
         try:
