@@ -36,6 +36,7 @@ from up42_provider.api.errors import (
     UP42TransportError,
 )
 from up42_provider.status import classify_job_status, classify_order_status
+from up42_provider.utils.ids import parse_ids
 
 if TYPE_CHECKING:
     from up42_provider.api.client import AsyncUP42Client
@@ -90,20 +91,6 @@ class UP42JobFailedError(UP42WaitFailedError):
 
 
 # ------------------------------------------------------------------------------------------- state
-
-
-def normalize_ids(ids: str | Iterable[str] | None, name: str = "ids") -> list[str]:
-    """A non-empty list of unique ids, in order, from one id or an iterable of ids."""
-    items = [ids] if isinstance(ids, str) else list(ids or [])
-    cleaned: list[str] = []
-    for item in items:
-        if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"{name} must be non-empty id strings, got {item!r}")
-        if item.strip() not in cleaned:
-            cleaned.append(item.strip())
-    if not cleaned:
-        raise ValueError(f"{name} is empty: give at least one id")
-    return cleaned
 
 
 def _classify(kind: str, status: str) -> str:
@@ -284,7 +271,7 @@ class Waiter:
         if poll_interval < 0:
             raise ValueError("poll_interval must not be negative")
         self.kind = kind
-        self.ids = normalize_ids(ids) if ids is not None else None
+        self.ids = parse_ids(ids, name="ids") if ids is not None else None
         self.mode = mode
         self.fail_fast = fail_fast
         self.poll_interval = float(poll_interval)
@@ -482,7 +469,7 @@ def _wait_for(
     mode: str,
     fail_fast: bool,
 ) -> WaitState:
-    wanted = normalize_ids(ids)
+    wanted = parse_ids(ids, name="ids")
     end_time = time.time() + timeout if timeout is not None else None
     waiter = Waiter(
         kind, wanted, mode=mode, fail_fast=fail_fast, poll_interval=poll_interval, end_time=end_time
@@ -539,7 +526,7 @@ def check_orders(hook: UP42Hook, order_ids: str | Iterable[str]) -> WaitState:
     """E25 per order (sync)."""
     statuses: dict[str, str] = {}
     messages: dict[str, str] = {}
-    for order_id in normalize_ids(order_ids, "order_ids"):
+    for order_id in parse_ids(order_ids, name="order_ids"):
         order = hook.get_order(order_id)
         statuses[order_id] = str(order.get("status"))
         if classify_order_status(order.get("status")) == "failure":
@@ -551,7 +538,7 @@ def check_jobs(hook: UP42Hook, job_ids: str | Iterable[str]) -> WaitState:
     """E48 per job (sync); for a failed job also E53 and E54 of its failed tasks."""
     statuses: dict[str, str] = {}
     messages: dict[str, str] = {}
-    for job_id in normalize_ids(job_ids, "job_ids"):
+    for job_id in parse_ids(job_ids, name="job_ids"):
         job = hook.get_job(job_id)
         statuses[job_id] = str(job.get("status"))
         if classify_job_status(job.get("status")) == "failure":
@@ -581,7 +568,7 @@ async def _gather_limited(
 
 async def acheck_orders(client: AsyncUP42Client, order_ids: str | Iterable[str]) -> WaitState:
     """E25 per order (async, a few in parallel)."""
-    ids = normalize_ids(order_ids, "order_ids")
+    ids = parse_ids(order_ids, name="order_ids")
     await client.aworkspace_id()  # single-flight: one lookup per client, not per trigger
     orders = await _gather_limited([lambda i=i: client.call(V1.get_order, order_id=i) for i in ids])
     statuses = {i: str(o.get("status")) for i, o in zip(ids, orders, strict=True)}
@@ -607,7 +594,7 @@ async def _ajob_logs(client: AsyncUP42Client, job_id: str) -> dict[str, tuple[Ma
 
 async def acheck_jobs(client: AsyncUP42Client, job_ids: str | Iterable[str]) -> WaitState:
     """E48 per job (async); for a failed job also E53 and E54 of its failed tasks."""
-    ids = normalize_ids(job_ids, "job_ids")
+    ids = parse_ids(job_ids, name="job_ids")
     jobs = await _gather_limited([lambda i=i: client.call(V1.get_job, job_id=i) for i in ids])
     statuses = {i: str(j.get("status")) for i, j in zip(ids, jobs, strict=True)}
     messages: dict[str, str] = {}
@@ -640,7 +627,6 @@ __all__ = [
     "check_jobs",
     "check_orders",
     "is_transient",
-    "normalize_ids",
     "run_wait",
     "wait",
     "wait_for_jobs",

@@ -23,6 +23,8 @@ FAST = {
     "backoff_max": 0.05,
 }
 
+PROJECT = "0d3f5a7c-1b2e-4c6d-8e9f-a1b2c3d4e5f6"  # a well-formed project id for canned (non-emulator) answers
+
 
 def settings_for(server: EmulatorServer, **overrides: object) -> ClientSettings:
     values: dict[str, object] = {

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import requests
 
-from tests.api.conftest import WEBHOOK, closed_port_url, settings_for
+from tests.api.conftest import PROJECT, WEBHOOK, closed_port_url, settings_for
 from up42_provider.api import (
     V1,
     AsyncUP42Client,
@@ -244,9 +244,10 @@ async def test_retry_waits_do_not_block_the_loop(fresh_emulator, aclient_factory
 async def test_v2_problem_404_is_mapped(emulator, aclient_factory):
     client, _ = aclient_factory(emulator)
     with pytest.raises(UP42NotFoundError) as info:
-        await client.call(V1.get_asset, asset_id="nope")
+        await client.call(V1.get_asset, asset_id="9b1c7a52-4d0e-4f6a-8c3b-2e5f7d9a1b04")
     assert info.value.title == "Resource does not exist."
-    assert str(info.value) == "UP42 404 on GET /v2/assets/nope/metadata: Resource does not exist."
+    path = "/v2/assets/9b1c7a52-4d0e-4f6a-8c3b-2e5f7d9a1b04/metadata"
+    assert str(info.value) == f"UP42 404 on GET {path}: Resource does not exist."
 
 
 async def test_envelope_with_null_data_and_error_on_200_raises():
@@ -256,12 +257,12 @@ async def test_envelope_with_null_data_and_error_on_200_raises():
         assert request.headers["authorization"] == "Bearer canned"
         return httpx.Response(200, json={"data": None, "error": {"code": 403, "message": "no access"}})
 
-    settings = ClientSettings("https://api.up42.test", "p1", "k1")
+    settings = ClientSettings("https://api.up42.test", PROJECT, "k1")
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
         client = AsyncUP42Client(settings, http, token_cache=TokenCache())
         with pytest.raises(UP42AuthenticationError) as info:
             await client.call(V1.get_project)
-    assert str(info.value) == "UP42 403 on GET /projects/p1: no access"
+    assert str(info.value) == f"UP42 403 on GET /projects/{PROJECT}: no access"
 
 
 async def test_stream_url_errors_never_show_the_signature(emulator, aclient_factory):

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.api.conftest import WEBHOOK, closed_port_url, settings_for
+from tests.api.conftest import PROJECT, WEBHOOK, closed_port_url, settings_for
 from up42_provider.api import (
     V1,
     ClientCredentialsAuth,
@@ -25,6 +25,7 @@ from up42_provider.api import (
     UP42TransportError,
     UP42ValidationError,
 )
+from up42_provider.utils.ids import InvalidIdError
 
 # -- tokens ------------------------------------------------------------------------------------
 
@@ -405,19 +406,23 @@ def canned_client(answers: dict[str, tuple[int, bytes]]) -> UP42Client:
     session.mount("https://", _Canned({"/oauth/token": (200, TOKEN), **answers}))
     from up42_provider.api import ClientSettings
 
-    settings = ClientSettings("https://api.up42.test", "p1", "k1", backoff_initial=0.001, backoff_max=0.001)
+    settings = ClientSettings(
+        "https://api.up42.test", PROJECT, "k1", backoff_initial=0.001, backoff_max=0.001
+    )
     return UP42Client(settings, session, token_cache=TokenCache())
 
 
 def test_envelope_with_null_data_and_error_on_200_raises():
-    client = canned_client({"/projects/p1": (200, b'{"data": null, "error": "Project is being deleted"}')})
+    client = canned_client(
+        {f"/projects/{PROJECT}": (200, b'{"data": null, "error": "Project is being deleted"}')}
+    )
     with pytest.raises(UP42Error) as info:
         client.call(V1.get_project)
-    assert str(info.value) == "UP42 200 on GET /projects/p1: Project is being deleted"
+    assert str(info.value) == f"UP42 200 on GET /projects/{PROJECT}: Project is being deleted"
 
 
 def test_token_read_from_data_access_token_fallback():
-    client = canned_client({"/projects/p1": (200, b'{"data": {"workspaceId": "w1"}, "error": null}')})
+    client = canned_client({f"/projects/{PROJECT}": (200, b'{"data": {"workspaceId": "w1"}, "error": null}')})
     assert client.workspace_id == "w1"
     assert client.tokens.token.value == "canned-token-value"
 
@@ -449,7 +454,7 @@ def test_secrets_never_in_exceptions_or_logs(fresh_emulator, caplog):
     fresh_emulator.state.faults.add_rule("rate_limit", count=1, path=r"^/blocks$")
     for call in (
         lambda: client.call(V1.get_webhook_events),
-        lambda: client.call(V1.get_asset, asset_id="nope"),
+        lambda: client.call(V1.get_asset, asset_id="9b1c7a52-4d0e-4f6a-8c3b-2e5f7d9a1b04"),
         lambda: client.call(V1.get_project, project_id="11111111-2222-4333-8444-555555555555"),
         lambda: UP42Client(wrong, token_cache=TokenCache()).call(V1.get_project),
     ):
@@ -489,10 +494,21 @@ def test_relative_links_keep_the_base_path_prefix():
     session = requests.Session()
     body = b'{"data": {"workspaceId": "w9"}, "error": null}'
     session.mount(
-        "https://", _Canned({"/gateway/oauth/token": (200, TOKEN), "/gateway/projects/p1": (200, body)})
+        "https://",
+        _Canned({"/gateway/oauth/token": (200, TOKEN), f"/gateway/projects/{PROJECT}": (200, body)}),
     )
     from up42_provider.api import ClientSettings
 
-    settings = ClientSettings("https://api.up42.test/gateway", "p1", "k1")
+    settings = ClientSettings("https://api.up42.test/gateway", PROJECT, "k1")
     client = UP42Client(settings, session, token_cache=TokenCache())
-    assert client.call_url("/projects/p1", V1.get_project) == {"workspaceId": "w9"}
+    assert client.call_url(f"/projects/{PROJECT}", V1.get_project) == {"workspaceId": "w9"}
+
+
+@pytest.mark.parametrize("job_id", ["..", ".", "", "a/b", "not-a-uuid"])
+def test_bad_ids_fail_before_any_request(emulator, make_client, job_id):
+    """``..`` once reached UP42 as ``/projects/<p>/jobs/..`` and urllib3 made it the project."""
+    client, session = make_client(emulator)
+    with pytest.raises(ValueError, match="job_id") as info:
+        client.call(V1.get_job, job_id=job_id)
+    assert job_id == "" or isinstance(info.value, InvalidIdError)
+    assert session.seen == []  # not even a token request

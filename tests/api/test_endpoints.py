@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from up42_provider.api.endpoints import V1, Endpoint, EndpointTable
+from up42_provider.utils.ids import InvalidIdError
 
 # API.md §8 overview, copied verbatim (method, path as sent; "Response" column). The query parts of
 # E44/E46 are client params, so they are cut at "?".
@@ -117,13 +118,47 @@ def test_contract_names_exist():
     assert V1.token.response == "token"
 
 
+P = "0d3f5a7c-1b2e-4c6d-8e9f-a1b2c3d4e5f6"
+J = "9b1c7a52-4d0e-4f6a-8c3b-2e5f7d9a1b04"
+
+
 def test_format_path_quotes_and_checks_params():
-    assert V1.get_job.format_path(project_id="p", job_id="a/b c") == "/projects/p/jobs/a%2Fb%20c"
+    assert V1.get_job.format_path(project_id=P, job_id=J) == f"/projects/{P}/jobs/{J}"
     assert V1.get_job_task_quicklook.path_params == ("project_id", "job_id", "jobtask_id", "quicklook_id")
+    # a quicklook is a file name, not a UUID: never checked for the UUID shape
+    assert V1.get_job_task_quicklook.format_path(
+        project_id=P, job_id=J, jobtask_id=J, quicklook_id="ql_1.png"
+    ).endswith("/outputs/quicklooks/ql_1.png")
+    assert V1.search_catalog.format_path(host="oneatlas") == "/catalog/hosts/oneatlas/stac/search"
     with pytest.raises(ValueError, match="job_id"):
-        V1.get_job.format_path(project_id="p")
+        V1.get_job.format_path(project_id=P)
     with pytest.raises(ValueError, match="order_id"):
-        V1.get_job.format_path(project_id="p", job_id="j", order_id="o")
+        V1.get_job.format_path(project_id=P, job_id=J, order_id="o")
+
+
+@pytest.mark.parametrize(
+    ("job_id", "problem"),
+    [
+        ("..", "dot path segment"),
+        (".", "dot path segment"),
+        ("a/b", "slash"),
+        ("a\\b", "slash"),
+        (" " + J, "whitespace"),
+        (J + "\n", "control character"),
+        ("a\x00b", "control character"),
+        ("j1", "not a UUID"),
+        (J[:-1], "not a UUID"),
+        (42, "must be an id string"),
+    ],
+)
+def test_format_path_rejects_ids_that_are_no_single_uuid_segment(job_id: object, problem: str):
+    with pytest.raises(InvalidIdError, match=problem) as info:
+        V1.get_job.format_path(project_id=P, job_id=job_id)
+    assert str(info.value).startswith("job_id ")  # names the parameter
+    with pytest.raises(InvalidIdError, match="quicklook_id"):
+        V1.get_job_task_quicklook.format_path(project_id=P, job_id=J, jobtask_id=J, quicklook_id="..")
+    with pytest.raises(InvalidIdError, match="host"):
+        V1.search_catalog.format_path(host="../v2")
 
 
 def test_table_rejects_duplicates_and_bad_declarations():

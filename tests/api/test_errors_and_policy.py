@@ -185,6 +185,9 @@ def test_settings_normalise_and_hide_the_key():
     assert "super-secret-key" not in repr(s)
     with pytest.raises(ValueError):
         ClientSettings("ftp://x", "p", "k")
+    with pytest.raises(ValueError, match="must look like") as info:
+        ClientSettings("ftp://u:SECRET@x", "p", "k")
+    assert "SECRET" not in str(info.value)
     with pytest.raises(ValueError):
         ClientSettings("https://x", "", "k")
     with pytest.raises(ValueError):
@@ -196,6 +199,7 @@ def test_redact_url():
     assert redact_url(signed) == "https://storage.googleapis.com/b/o.tgz"
     assert redact_url("https://user:pw@host/p?q=1") == "https://host/p"
     assert redact_url("/relative?token=x") == "/relative"
+    assert redact_url("http://u:pw@[::1?token=x") == "http://[::1"  # unparsable: user-info still dropped
     assert redact_text("see http://h/p?sig=1 and https://k/l?x=2.") == "see http://h/p and https://k/l"
 
 
@@ -256,3 +260,29 @@ print(redact("key=my-very-secret-api-key"))
         pytest.skip(f"Airflow not importable here: {out}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "my-very-secret-api-key" not in out and "***" in out
+
+
+def test_signed_url_secrets_cover_query_and_signature():
+    url = (
+        "https://storage.googleapis.com/b/o.tgz?X-Goog-Algorithm=GOOG4-RSA-SHA256"
+        "&X-Goog-Credential=sa%40p.iam.gserviceaccount.com%2F20240101%2Fauto"
+        "&X-Goog-Date=20240101T000000Z&X-Goog-Signature=0123abcdef456789"
+    )
+    found = masking.signed_url_secrets(url)
+    query = url.split("?", 1)[1]
+    assert found[0] == query or found[1] == query  # raw and decoded query, longest first
+    assert "0123abcdef456789" in found
+    assert "sa@p.iam.gserviceaccount.com/20240101/auto" in found
+    assert "20240101T000000Z" not in found  # the date alone is no secret
+    assert masking.signed_url_secrets("https://h/public.json") == []
+
+
+def test_signed_urls_are_masked_in_airflow_logs():
+    """With Airflow loaded, the signature is redacted wherever it reappears (e.g. urllib3's line)."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    url = "https://h/o.zip?X-Amz-Credential=AKIDEXAMPLE%2F20240101&X-Amz-Signature=fe12ab34cd56ef78"
+    assert masking.mask_signed_url(url) == url
+    line = redact('"GET /o.zip?X-Amz-Credential=AKIDEXAMPLE%2F20240101&X-Amz-Signature=fe12ab34cd56ef78"')
+    assert "fe12ab34cd56ef78" not in line and "AKIDEXAMPLE" not in line
+    assert redact("signature fe12ab34cd56ef78 alone") == "signature *** alone"

@@ -9,6 +9,7 @@ back through ``inlet_events`` and returns their extras, so the tests see what Ai
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -128,3 +129,54 @@ with _dag("data_upload") as data_upload:
         destination_conn_id=S3_CONN,
     )
     upload >> _events("events", Asset(S3_UPLOADS))
+
+# Every path that fetches a signed URL, with DEBUG logging (urllib3 then logs each request line,
+# query included): assets, job results, and UP42 archives copied by the upload operator.
+with _dag("data_signed_urls_debug") as data_signed_urls_debug:
+    # dag.test() runs the tasks in the worker's process, whose logging Airflow configured at INFO
+    # and without the redaction a task supervisor applies to task logs: for this run, lower the
+    # root handlers and our loggers to DEBUG and redact every record with Airflow's own masker
+    # (mask_logs' redact), then restore everything (the worker is reused by later tests).
+    _DEBUG_LOGGERS = ("urllib3", "up42_provider", "requests")
+
+    class _Redact(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            from airflow.sdk._shared.secrets_masker import redact
+
+            record.msg, record.args = redact(record.getMessage()), None
+            return True
+
+    _REDACT = _Redact()
+
+    @task(task_id="debug_on")
+    def debug_on() -> None:
+        for handler in logging.getLogger().handlers:
+            handler.setLevel(logging.DEBUG)
+            handler.addFilter(_REDACT)
+        for name in _DEBUG_LOGGERS:
+            logging.getLogger(name).setLevel(logging.DEBUG)
+
+    @task(task_id="debug_off", trigger_rule="all_done")
+    def debug_off() -> None:
+        for handler in logging.getLogger().handlers:
+            handler.setLevel(logging.INFO)
+            handler.removeFilter(_REDACT)
+        for name in _DEBUG_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+    signed = [
+        UP42DownloadAssetsOperator(
+            task_id="assets",
+            order_ids=_conf("order_ids"),
+            destination=_conf("assets"),
+            unpack=False,
+            emit_asset=False,
+        ),
+        UP42DownloadJobResultsOperator(
+            task_id="results", job_ids=_conf("job_ids"), destination=_conf("results"), emit_asset=False
+        ),
+        UP42UploadToBucketOperator(
+            task_id="archives", job_ids=_conf("job_ids"), destination=_conf("archives"), emit_asset=False
+        ),
+    ]
+    debug_on() >> signed >> debug_off()

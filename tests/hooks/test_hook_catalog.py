@@ -177,6 +177,6 @@ def test_catalog_quicklook(hook: UP42Hook):
     feature = hook.search(search_body(collections=["phr"], limit=1))["features"][0]
     image = hook.download_catalog_quicklook(feature["properties"]["id"], collection="phr")
     assert image is not None and image[:2] == b"\xff\xd8"  # JPEG
-    assert hook.download_catalog_quicklook("not-a-scene", host="oneatlas") is None
+    assert hook.download_catalog_quicklook("00000000-0000-4000-8000-000000000000", host="oneatlas") is None
     with pytest.raises(ValueError, match="pass the image's collection"):
         hook.download_catalog_quicklook("x")

@@ -58,6 +58,23 @@ def test_bad_host(host, message):
         base_url_from("c", host)
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "http://u:SECRET@127.0.0.1:99999",
+        "u:SECRET@127.0.0.1:99999",
+        "http://u:SECRET@[::1",
+        "http://u:SE/CRET@127.0.0.1:99999",
+        "http://127.0.0.1:99999/?key=SECRET",
+    ],
+)
+def test_bad_host_errors_never_echo_a_password(host):
+    with pytest.raises(UP42ConnectionConfigError) as info:
+        base_url_from("c", host)
+    assert "SECRET" not in str(info.value) and "SE/" not in str(info.value)
+    assert "is not a valid URL" in str(info.value) or "query" in str(info.value)
+
+
 def test_defaults_and_extras():
     s = settings()
     assert (s.base_url, s.project_id, s.api_key, s.verify) == ("https://api.up42.com", PROJECT, "key", True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +123,22 @@ def test_upload_tree_to_s3_byte_identical(airflow_worker, env, up42: Up42, s3: S
     assert len(result.xcom["upload"]) == len(wanted) + 1
     event = result.xcom["events"][-1]
     assert event == {"destination": f"s3://{BUCKET}/dag-uploads", "files": len(wanted) + 1, "skipped": 0}
+
+
+def test_no_signature_in_debug_task_logs(airflow_worker, env, up42: Up42, tmp_path: Path):
+    """urllib3 logs every request line at DEBUG; Airflow's masker hides only what was registered."""
+    result = run(
+        airflow_worker,
+        env,
+        "data_signed_urls_debug",
+        order_ids=up42.orders[:1],
+        job_ids=up42.jobs[:1],
+        assets=str(tmp_path / "assets"),
+        results=str(tmp_path / "results"),
+        archives=f"file://{tmp_path}/archives",
+    )
+    assert any(p.is_file() for p in (tmp_path / "archives").iterdir())
+    requested = re.findall(r'"GET (/storage/[^ "]*)', result.log)
+    assert len(requested) >= 3, "DEBUG logging of urllib3 did not reach the task log"
+    leaked = re.findall(r"(?:X-Goog-Signature|X-Goog-Credential)=(?!\*\*\*)[^&\s\"]+", result.log)
+    assert leaked == [], leaked[:3]

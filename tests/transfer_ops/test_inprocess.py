@@ -11,7 +11,7 @@ import pytest
 from airflow.sdk import Asset
 from PIL import Image
 
-from up42_provider.operators._data import asset_uri, flat_uris, id_list
+from up42_provider.operators._data import asset_uri, flat_uris
 from up42_provider.operators.download import UP42DownloadAssetsOperator, UP42DownloadJobResultsOperator
 from up42_provider.operators.quicklooks import UP42DownloadQuicklooksOperator
 from up42_provider.operators.upload import UP42UploadToBucketOperator, archive_suffix
@@ -47,6 +47,14 @@ def test_assets_unpacked_byte_identical_and_rerun_downloads_nothing(up42: Up42, 
     # a file removed by hand is noticed and the archive fetched again
     Path(uris[-1]).unlink()
     assert execute(op) == uris and up42.downloads == before + 2
+
+
+def test_comma_separated_order_ids_are_two_orders(up42: Up42, tmp_path: Path):
+    """As for UP42OrderFulfilledSensor: "a,b" once was looked up as one order named "a,b"."""
+    first, second = up42.orders
+    op = UP42DownloadAssetsOperator(task_id="dl", order_ids=f"{first}, {second}", destination=str(tmp_path))
+    wanted = [a["id"] for order_id in (first, second) for a in up42.assets(order_id)]
+    assert [a["id"] for a in op.select_assets()] == wanted and len(wanted) == 2
 
 
 def test_expired_signed_url_is_renewed(up42: Up42, tmp_path: Path, monkeypatch):
@@ -236,9 +244,6 @@ def test_upload_job_archives_and_download_output_to_s3(up42: Up42, s3: S3, tmp_p
 def test_inputs_and_asset_uris():
     assert archive_suffix("a.b.tar.gz") == ".tar.gz" and archive_suffix("Pléiades 1.2.zip") == ".zip"
     assert archive_suffix("x.tgz") == ".tgz" and archive_suffix("noext") == ".zip"
-    assert id_list({"job_ids": ["a", "b"], "succeeded": ["a"]}, "job_ids", ("succeeded", "job_ids")) == ["a"]
-    assert id_list('["x", "y", "x"]', "ids") == ["x", "y"]
-    assert id_list(["x", ["y"]], "ids") == ["x", "y"]
     assert flat_uris([["/a", "/b"], "/c", {"k": ["/d"]}], "u") == ["/a", "/b", "/c", "/d"]
     assert asset_uri("s3://aws_test@bucket/prefix/") == "s3://bucket/prefix"
     assert asset_uri("file:///data/up42/") == "file:///data/up42"

@@ -209,7 +209,7 @@ def test_catalog_order_parameters_without_aoi_and_tags():
 
 
 def test_catalog_order_parameter_errors():
-    with pytest.raises(ValueError, match="image_id must be a non-empty id"):
+    with pytest.raises(ValueError, match="image_id is empty"):
         P.catalog_order_parameters(SCHEMA, "dp-1", "")
     with pytest.raises(ValueError, match="schema must be the data product's order schema"):
         P.catalog_order_parameters([], "dp-1", "img")  # type: ignore[arg-type]
@@ -316,6 +316,13 @@ def test_job_parameters_scene_ids_replace_time():
     assert data["ids"] == ["s1", "s2"] and data["limit"] == 2 and "time" not in data
 
 
+def test_job_parameters_read_ids_like_every_operator():
+    """One parser: "s1,s2" and a rendered list mean two scenes here as in the sensors."""
+    for given in ("s1,s2", "['s1', 's2']", '["s1", "s2"]', ("s1", "s2", "s1")):
+        data = P.job_parameters(WORKFLOW_TASKS, scene_ids=given)["esa-s2-l2a-gtiff-visual:1"]
+        assert data["ids"] == ["s1", "s2"] and data["limit"] == 2
+
+
 def test_job_parameters_asset_ids_replace_the_data_block():
     inputs = P.job_parameters(WORKFLOW_TASKS, asset_ids=["as1"], geometry=BBOX, geometry_operation="bbox")
     assert inputs["esa-s2-l2a-gtiff-visual:1"] == {"asset_ids": ["as1"]}
@@ -339,9 +346,10 @@ def test_job_parameters_bbox_and_contains():
         ({"geometry": BBOX, "geometry_operation": "within"}, "geometry_operation 'within' is unknown"),
         ({"start_date": "2021-01-01"}, "start_date and end_date go together"),
         ({"limit": -1}, "limit must be a positive integer"),
-        ({"scene_ids": "s1"}, "scene_ids must be a list of ids"),
+        ({"scene_ids": ["s1", "a b"]}, "scene_ids 'a b' contains whitespace"),
         ({"scene_ids": []}, "scene_ids is empty"),
-        ({"asset_ids": [""]}, "asset_ids must be a non-empty id"),
+        ({"asset_ids": [""]}, "asset_ids is empty"),
+        ({"asset_ids": [1]}, "asset_ids must be an id or a list of ids"),
         ({"geometry": "POLYGON ((0 0, 1 1, 1 0, 0 1, 0 0))", "geometry_operation": "intersects"}, "invalid"),
     ],
 )

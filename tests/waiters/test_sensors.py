@@ -8,7 +8,6 @@ import time
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, TaskDeferred
 
-from up42_provider.sensors.base import parse_ids
 from up42_provider.sensors.job import UP42JobSucceededSensor
 from up42_provider.sensors.order import UP42OrderFulfilledSensor
 from up42_provider.triggers.job import UP42JobStatusTrigger
@@ -18,17 +17,6 @@ from up42_provider.waiters import WaitState
 from .conftest import World
 
 # ----------------------------------------------------------------------------------- in-process
-
-
-def test_ids_from_rendered_templates():
-    assert parse_ids("a", "ids") == ["a"]
-    assert parse_ids(["a", "b"], "ids") == ["a", "b"]
-    assert parse_ids("['a', 'b']", "ids") == ["a", "b"]
-    assert parse_ids('["a"]', "ids") == ["a"]
-    assert parse_ids("a, b", "ids") == ["a", "b"]
-    for bad in ("[oops", "[]", 42):
-        with pytest.raises(ValueError):
-            parse_ids(bad, "ids")
 
 
 def test_deferrable_default_comes_from_the_config(monkeypatch: pytest.MonkeyPatch):

@@ -17,7 +17,6 @@ from up42_provider.waiters import (
     check_jobs,
     check_orders,
     is_transient,
-    normalize_ids,
     run_wait,
     wait,
     wait_for_jobs,
@@ -48,14 +47,6 @@ def test_state_classifies_round_trips_and_merges():
     assert "UP42 orders failed" in merged.failure_message() and "boom" in merged.failure_message()
     jobs = WaitState.build("job", {"j": "NOT STARTED", "k": "CANCELLING", "l": "SOMETHING NEW"})
     assert jobs.running == ("j", "l") and jobs.failed == ("k",)
-
-
-def test_normalize_ids():
-    assert normalize_ids(" a ") == ["a"]
-    assert normalize_ids(["a", "b", "a"]) == ["a", "b"]
-    for bad in ([], [""], [None], ""):
-        with pytest.raises(ValueError):
-            normalize_ids(bad)  # type: ignore[arg-type]
 
 
 def test_result_events_round_trip_and_raise():

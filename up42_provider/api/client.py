@@ -29,7 +29,7 @@ from up42_provider.api import failures
 from up42_provider.api.auth import AuthStrategy, ClientCredentialsAuth, Token, TokenCache
 from up42_provider.api.endpoints import Endpoint
 from up42_provider.api.errors import UP42Error
-from up42_provider.api.masking import amask_secret, mask_secret
+from up42_provider.api.masking import amask_secret, amask_signed_url, mask_secret, mask_signed_url
 from up42_provider.api.redact import redact_url
 from up42_provider.api.responses import decode, error_for
 from up42_provider.api.retry import BEFORE_SEND, aretrying, retrying
@@ -80,6 +80,12 @@ def encode_query(params: Mapping[str, Any] | None) -> list[tuple[str, str]] | No
         else:
             pairs.append((key, text(value)))
     return pairs
+
+
+def _signed_url_of(answer: Any) -> str:
+    """The ``url`` of a download-URL answer (``{"url": ...}``), "" when there is none."""
+    url = answer.get("url") if isinstance(answer, Mapping) else answer
+    return url if isinstance(url, str) else ""
 
 
 def encode_json(body: Any) -> bytes:
@@ -281,7 +287,10 @@ class UP42Client(_ClientCore):
     ) -> Any:
         workspace = self.workspace_id if self._needs_workspace(endpoint, path_params) else None
         req = self._prepare(endpoint, params, json, path_params, workspace)
-        return self._execute(req)
+        result = self._execute(req)
+        if endpoint.signed_url:
+            mask_signed_url(_signed_url_of(result))
+        return result
 
     def call_url(self, url: str, endpoint: Endpoint, *, json: Any = None) -> Any:
         """Follow a link UP42 returned (a catalog ``next`` page) with ``endpoint``'s method and decoding."""
@@ -307,7 +316,7 @@ class UP42Client(_ClientCore):
         ``headers`` e.g. ``{"Range": "bytes=1000-"}`` to resume a download that broke off.
         """
         req = self._prepare_external(url, headers)
-        mask_secret(urlsplit(url).query)
+        mask_signed_url(url)
         response = self._execute(req, stream=True)
         try:
             yield StreamResponse(response, req, self.settings.timeout)  # type: ignore[arg-type]
@@ -514,7 +523,10 @@ class AsyncUP42Client(_ClientCore):
     ) -> Any:
         workspace = await self.aworkspace_id() if self._needs_workspace(endpoint, path_params) else None
         req = self._prepare(endpoint, params, json, path_params, workspace)
-        return await self._execute(req)
+        result = await self._execute(req)
+        if endpoint.signed_url:
+            await amask_signed_url(_signed_url_of(result))
+        return result
 
     async def call_url(self, url: str, endpoint: Endpoint, *, json: Any = None) -> Any:
         return await self._execute(self._prepare_url(url, endpoint, json))
@@ -536,7 +548,7 @@ class AsyncUP42Client(_ClientCore):
         self, url: str, *, headers: Mapping[str, str] | None = None
     ) -> AsyncIterator[AsyncStreamResponse]:
         req = self._prepare_external(url, headers)
-        await amask_secret(urlsplit(url).query)
+        await amask_signed_url(url)
         response = await self._execute(req, stream=True)
         try:
             yield AsyncStreamResponse(response, req, self.settings.timeout)  # type: ignore[arg-type]

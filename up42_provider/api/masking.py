@@ -9,9 +9,11 @@ exists to leak into anyway.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,8 @@ _SyncMasker = Callable[[Any], None]
 _AsyncMasker = Callable[[Any], Awaitable[None]]
 
 _resolved: tuple[_SyncMasker | None, _AsyncMasker | None] | None = None
+# Query parameters that authorise a signed URL (GCS X-Goog-*, S3 X-Amz-*, Azure sig, tokens).
+_SIGNED_PARAM = re.compile(r"signature|credential|token|key|policy|^sig$|security", re.IGNORECASE)
 
 
 def _resolve() -> tuple[_SyncMasker | None, _AsyncMasker | None]:
@@ -73,3 +77,40 @@ async def amask_secret(value: str | None) -> None:
             sync_fn(value)
     except Exception:
         log.debug("could not register a secret with the Airflow secrets masker", exc_info=True)
+
+
+def signed_url_secrets(url: str) -> list[str]:
+    """What must never appear in a log: the query of ``url`` (as sent and decoded) and every
+    signature, credential or token in it (raw and decoded), longest first."""
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        query = url.partition("?")[2].partition("#")[0]
+    if not query:
+        return []
+    found = {query, unquote_plus(query)}
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if value and _SIGNED_PARAM.search(unquote_plus(name)):
+            found.update((value, unquote_plus(value)))
+    return sorted((s for s in found if len(s) >= 8), key=len, reverse=True)
+
+
+def mask_signed_url(url: str) -> str:
+    """Register ``url``'s query and signature with Airflow's masker before anything requests or
+    logs it (urllib3 logs the request line, query included, at DEBUG); returns ``url``.
+
+    Called where signed URLs enter the provider (:meth:`UP42Client.call` of endpoints declared
+    ``signed_url``, ``stream_url``) and again by the download engine as a safety net for URLs
+    that come from elsewhere; registering twice is harmless.
+    """
+    for secret in signed_url_secrets(url):
+        mask_secret(secret)
+    return url
+
+
+async def amask_signed_url(url: str) -> str:
+    """Async twin of :func:`mask_signed_url`."""
+    for secret in signed_url_secrets(url):
+        await amask_secret(secret)
+    return url

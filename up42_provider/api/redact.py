@@ -6,14 +6,15 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 _URL = re.compile(r"\bhttps?://[^\s\"'<>]+", re.IGNORECASE)
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)?[^/?#]*@", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
     """``url`` without query string, fragment and user-info (signed URLs carry their key there)."""
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return url.split("?", 1)[0].split("#", 1)[0]
+    except ValueError:  # e.g. "http://u:pw@[::1": still drop the user-info, the query, the fragment
+        return _USERINFO.sub(r"\1", url.split("?", 1)[0].split("#", 1)[0])
     netloc = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
+from up42_provider.api.redact import redact_url
+
 DEFAULT_BASE_URL = "https://api.up42.com"
 
 
@@ -47,7 +49,9 @@ class ClientSettings:
             base = f"https://{base}"
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"UP42 base URL must look like https://api.up42.com, got {self.base_url!r}")
+            raise ValueError(
+                f"UP42 base URL must look like https://api.up42.com, got {redact_url(self.base_url)!r}"
+            )
         if parts.query or parts.fragment:
             raise ValueError("UP42 base URL must not carry a query string or fragment")
         object.__setattr__(self, "base_url", base)

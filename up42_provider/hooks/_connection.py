@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from up42_provider.api.redact import redact_url
 from up42_provider.api.settings import DEFAULT_BASE_URL, ClientSettings
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,16 @@ def base_url_from(conn_id: str, host: str | None, port: int | None = None) -> st
         return DEFAULT_BASE_URL
     if "://" not in text:
         text = f"https://{text}"
+    # Errors below never echo a password (even one holding '/') or a query put into the host.
+    scheme, sep, rest = text.partition("://")
+    host = redact_url(f"{scheme}{sep}{rest.rpartition('@')[2]}")
     try:
         parts = urlsplit(text)
         parsed_port = parts.port
     except ValueError as exc:
+        reason = re.sub(r"'[^']*'", "'...'", str(exc))  # "...cast to integer value as '<text>'"
         raise UP42ConnectionConfigError(
-            f"UP42 connection {conn_id!r}: host {host!r} is not a valid URL ({exc}); "
+            f"UP42 connection {conn_id!r}: host {host!r} is not a valid URL ({reason}); "
             "set it like https://api.up42.com or http://127.0.0.1:8042"
         ) from None
     if parts.scheme not in ("http", "https"):

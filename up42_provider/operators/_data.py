@@ -1,5 +1,6 @@
 """What the data operators (download, quicklooks, upload) share: destinations, Airflow Assets,
-manifests for idempotent unpacking, bounded thread pools and XCom input coercion.
+manifests for idempotent unpacking, bounded thread pools and XCom input coercion (ids:
+:func:`up42_provider.utils.ids.parse_ids`).
 
 Bytes always move through :mod:`up42_provider.transfer`; nothing here opens a socket itself.
 """
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 
 from up42_provider.hooks.up42 import UP42Hook
-from up42_provider.operators._common import as_list, as_positive_int
+from up42_provider.operators._common import as_positive_int
 from up42_provider.transfer import TransferError, targets
 
 if TYPE_CHECKING:
@@ -108,33 +109,6 @@ def run_all(fn: Callable[[T], R], items: Sequence[T], max_workers: int, what: st
 
 
 # -- inputs -------------------------------------------------------------------------------------
-def id_list(value: Any, name: str, keys: Sequence[str] = ()) -> list[str]:
-    """Ids from what upstream tasks push: one id, a list, JSON text, or a dict with ``keys``.
-
-    E.g. the parallel-jobs operator returns ``{"job_ids": [...], "succeeded": [...], ...}``: pass
-    ``keys=("succeeded", "job_ids")`` to take the first key present.
-    """
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith(("[", "{")):
-            try:
-                return id_list(json.loads(text), name, keys)
-            except json.JSONDecodeError:
-                raise ValueError(f"{name} looks like JSON but does not parse: {text[:80]!r}") from None
-        return [text] if text else []
-    if isinstance(value, Mapping):
-        for key in keys:
-            if key in value:
-                return id_list(value[key], name, keys)
-        raise ValueError(f"{name}: a dict must have one of the keys {', '.join(keys) or '(none)'}")
-    ids: list[str] = []
-    for item in as_list(value, name) or []:
-        ids.extend(id_list(item, name, keys))
-    return list(dict.fromkeys(ids))
-
-
 def flat_uris(value: Any, name: str) -> list[str]:
     """File/folder URIs from XCom: one string, nested lists, or dicts of lists (any order kept)."""
     if value is None or value == "":

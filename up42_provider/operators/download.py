@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from up42_provider.operators._common import as_bool, as_positive_int
 from up42_provider.operators._data import (
     UP42DataOperator,
-    id_list,
     run_all,
     write_bytes,
 )
@@ -26,6 +25,7 @@ from up42_provider.transfer import download_and_extract, targets
 from up42_provider.transfer.archives import read_manifest
 from up42_provider.transfer.checksums import check_policy
 from up42_provider.transfer.targets import child
+from up42_provider.utils.ids import parse_ids
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -231,8 +231,8 @@ class UP42DownloadAssetsOperator(_DownloadOperator):
     def select_assets(self) -> list[dict[str, Any]]:
         """Asset metadata (id, name, size, ...) of everything asked for, without duplicates."""
         hook = self.hook
-        order_ids = id_list(self.order_ids, "order_ids", ("order_ids",))
-        asset_ids = id_list(self.asset_ids, "asset_ids", ("asset_ids",))
+        order_ids = parse_ids(self.order_ids, name="order_ids", required=False)
+        asset_ids = parse_ids(self.asset_ids, name="asset_ids", required=False)
         filters = self.asset_filters
         if isinstance(filters, str):
             filters = json.loads(filters) if filters.strip() else None
@@ -346,7 +346,7 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
         self.merge = merge
 
     def select_jobs(self) -> list[str]:
-        ids = id_list(self.job_ids, "job_ids", ("succeeded", "job_ids"))
+        ids = parse_ids(self.job_ids, name="job_ids", required=False)
         if not ids:
             raise ValueError("nothing to download: pass job_ids (e.g. the job task's output)")
         only_succeeded = as_bool(self.only_succeeded, "only_succeeded")
@@ -373,7 +373,7 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
             or (isinstance(value, str) and value.strip().lower() in _FLAG_WORDS)
         ):
             return (lambda task: True) if as_bool(value, "job_tasks") else None
-        wanted = set(id_list(value, "job_tasks"))
+        wanted = set(parse_ids(value, name="job_tasks", required=False))
 
         def match(task: Mapping[str, Any]) -> bool:
             name = str(task.get("name") or "")

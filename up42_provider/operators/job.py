@@ -25,6 +25,7 @@ from up42_provider.operators._workflow import (
 )
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.utils import parameters as P
+from up42_provider.utils.ids import parse_ids
 from up42_provider.waiters import WaitResult, check_jobs, wait_for_jobs
 
 if TYPE_CHECKING:
@@ -146,9 +147,7 @@ class UP42RunJobOperator(UP42BaseOperator):
         if limit is not None:
             construct["limit"] = limit
         if self.scene_ids is not None:
-            if isinstance(self.scene_ids, str) or not list(self.scene_ids):
-                raise ValueError(f"scene_ids must be a non-empty list of scene ids, got {self.scene_ids!r}")
-            construct["scene_ids"] = list(self.scene_ids)
+            construct["scene_ids"] = parse_ids(self.scene_ids, name="scene_ids")
         return construct
 
     def execute(self, context: Context) -> str:

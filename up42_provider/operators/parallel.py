@@ -30,6 +30,7 @@ from up42_provider.operators._workflow import (
 from up42_provider.status import classify_job_status
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.utils import parameters as P
+from up42_provider.utils.ids import parse_ids
 from up42_provider.waiters import Waiter, WaitResult, WaitState, check_jobs, run_wait
 
 if TYPE_CHECKING:
@@ -192,7 +193,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
                 workflow_id,
                 geometries=self.aois,
                 interval_dates=[tuple(p) for p in self.interval_dates] if self.interval_dates else None,
-                scene_ids=list(self.scene_ids) if self.scene_ids is not None else None,
+                scene_ids=parse_ids(self.scene_ids, name="scene_ids") if self.scene_ids is not None else None,
                 limit_per_job=int(self.limit_per_job),
                 geometry_operation=self.geometry_operation,
             )

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 from up42_provider.api.errors import UP42NotFoundError
 from up42_provider.operators._data import (
     UP42DataOperator,
-    id_list,
     read_json,
     run_all,
     write_bytes,
 )
 from up42_provider.transfer import targets
 from up42_provider.transfer.targets import child
+from up42_provider.utils.ids import parse_ids
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -121,7 +121,7 @@ class UP42DownloadQuicklooksOperator(UP42DataOperator):
             plots.require("folium")
         root = self.root()
         ids, features = scene_features(self.image_ids)  # a search file URI names its own connection
-        job_ids = id_list(self.job_ids, "job_ids", ("succeeded", "job_ids"))
+        job_ids = parse_ids(self.job_ids, name="job_ids", required=False)
         if not ids and not job_ids:
             raise ValueError("nothing to download: pass image_ids (e.g. the search task's output) or job_ids")
         # (what, target file, fetch) for every quicklook; fetch returns None when there is none

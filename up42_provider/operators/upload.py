@@ -19,7 +19,6 @@ from up42_provider.operators._common import as_bool
 from up42_provider.operators._data import (
     UP42DataOperator,
     flat_uris,
-    id_list,
     resolve_destination,
     run_all,
 )
@@ -27,6 +26,7 @@ from up42_provider.transfer import download, filename_from_url, targets, upload_
 from up42_provider.transfer.archives import MANIFEST
 from up42_provider.transfer.targets import child
 from up42_provider.transfer.upload import iter_files
+from up42_provider.utils.ids import parse_ids
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -149,7 +149,7 @@ class UP42UploadToBucketOperator(UP42DataOperator):
     def _archives(self, root: targets.Location) -> list[tuple[str, targets.Location, Callable[[], str]]]:
         hook = self.hook
         plan: list[tuple[str, targets.Location, Callable[[], str]]] = []
-        for job_id in id_list(self.job_ids, "job_ids", ("succeeded", "job_ids")):
+        for job_id in parse_ids(self.job_ids, name="job_ids", required=False):
             plan.append(
                 (
                     f"job {job_id}",
@@ -157,8 +157,8 @@ class UP42UploadToBucketOperator(UP42DataOperator):
                     lambda j=job_id: hook.get_job_results_url(j),
                 )
             )
-        asset_ids = id_list(self.asset_ids, "asset_ids", ("asset_ids",))
-        for order_id in id_list(self.order_ids, "order_ids", ("order_ids",)):
+        asset_ids = parse_ids(self.asset_ids, name="asset_ids", required=False)
+        for order_id in parse_ids(self.order_ids, name="order_ids", required=False):
             asset_ids.extend(a["id"] for a in hook.get_order_assets(order_id))
         for asset_id in dict.fromkeys(asset_ids):
             # The archive suffix (.zip / .tgz) is only known from the signed URL: fetch one now and

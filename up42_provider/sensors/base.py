@@ -8,9 +8,6 @@ fails the task at once, without retries, with UP42's message (jobs: the failed t
 
 from __future__ import annotations
 
-import ast
-import json
-from collections.abc import Iterable
 from datetime import timedelta
 from functools import cached_property
 from typing import Any, ClassVar
@@ -21,7 +18,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.triggers.base import UP42StatusTrigger, end_time_after
-from up42_provider.waiters import CHECKS, WaitResult, WaitState, is_transient, normalize_ids
+from up42_provider.utils.ids import parse_ids
+from up42_provider.waiters import CHECKS, WaitResult, WaitState, is_transient
 
 # Airflow's own deferral time-out is a backstop behind the trigger's end_time, never first.
 DEFERRAL_GRACE_SECONDS = 60.0
@@ -29,25 +27,6 @@ DEFERRAL_GRACE_SECONDS = 60.0
 
 def default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
-
-
-def parse_ids(value: Any, name: str) -> list[str]:
-    """Ids from what a template rendered: one id, a list, a JSON/Python list text, or "a,b"."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                try:
-                    value = ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    raise ValueError(f"{name} {text!r} is not a list of ids") from None
-        elif "," in text:
-            value = [part.strip() for part in text.split(",") if part.strip()]
-    if not isinstance(value, str) and not isinstance(value, Iterable):
-        raise ValueError(f"{name} must be an id or a list of ids, got {value!r}")
-    return normalize_ids(value, name)
 
 
 class UP42StatusSensor(BaseSensorOperator):
@@ -77,7 +56,7 @@ class UP42StatusSensor(BaseSensorOperator):
         return UP42Hook(up42_conn_id=self.up42_conn_id)
 
     def wanted_ids(self) -> list[str]:
-        return parse_ids(getattr(self, self.ids_field), self.ids_field)
+        return parse_ids(getattr(self, self.ids_field), name=self.ids_field)
 
     def check(self) -> WaitState:
         return CHECKS[self.kind](self.hook, self.wanted_ids())

@@ -27,13 +27,12 @@ import posixpath
 import re
 import stat
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from up42_provider.transfer import targets
+from up42_provider.transfer import leftovers, targets
 from up42_provider.transfer.download import UrlSource, _resolve_url, download, filename_from_url
 from up42_provider.transfer.errors import ArchiveError, UnsafeArchiveError
 
@@ -398,7 +397,7 @@ def download_and_extract(
             max_members=max_members,
         )
     else:
-        with tempfile.TemporaryDirectory(prefix="up42-download-", dir=work_dir) as tmp:
+        with leftovers.work_dir(work_dir) as tmp:  # also removes folders of killed tries
             result = download(provider, Path(tmp, archive_name), overwrite=True, **download_options)
             uris = extract_archive(result.uri, root, max_total_bytes=max_total_bytes, max_members=max_members)
     if manifest_key:

@@ -49,6 +49,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 import urllib3.exceptions
 
+from up42_provider.api.masking import mask_signed_url
 from up42_provider.api.redact import redact_url
 from up42_provider.transfer import targets
 from up42_provider.transfer.checksums import (
@@ -191,10 +192,12 @@ def _fill(readinto: Callable[[memoryview], int], view: memoryview) -> tuple[int,
 
 
 def _resolve_url(source: UrlSource) -> str:
+    """The next URL to fetch, registered with Airflow's masker before the first request (the hook
+    already did for UP42's URLs; this covers URLs from anywhere else)."""
     url = source() if callable(source) else source
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise DownloadError(f"url_provider returned no http(s) URL: {redact_url(str(url))!r}")
-    return url
+    return mask_signed_url(url)
 
 
 # -- the engine ---------------------------------------------------------------------------------
@@ -552,6 +555,7 @@ def download(
     """
     check_policy(checksum)
     location = targets.resolve(destination)
+    targets.remove_stale_parts(location)  # a killed earlier try of this target left its part
     if not overwrite:
         found = existing_result(location, expected_size=expected_size, expected_md5=expected_md5)
         if found is not None:

@@ -25,6 +25,8 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
+from up42_provider.transfer import leftovers
+
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
@@ -163,6 +165,12 @@ def part_name(name: str) -> str:
     return f"{name}{PART_MARKER}{secrets.token_hex(6)}"
 
 
+def remove_stale_parts(location: Location) -> None:
+    """Remove what killed tries left beside a local ``location`` (remote parts are left alone)."""
+    if isinstance(location, Path):
+        leftovers.remove_stale_parts(location, PART_MARKER)
+
+
 # Local writes go to the kernel in slices of this size. Linux 6.x backs the page cache with large
 # folios sized after the write: 1 MiB write() calls then sometimes stall in page allocation
 # (measured on ext4: 1 GiB in 1 MiB writes ran at 320-3800 MB/s from run to run, in 128 KiB writes
@@ -171,11 +179,20 @@ LOCAL_WRITE_SLICE = 128 * 1024
 
 
 class LocalWriter:
+    """``<name>.part-<token>`` under an exclusive lock while written (see
+    :mod:`~up42_provider.transfer.leftovers`), so the next download of the same target can tell
+    parts of killed tries from those of running ones (:func:`remove_stale_parts`)."""
+
     def __init__(self, final: Path) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         self.final = final
         self.part = final.with_name(part_name(final.name))
         self._fh = open(self.part, "xb", buffering=0)  # noqa: SIM115 - lives until commit/abort
+        try:
+            leftovers.hold(self._fh)
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data).cast("B")

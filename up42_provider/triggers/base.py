@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from up42_provider.triggers.pool import POOL
-from up42_provider.waiters import ACHECKS, MODES, Waiter, WaitResult, arun_wait, normalize_ids
+from up42_provider.utils.ids import parse_ids
+from up42_provider.waiters import ACHECKS, MODES, Waiter, WaitResult, arun_wait
 
 
 class UP42StatusTrigger(BaseTrigger):
@@ -43,7 +44,7 @@ class UP42StatusTrigger(BaseTrigger):
             raise ValueError(f"mode must be 'all' or 'any', got {mode!r}")
         if float(poll_interval) < 0:
             raise ValueError("poll_interval must not be negative")
-        self.ids = normalize_ids(ids, self.ids_field)
+        self.ids = parse_ids(ids, name=self.ids_field)
         self.up42_conn_id = up42_conn_id
         self.poll_interval = float(poll_interval)
         self.end_time = float(end_time) if end_time is not None else None

@@ -10,11 +10,12 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import Any
 
 from up42_provider.utils.geometry import to_bbox, to_polygon_geojson
+from up42_provider.utils.ids import check_id, parse_ids
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +174,8 @@ def catalog_order_parameters(
     Required schema parameters not given are set to ``None``; fill them before placing the order
     (:func:`missing_order_parameters` lists them).
     """
-    _check_id(data_product_id, "data_product_id")
-    _check_id(image_id, "image_id")
+    check_id(data_product_id, name="data_product_id")
+    check_id(image_id, name="image_id")
     params: dict[str, Any] = {"id": image_id}
     if aoi is not None:
         params["aoi"] = to_polygon_geojson(aoi)
@@ -195,7 +196,7 @@ def tasking_order_parameters(
     tags: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The tasking order body of ``Tasking.construct_order_parameters`` (Polygon or Point geometry)."""
-    _check_id(data_product_id, "data_product_id")
+    check_id(data_product_id, name="data_product_id")
     if not isinstance(name, str) or not name.strip():
         raise ValueError("A tasking order needs a name (displayName): pass name='My tasking order'")
     start = format_timestamp(acquisition_start, field="acquisition_start")
@@ -278,7 +279,7 @@ def job_parameters(
     inputs = default_job_parameters(workflow_tasks)
     data_task = workflow_tasks[0]["name"]
     if asset_ids is not None:
-        ids = _id_list(asset_ids, "asset_ids")
+        ids = parse_ids(asset_ids, name="asset_ids")
         inputs[data_task] = {"asset_ids": ids}
         return inputs
     data = inputs[data_task]
@@ -286,7 +287,7 @@ def job_parameters(
         _check_positive_int(limit, "limit")
         data["limit"] = limit
     if scene_ids is not None:
-        ids = _id_list(scene_ids, "scene_ids")
+        ids = parse_ids(scene_ids, name="scene_ids")
         data["ids"] = ids
         data["limit"] = len(ids)
         data.pop("time", None)
@@ -333,7 +334,7 @@ def job_parameters_parallel(
         result = []
         for geometry in geometries:
             if scene_ids is not None:
-                for scene_id in _id_list(scene_ids, "scene_ids"):
+                for scene_id in parse_ids(scene_ids, name="scene_ids"):
                     result.append(
                         job_parameters(
                             workflow_tasks,
@@ -364,7 +365,7 @@ def job_parameters_parallel(
     if scene_ids is not None:
         return [
             job_parameters(workflow_tasks, scene_ids=[scene_id])
-            for scene_id in _id_list(scene_ids, "scene_ids")
+            for scene_id in parse_ids(scene_ids, name="scene_ids")
         ]
     raise ValueError("Pass geometries with scene_ids, geometries with interval_dates, or scene_ids alone")
 
@@ -385,22 +386,6 @@ def with_job_mode(inputs: Mapping[str, Any], *, dry_run: bool) -> dict[str, Any]
 def _check_positive_int(value: Any, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_id(value: Any, name: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty id string, got {value!r}")
-
-
-def _id_list(values: Iterable[str] | str, name: str) -> list[str]:
-    if isinstance(values, str):
-        raise ValueError(f"{name} must be a list of ids, got the string {values!r}: wrap it in a list")
-    ids = list(values)
-    if not ids:
-        raise ValueError(f"{name} is empty: pass at least one id")
-    for value in ids:
-        _check_id(value, name)
-    return ids
 
 
 def _tags(tags: Sequence[str] | str) -> list[str]:

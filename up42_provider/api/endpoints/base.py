@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
+from up42_provider.utils.ids import check_id
+
 ResponseKind = Literal["envelope", "bare", "text", "binary", "none", "token"]
 RESPONSE_KINDS: tuple[str, ...] = ("envelope", "bare", "text", "binary", "none", "token")
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
@@ -20,6 +22,10 @@ class Endpoint:
     ``response`` says how a 2xx body is decoded (v1 envelope unwrapped, bare JSON, text, bytes,
     ignored, token JSON). ``creates`` marks calls that create something billable or duplicable:
     the retry policy never re-sends them unless the request surely did not reach UP42.
+    Every ``{..._id}`` parameter must be a UUID, except those named in ``text_ids`` (e.g. a
+    quicklook's file name); other parameters (``{host}``) are only checked as safe segments.
+    ``signed_url`` marks answers whose ``url`` is a signed download URL: the client registers its
+    query with Airflow's secrets masker before the answer leaves it.
     """
 
     id: str
@@ -28,6 +34,8 @@ class Endpoint:
     path: str
     response: ResponseKind
     creates: bool = False
+    text_ids: tuple[str, ...] = ()
+    signed_url: bool = False
     path_params: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -39,16 +47,27 @@ class Endpoint:
             raise ValueError(f"{self.id}: path must be a plain '/...' template without query: {self.path!r}")
         names = tuple(name for _, name, _, _ in string.Formatter().parse(self.path) if name)
         object.__setattr__(self, "path_params", names)
+        stray = sorted(set(self.text_ids) - set(names))
+        if stray:
+            raise ValueError(f"{self.id}: text_ids {stray} are not path parameters of {self.path!r}")
+
+    def is_uuid(self, param: str) -> bool:
+        return param.endswith("_id") and param not in self.text_ids
 
     def format_path(self, **params: Any) -> str:
-        """The path with every ``{param}`` filled in and percent-quoted (a ``/`` in an id cannot escape)."""
+        """The path with every ``{param}`` checked (:func:`~up42_provider.utils.ids.check_id`) and
+        percent-quoted: this is the one place every id passes before a request, so ``..``, ``a/b``
+        or a malformed UUID fails here, naming the parameter, and nothing is sent."""
         missing = [name for name in self.path_params if params.get(name) in (None, "")]
         if missing:
             raise ValueError(f"{self.id} {self.name} needs path parameter(s): {', '.join(missing)}")
         unknown = sorted(set(params) - set(self.path_params))
         if unknown:
             raise ValueError(f"{self.id} {self.name} has no path parameter(s): {', '.join(unknown)}")
-        return self.path.format(**{name: quote(str(params[name]), safe="") for name in self.path_params})
+        values = {
+            name: check_id(params[name], name=name, uuid=self.is_uuid(name)) for name in self.path_params
+        }
+        return self.path.format(**{name: quote(value, safe="") for name, value in values.items()})
 
     def __str__(self) -> str:
         return f"{self.id} {self.method} {self.path}"

@@ -76,7 +76,12 @@ class V1(EndpointTable):
         "E33", "update_asset_metadata", "POST", "/v2/assets/{asset_id}/metadata", "bare"
     )
     get_asset_download_url = Endpoint(
-        "E34", "get_asset_download_url", "POST", "/v2/assets/{asset_id}/download-url", "bare"
+        "E34",
+        "get_asset_download_url",
+        "POST",
+        "/v2/assets/{asset_id}/download-url",
+        "bare",
+        signed_url=True,
     )
     search_storage_stac = Endpoint("E35", "search_storage_stac", "POST", "/v2/assets/stac/search", "bare")
     get_storage_stac_root = Endpoint("E36", "get_storage_stac_root", "GET", "/v2/assets/stac", "bare")
@@ -107,7 +112,7 @@ class V1(EndpointTable):
         "E50", "get_job_results_json", "GET", _JOB + "/outputs/data-json/", "bare"
     )
     get_job_results_url = Endpoint(
-        "E51", "get_job_results_url", "GET", _JOB + "/downloads/results/", "envelope"
+        "E51", "get_job_results_url", "GET", _JOB + "/downloads/results/", "envelope", signed_url=True
     )
     get_job_credits = Endpoint("E52", "get_job_credits", "GET", _JOB + "/credits", "envelope")
     get_job_tasks = Endpoint("E53", "get_job_tasks", "GET", _JOB + "/tasks/", "envelope")
@@ -117,11 +122,16 @@ class V1(EndpointTable):
         "E55", "get_job_task_results_json", "GET", _TASK + "/outputs/data-json/", "bare"
     )
     get_job_task_results_url = Endpoint(
-        "E56", "get_job_task_results_url", "GET", _TASK + "/downloads/results/", "envelope"
+        "E56", "get_job_task_results_url", "GET", _TASK + "/downloads/results/", "envelope", signed_url=True
     )
     get_job_task_quicklooks = Endpoint(
         "E57", "get_job_task_quicklooks", "GET", _TASK + "/outputs/quicklooks/", "envelope"
     )
     get_job_task_quicklook = Endpoint(
-        "E58", "get_job_task_quicklook", "GET", _TASK + "/outputs/quicklooks/{quicklook_id}", "binary"
+        "E58",
+        "get_job_task_quicklook",
+        "GET",
+        _TASK + "/outputs/quicklooks/{quicklook_id}",
+        "binary",
+        text_ids=("quicklook_id",),
     )

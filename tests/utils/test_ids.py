@@ -1,0 +1,70 @@
+"""The one id parser: every operator, sensor, trigger and body builder reads ids alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from up42_provider.sensors.order import UP42OrderFulfilledSensor
+from up42_provider.triggers.order import UP42OrderStatusTrigger
+from up42_provider.utils.ids import InvalidIdError, check_id, parse_ids
+from up42_provider.waiters import Waiter
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "a,b",
+        " a , b ,",
+        ["a", "b", "a"],
+        ("a", ["b"]),
+        '["a", "b"]',
+        "['a', 'b']",
+        "('a', 'b')",
+        {"order_ids": ["a", "b"]},
+        '{"order_ids": ["a", "b"]}',
+    ],
+)
+def test_every_form_of_ids(given: object):
+    assert parse_ids(given, name="order_ids") == ["a", "b"]
+
+
+def test_results_of_our_operators():
+    parallel = {"job_ids": ["a", "b", "c"], "succeeded": ["a", "c"], "failed": ["b"], "statuses": {}}
+    assert parse_ids(parallel, name="job_ids") == ["a", "c"]
+    assert parse_ids({"job_ids": ["a"]}, name="job_ids") == ["a"]
+    assert parse_ids("a", name="job_ids") == ["a"]  # UP42CreateJobOperator returns one id
+    with pytest.raises(InvalidIdError, match="order_ids: a dict must have one of the keys order_ids"):
+        parse_ids(parallel, name="order_ids")  # job ids never pass for order ids
+
+
+def test_empty_and_bad_inputs_name_the_parameter():
+    assert parse_ids(None, name="asset_ids", required=False) == []
+    assert parse_ids("", name="asset_ids", required=False) == []
+    for empty in (None, "", [], "[]", " , "):
+        with pytest.raises(InvalidIdError, match="order_ids is empty"):
+            parse_ids(empty, name="order_ids")
+    for bad, problem in (("[oops", "does not parse"), (42, "must be an id"), ([None], "must be an id")):
+        with pytest.raises(InvalidIdError, match=problem) as info:
+            parse_ids(bad, name="order_ids")
+        assert str(info.value).startswith("order_ids")
+    with pytest.raises(InvalidIdError, match="order_ids 'a b' contains whitespace"):
+        parse_ids("a b", name="order_ids")
+    with pytest.raises(InvalidIdError, match="dot path segment"):
+        parse_ids(["a", ".."], name="job_ids")
+
+
+def test_check_id():
+    uuid = "9b1c7a52-4d0e-4f6a-8c3b-2e5f7d9a1b04"
+    assert check_id(uuid, name="job_id", uuid=True) == uuid
+    assert check_id("output.tgz", name="quicklook_id") == "output.tgz"
+    with pytest.raises(InvalidIdError, match="job_id 'x' is not a UUID"):
+        check_id("x", name="job_id", uuid=True)
+
+
+def test_sensors_triggers_and_waiters_read_the_same_ids():
+    """The download operators read ids the same way (tests/transfer_ops: ``order_ids="a,b"``)."""
+    text = "o1,o2"
+    sensor = UP42OrderFulfilledSensor(task_id="wait", order_ids=text)
+    trigger = UP42OrderStatusTrigger(order_ids=text)
+    waiter = Waiter("order", text)
+    assert sensor.wanted_ids() == trigger.ids == waiter.ids == ["o1", "o2"]
