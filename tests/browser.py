@@ -10,6 +10,7 @@ Screenshots are kept in ``test-artifacts/`` (``UP42_TEST_ARTIFACTS`` to change i
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import socket
@@ -149,7 +150,8 @@ def webdriver(window: str = "1400,1000") -> Iterator[WebDriver]:
                 if time.monotonic() > deadline:
                     raise TimeoutError("chromedriver did not start within 30 s")
                 time.sleep(0.2)
-            options = {"binary": CHROMIUM, "args": [*FLAGS, f"--user-data-dir={profile}", f"--window-size={window}"]}
+            args = [*FLAGS, f"--user-data-dir={profile}", f"--window-size={window}"]
+            options = {"binary": CHROMIUM, "args": args}
             answer = http.post(
                 f"{url}/session",
                 json={"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}},
@@ -161,10 +163,8 @@ def webdriver(window: str = "1400,1000") -> Iterator[WebDriver]:
         yield session
     finally:
         if session is not None:
-            try:
+            with contextlib.suppress(Exception):  # the driver is ended below anyway
                 session.close()
-            except Exception:  # noqa: BLE001 - the driver is killed below anyway
-                pass
         driver.terminate()
         try:
             driver.wait(timeout=10)

@@ -107,7 +107,7 @@ def test_quicklook_map_renders_offline(scenes, tmp_path):
 
 
 def test_results_map_renders_offline(tmp_path):
-    raster = _geotiff(tmp_path / "scene.tif", (13.37, 52.51, 13.41, 52.53), 80, 40)
+    _geotiff(tmp_path / "scene.tif", (13.37, 52.51, 13.41, 52.53), 80, 40)
     footprint = {"type": "Feature", "geometry": BERLIN, "properties": {"up42.data_path": "scene.tif"}}
     (tmp_path / "data.json").write_text(json.dumps({"type": "FeatureCollection", "features": [footprint]}))
     out = Path(plots.map_results([str(tmp_path / "data.json")], str(tmp_path / "results.html")))
