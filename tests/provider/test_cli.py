@@ -28,6 +28,9 @@ def test_connections_test_succeeds_and_fails_clearly(emulator, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Connection success!" in out.stdout
+    # ... and which project it reached.
+    assert "Connected to UP42 project" in out.stdout + out.stderr
+    assert emulator.config.project_id in out.stdout + out.stderr
     out = _airflow(
         ["connections", "test", "up42_bad"],
         tmp_path,
