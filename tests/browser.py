@@ -40,6 +40,7 @@ FLAGS = (
     "--disable-sync",
     "--disable-dev-shm-usage",
 )
+ENTER = "\ue007"  # the WebDriver key code
 # Network off: every host name fails to resolve and any proxied request goes nowhere (file:// works).
 OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9")
 
@@ -101,6 +102,15 @@ class WebDriver:
 
     def script(self, source: str, *args: Any) -> Any:
         return self._call("POST", "/execute/sync", {"script": source, "args": list(args)})
+
+    def find(self, css: str) -> str:
+        """The WebDriver id of the first element matching ``css``."""
+        found = self._call("POST", "/element", {"using": "css selector", "value": css})
+        return str(next(iter(found.values())))
+
+    def type(self, css: str, text: str) -> None:
+        """Real key presses into an element (React inputs ignore values set from JavaScript)."""
+        self._call("POST", f"/element/{self.find(css)}/value", {"text": text})
 
     def wait_for(self, source: str, *args: Any, timeout: float = 60, what: str = "") -> Any:
         """Poll a JavaScript expression (``return ...``) until it is truthy; its value."""
