@@ -103,10 +103,15 @@ class WebDriver:
     def script(self, source: str, *args: Any) -> Any:
         return self._call("POST", "/execute/sync", {"script": source, "args": list(args)})
 
-    def find(self, css: str) -> str:
-        """The WebDriver id of the first element matching ``css``."""
-        found = self._call("POST", "/element", {"using": "css selector", "value": css})
+    def find(self, css: str, using: str = "css selector") -> str:
+        """The WebDriver id of the first element matching ``css`` (or an XPath with ``using="xpath"``)."""
+        found = self._call("POST", "/element", {"using": using, "value": css})
         return str(next(iter(found.values())))
+
+    def click_button(self, label: str) -> None:
+        """A real click on the button labelled ``label`` (some widgets ignore clicks from JavaScript)."""
+        element = self.find(f"//button[normalize-space(.)={label!r}]", using="xpath")
+        self._call("POST", f"/element/{element}/click", {})
 
     def type(self, css: str, text: str) -> None:
         """Real key presses into an element (React inputs ignore values set from JavaScript)."""
