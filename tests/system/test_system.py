@@ -192,12 +192,13 @@ def test_ui_connection_form_has_the_up42_fields(airflow: AirflowTopology, browse
     fields = browser.wait_for(
         f"const f = (() => {{{_FORM_FIELDS_JS}}})(); return f.login ? f : null", what="the UP42 fields"
     )
+    browser.screenshot(artifacts("system") / "connection-form.png")
     browser.click_button("Extra Fields")
     browser.wait_for(
         "return document.querySelector('[name=element_timeout]').getBoundingClientRect().height > 0",
         what="the extra fields to unfold",
     )
-    browser.screenshot(artifacts("system") / "connection-form.png")
+    browser.screenshot(artifacts("system") / "connection-form-extra.png")
     for name, label, placeholder in CONNECTION_FORM:
         assert name in fields, f"no field {name!r} in the UP42 form: {sorted(fields)}"
         assert fields[name][0] == label, (name, fields[name])
