@@ -220,11 +220,13 @@ def test_ui_shows_a_deferred_up42_sensor_and_the_console_link(
     if dag_id not in (system_config.dag_ids or ()):
         pytest.skip(f"{dag_id} is not among the DAGs of this system test")
     run_id = airflow.trigger_dag(dag_id, system_config.dag_conf.get(dag_id))
+    # Open the sensor's page before it defers (the UI refreshes a running run by itself): the deferral
+    # lasts seconds, loading the UI on a busy machine can take as long.
     record = airflow.wait_until(
         dag_id,
         run_id,
-        lambda r: "wait_for_delivery" in r.deferred_tasks(),
-        what="the sensor to defer",
+        lambda r: any(s in ("running", "success") for s in r.task_states.get("estimate_credits", [])),
+        what="the run to reach the order",
         timeout=240,
     )
     browser.get(f"{airflow.api_url}/dags/{dag_id}/runs/{run_id}/tasks/wait_for_delivery")
@@ -232,7 +234,7 @@ def test_ui_shows_a_deferred_up42_sensor_and_the_console_link(
         "return document.body.innerText.includes('UP42OrderFulfilledSensor') && "
         "document.body.innerText.includes('Deferred')",
         what="the sensor's page to show it deferred",
-        timeout=60,
+        timeout=240,
     )
     browser.screenshot(artifacts("system") / "sensor-deferred.png")
 
