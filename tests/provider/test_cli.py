@@ -28,6 +28,9 @@ def test_connections_test_succeeds_and_fails_clearly(emulator, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Connection success!" in out.stdout
+    # ... and which project it reached.
+    assert "Connected to UP42 project" in out.stdout + out.stderr
+    assert emulator.config.project_id in out.stdout + out.stderr
     out = _airflow(
         ["connections", "test", "up42_bad"],
         tmp_path,
@@ -36,3 +39,33 @@ def test_connections_test_succeeds_and_fails_clearly(emulator, tmp_path):
     assert "Connection success!" not in out.stdout
     text = out.stdout + out.stderr
     assert "credentials" in text and "not-the-key" not in text
+
+
+EXAMPLES_BUNDLE = "airflow-provider-up42-example-dags"
+EXAMPLE_DAG_IDS = {
+    "up42_archive_imagery",
+    "up42_downstream",
+    "up42_parallel_processing",
+    "up42_processing",
+    "up42_tasking",
+}
+
+
+def _errors(text: str) -> list[str]:
+    """Error-level log records (Airflow's own examples log warnings with tracebacks: not ours)."""
+    return [line for line in text.splitlines() if "[error" in line or "ERROR" in line]
+
+
+def test_fresh_home_cli_is_clean_and_lists_the_example_dags(tmp_path):
+    """``load_examples`` is on by default: Airflow looks for our examples in ``airflow_provider_up42``."""
+    for args in (["db", "migrate"], ["dags", "reserialize"]):
+        out = _airflow(args, tmp_path)
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert not _errors(out.stdout + out.stderr), _errors(out.stdout + out.stderr)
+    out = _airflow(["dags", "list", "-o", "json"], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert not _errors(out.stdout + out.stderr), _errors(out.stdout + out.stderr)
+    listed = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("[")))
+    ours = {d["dag_id"]: d for d in listed if d["dag_id"].startswith("up42_")}
+    assert set(ours) == EXAMPLE_DAG_IDS
+    assert {d["bundle_name"] for d in ours.values()} == {EXAMPLES_BUNDLE}

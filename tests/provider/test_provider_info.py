@@ -10,6 +10,7 @@ from pathlib import Path
 
 import airflow
 import jsonschema
+import pytest
 
 from up42_provider.get_provider_info import get_provider_info
 
@@ -77,3 +78,18 @@ def test_every_declared_module_and_class_imports():
     for path in classes:
         module, _, cls = path.rpartition(".")
         assert hasattr(importlib.import_module(module), cls), path
+
+
+def test_documentation_url_is_declared_and_reaches_airflow():
+    """Airflow takes a provider's documentation-url from the distribution's Project-URL "Documentation"."""
+    from airflow.providers_manager import ProvidersManager
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    declared = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["urls"]
+    assert declared["Documentation"].startswith("https://")
+    urls = metadata.distribution("airflow-provider-up42").metadata.get_all("Project-URL") or []
+    if not any(u.lower().startswith("documentation,") for u in urls):
+        pytest.skip("this environment's package metadata predates [project.urls]: pip install -e . again")
+    info = ProvidersManager().providers["airflow-provider-up42"].data
+    assert info["documentation-url"] == declared["Documentation"]

@@ -132,3 +132,149 @@ def test_triggerer_restart_while_sensor_deferred(
     assert new_job in record.triggerer_jobs[deferred] or any(
         name.endswith(f".trigger.{new_job}.log") for name in trigger_logs
     ), f"trigger logs {trigger_logs}, triggerer jobs seen {record.triggerer_jobs}, new job {new_job}"
+
+
+# ----------------------------------------------------------------------------- the UI, in a real browser
+# Debian's chromium + chromedriver (tests/browser.py) against the running api-server; screenshots are
+# kept in test-artifacts/system/.
+
+# The UP42 connection form: (form field name, label, placeholder or None). Extra fields are named
+# ``element_<conn-field>`` by the UI. Add the account (current generation) credentials here when the
+# provider info declares them.
+CONNECTION_FORM = [
+    ("host", "API base URL", "https://api.up42.com"),
+    ("login", "Project ID", "your UP42 project id (UUID)"),
+    ("password", "Project API key", "your UP42 project API key"),
+    ("element_timeout", "Request timeout (s)", None),
+    ("element_max_attempts", "Max attempts", None),
+    ("element_max_retry_wait", "Max retry time (s)", None),
+    ("element_verify_ssl", "Verify TLS certificates", None),
+]
+# {name: [label, placeholder, type]} of every input of the open dialog.
+_FORM_FIELDS_JS = """
+const fields = {};
+for (const input of document.querySelectorAll("[role=dialog] input[name], [role=dialog] textarea[name]")) {
+  const label = input.id ? document.querySelector(`label[for="${input.id}"]`) : null;
+  fields[input.name] = [label ? label.innerText.replace(/\\s*\\*\\s*$/, "").trim() : null,
+                        input.getAttribute("placeholder"), input.type];
+}
+return fields;
+"""
+
+
+def _button(label: str) -> str:
+    """A JavaScript expression: the button labelled ``label`` (or undefined)."""
+    return f"Array.from(document.querySelectorAll('button')).find(b => b.innerText.trim() == {label!r})"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from tests.browser import webdriver
+
+    with webdriver() as driver:
+        yield driver
+
+
+def test_ui_connection_form_has_the_up42_fields(airflow: AirflowTopology, browser) -> None:
+    from tests.browser import ENTER, artifacts
+    from up42_provider.get_provider_info import get_provider_info
+
+    browser.get(f"{airflow.api_url}/connections")
+    browser.wait_for(f"return {_button('Add Connection')}", what="the Add Connection button")
+    browser.click_button("Add Connection")
+    browser.wait_for("return document.querySelector('[role=dialog] input[role=combobox]')", what="the form")
+    browser.type("[role=dialog] input[role=combobox]", "UP42")
+    browser.wait_for(
+        "return Array.from(document.querySelectorAll('[role=option]')).some(o => o.innerText == 'UP42')",
+        what="UP42 among the connection types",
+    )
+    browser.type("[role=dialog] input[role=combobox]", ENTER)
+    fields = browser.wait_for(
+        f"const f = (() => {{{_FORM_FIELDS_JS}}})(); return f.login ? f : null", what="the UP42 fields"
+    )
+    browser.screenshot(artifacts("system") / "connection-form.png")
+    browser.click_button("Extra Fields")
+    browser.wait_for(
+        "return document.querySelector('[name=element_timeout]').getBoundingClientRect().height > 0",
+        what="the extra fields to unfold",
+    )
+    browser.screenshot(artifacts("system") / "connection-form-extra.png")
+    for name, label, placeholder in CONNECTION_FORM:
+        assert name in fields, f"no field {name!r} in the UP42 form: {sorted(fields)}"
+        assert fields[name][0] == label, (name, fields[name])
+        if placeholder is not None:
+            assert fields[name][1] == placeholder, (name, fields[name])
+    assert fields["password"][2] == "password"  # the API key is masked
+    assert "port" not in fields and "schema" not in fields  # hidden for UP42
+    declared = get_provider_info()["connection-types"][0]["conn-fields"]
+    covered = {name.removeprefix("element_") for name, _, _ in CONNECTION_FORM}
+    assert set(declared) <= covered, f"conn-fields missing from CONNECTION_FORM: {set(declared) - covered}"
+
+
+def test_ui_shows_a_deferred_up42_sensor_and_the_console_link(
+    airflow: AirflowTopology, browser, system_config: SystemConfig
+) -> None:
+    from tests.browser import artifacts
+
+    dag_id = "up42_archive_imagery"
+    if dag_id not in (system_config.dag_ids or ()):
+        pytest.skip(f"{dag_id} is not among the DAGs of this system test")
+    run_id = airflow.trigger_dag(dag_id, system_config.dag_conf.get(dag_id))
+    # Open the sensor's page before it defers (the UI refreshes a running run by itself): the deferral
+    # lasts seconds, loading the UI on a busy machine can take as long.
+    record = airflow.wait_until(
+        dag_id,
+        run_id,
+        lambda r: any(s in ("running", "success") for s in r.task_states.get("estimate_credits", [])),
+        what="the run to reach the order",
+        timeout=240,
+    )
+    browser.get(f"{airflow.api_url}/dags/{dag_id}/runs/{run_id}/tasks/wait_for_delivery")
+    browser.wait_for(
+        "return document.body.innerText.includes('UP42OrderFulfilledSensor') && "
+        "document.body.innerText.includes('Deferred')",
+        what="the sensor's page to show it deferred",
+        timeout=240,
+    )
+    browser.screenshot(artifacts("system") / "sensor-deferred.png")
+
+    final = airflow.wait_for_run(dag_id, run_id, timeout=system_config.run_timeout)
+    assert final == "success", record.summary()
+    _assert_console_link(airflow, browser, dag_id, run_id, "place_order", "UP42 Order")
+
+
+def _assert_console_link(
+    airflow: AirflowTopology, browser, dag_id: str, run_id: str, task_id: str, name: str
+) -> None:
+    """The task's Details tab shows the extra link ``name`` to the UP42 console page of what it created."""
+    from tests.browser import artifacts
+    from up42_provider.links import job_console_url, order_console_url
+
+    def xcom(key: str) -> object:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return airflow.api("GET", path)["value"]
+
+    browser.get(f"{airflow.api_url}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/details")
+    href = browser.wait_for(
+        f"const a = Array.from(document.querySelectorAll('a')).find(a => a.innerText.trim() == {name!r});"
+        "return a ? a.href : null",
+        what=f"the {name} extra link of {dag_id}.{task_id}",
+        timeout=60,
+    )
+    browser.screenshot(artifacts("system") / f"extra-link-{dag_id}.png")
+    if name == "UP42 Order":
+        expected = order_console_url(xcom("up42_order_ids"))  # type: ignore[arg-type]
+    else:
+        expected = job_console_url(xcom("up42_project_id"), xcom("up42_job_ids"))  # type: ignore[arg-type]
+    assert expected.startswith("https://") and href == expected, (href, expected)
+
+
+def test_ui_shows_the_job_console_link(airflow: AirflowTopology, browser) -> None:
+    runs = [
+        key
+        for key, rec in airflow.runs.items()
+        if key[0] == "up42_processing" and rec.final_state == "success"
+    ]
+    if not runs:
+        pytest.skip("no successful up42_processing run in this system test")
+    _assert_console_link(airflow, browser, *runs[0], "run_job", "UP42 Job")

@@ -189,7 +189,11 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         finally:
             client.close()
         name = project.get("name") or "?"
-        return True, f"Connected to UP42 project {name} ({project.get('id') or settings.project_id})"
+        message = f"Connected to UP42 project {name} ({project.get('id') or settings.project_id})"
+        # `airflow connections test` prints only "Connection success!" and mutes logging: say which
+        # project answered (the UI shows the returned message).
+        print(message, flush=True)
+        return True, message
 
     # --------------------------------------------------------------------------- internals
 

@@ -158,7 +158,12 @@ class UP42DownloadQuicklooksOperator(UP42DataOperator):
         rendered = []
         if self.plot_quicklooks_to and uris:
             rendered.append(
-                plots.plot_quicklooks(uris, self.plot_quicklooks_to, conn_id=self.destination_conn_id)
+                plots.plot_quicklooks(
+                    uris,
+                    self.plot_quicklooks_to,
+                    conn_id=self.destination_conn_id,
+                    search_results=list(features.values()),
+                )
             )
         if self.map_quicklooks_to and uris:
             collection = {"type": "FeatureCollection", "features": list(features.values())}

@@ -105,5 +105,27 @@ def sort_sources(sources: Any, conn_id: str | None = None) -> tuple[list[str], l
     return list(dict.fromkeys(rasters)), features
 
 
-def short(text: str, n: int = 8) -> str:
-    return text if len(text) <= n + 1 else text[:n] + "…"
+def scene_name(props: Mapping[str, Any]) -> str | None:
+    """The provider's scene name (``DS_PHR1B_2023...``) when the properties carry one."""
+    provider = props.get("providerProperties") or {}
+    for key in ("sourceIdentifier", "acquisitionIdentifier", "productId", "title"):
+        value = provider.get(key) or props.get(key)
+        if value:
+            return str(value)
+    return None
+
+
+def scene_facts(props: Mapping[str, Any]) -> str:
+    """``2023-07-05 09:15 · PHR1B · 1% cloud``: what tells one scene of a place from another."""
+    provider = props.get("providerProperties") or {}
+    date = str(props.get("acquisitionDate") or props.get("datetime") or "")[:16].replace("T", " ")
+    platform = provider.get("platform") or str(props.get("constellation") or props.get("collection") or "")
+    cloud = props.get("cloudCoverage")
+    parts = [date, str(platform).upper(), f"{float(cloud):.0f}% cloud" if cloud is not None else ""]
+    return " · ".join(p for p in parts if p)
+
+
+def scene_title(props: Mapping[str, Any], fallback: str = "") -> str:
+    """Two lines naming a scene: its name (else ``fallback``, e.g. a file name) and its facts."""
+    lines = [scene_name(props) or fallback, scene_facts(props)]
+    return "\n".join(line for line in lines if line)

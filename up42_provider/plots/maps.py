@@ -1,9 +1,17 @@
-"""Interactive HTML maps with folium (Leaflet): footprints, raster previews and quicklooks."""
+"""Interactive HTML maps with folium (Leaflet): footprints, raster previews and quicklooks.
+
+Each map is one self-contained file: Leaflet (vendored in ``vendor/leaflet``, BSD-2-Clause) is inlined
+and folium's other CDN assets (jQuery, Bootstrap, Font Awesome), which these maps do not use, are left
+out, so a map opened without internet still shows its footprints and images; only the OpenStreetMap
+background tiles need a connection.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from up42_provider.plots._io import features_of, read_bytes, require, sort_sources, write_output
@@ -11,6 +19,28 @@ from up42_provider.plots._io import features_of, read_bytes, require, sort_sourc
 MAX_OVERLAYS = 16
 OVERLAY_PIXELS = 256
 TOOLTIP_FIELDS = ("id", "acquisitionDate", "collection", "cloudCoverage", "job_id", "up42.data_path")
+LEAFLET = Path(__file__).parent / "vendor" / "leaflet"
+
+
+@functools.cache
+def _leaflet() -> tuple[str, str]:
+    """(CSS, JS) of the vendored Leaflet, the CSS's images as data URIs."""
+    css = (LEAFLET / "leaflet.css").read_text()
+    for image in sorted((LEAFLET / "images").glob("*.png")):
+        data = base64.b64encode(image.read_bytes()).decode()
+        css = css.replace(f"url(images/{image.name})", f"url(data:image/png;base64,{data})")
+    return css, (LEAFLET / "leaflet.js").read_text()
+
+
+def _inline_assets(fmap: Any) -> None:
+    """Leaflet inside the page instead of folium's CDN links (see the module docstring)."""
+    import folium
+
+    css, js = _leaflet()
+    fmap.default_js, fmap.default_css = [], []
+    header = fmap.get_root().header
+    header.add_child(folium.Element(f"<style>{css}</style>"), name="leaflet_css")
+    header.add_child(folium.Element(f"<script>{js}</script>"), name="leaflet_js")
 
 
 def _bounds(features: Sequence[dict[str, Any]]) -> list[list[float]] | None:
@@ -37,6 +67,7 @@ def _map(features: Sequence[dict[str, Any]]) -> Any:
     bounds = _bounds(features)
     center = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2] if bounds else [0, 0]
     fmap = folium.Map(location=center, zoom_start=10 if bounds else 2, tiles="OpenStreetMap")
+    _inline_assets(fmap)
     if bounds:
         fmap.fit_bounds(bounds)
     return fmap

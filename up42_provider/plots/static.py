@@ -8,9 +8,18 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from up42_provider.plots._io import features_of, read_bytes, require, short, sort_sources, write_output
+from up42_provider.plots._io import (
+    features_of,
+    read_bytes,
+    require,
+    scene_facts,
+    scene_title,
+    sort_sources,
+    write_output,
+)
 
 MAX_PANELS = 16
+MAX_LEGEND = 20  # scenes named in the coverage legend; the rest are counted
 PREVIEW_PIXELS = 512
 FOOTPRINT_COLOR = "#1f77b4"
 AOI_COLOR = "#d62728"
@@ -45,7 +54,18 @@ def _rings(geometry: dict[str, Any]) -> list[list[tuple[float, float]]]:
     return []
 
 
-def _draw(ax: Any, geometry: dict[str, Any], *, color: str, fill: bool, label: str | None = None) -> None:
+def _draw(
+    ax: Any,
+    geometry: dict[str, Any],
+    *,
+    color: str,
+    fill: bool,
+    label: str | None = None,
+    fill_alpha: float = 0.3,
+    linewidth: float = 1.5,
+    zorder: float = 1,
+) -> None:
+    from matplotlib.colors import to_rgba
     from matplotlib.patches import Polygon
 
     for ring in _rings(geometry):
@@ -54,11 +74,11 @@ def _draw(ax: Any, geometry: dict[str, Any], *, color: str, fill: bool, label: s
                 ring,
                 closed=True,
                 fill=fill,
-                facecolor=color,
+                facecolor=to_rgba(color, fill_alpha),
                 edgecolor=color,
-                alpha=0.3 if fill else 1.0,
-                linewidth=1.5,
+                linewidth=linewidth,
                 label=label,
+                zorder=zorder,
             )
         )
         label = None
@@ -76,44 +96,42 @@ def plot_coverage(
 ) -> str:
     """Scene footprints of a catalog search over the AOI as a PNG; returns its URI.
 
+    Footprints of one place overlap almost exactly, so each is an outline in its own colour, named in
+    a legend beside the map (date, platform, cloud cover) rather than by labels piled on the map.
     ``search_results``: the search operator's output (FeatureCollection, or ``{"uri": ...}``), a
     list of features or a GeoJSON URI; ``aoi``: anything ``to_polygon_geojson`` accepts, or None.
     """
+    from matplotlib import colormaps
+
     features = features_of(search_results, conn_id)
+    features.sort(key=lambda f: str((f.get("properties") or {}).get("acquisitionDate") or ""))
     fig, (ax,) = _figure(1, size=7)
-    # Repeat acquisitions of one place overlap exactly: one label per place, not a pile of them.
-    places: dict[tuple[float, tuple[float, float]], list[dict[str, Any]]] = {}  # (radius, centre) -> props
+    fig.set_size_inches(11 if features else 7, 7)
+    palette = colormaps["tab20" if len(features) > 10 else "tab10"].colors
     for index, feature in enumerate(features):
+        props = feature.get("properties") or {}
+        named = index < MAX_LEGEND
         _draw(
-            ax, feature["geometry"], color=FOOTPRINT_COLOR, fill=True, label="scenes" if index == 0 else None
+            ax,
+            feature["geometry"],
+            color=palette[index % len(palette)] if named else "#999999",
+            fill=False,
+            label=scene_facts(props) or str(props.get("id", "")) if named else None,
         )
-        rings = _rings(feature["geometry"])
-        if rings:
-            xs, ys = zip(*rings[0], strict=True)
-            centre = (sum(xs) / len(xs), sum(ys) / len(ys))
-            near = max(max(xs) - min(xs), max(ys) - min(ys)) / 3
-            group = next((g for g in places if math.dist(g[1], centre) <= g[0]), None)
-            if group is None:
-                group = (near, centre)
-                places[group] = []
-            places[group].append({"centre": group[1], **(feature.get("properties") or {})})
-    for group in places.values():
-        dates = sorted(str(p.get("acquisitionDate") or "")[:10] for p in group)
-        if len(group) == 1:
-            text = f"{short(str(group[0].get('id', '')))}\n{dates[0]}"
-        else:
-            text = f"{len(group)} scenes\n{dates[0]} .. {dates[-1]}"
-        ax.annotate(text, group[0]["centre"], fontsize=7, ha="center")
+    if len(features) > MAX_LEGEND:
+        ax.plot([], [], color="#999999", label=f"... {len(features) - MAX_LEGEND} more scenes")
     if aoi is not None:
         from up42_provider.utils.geometry import to_polygon_geojson
 
-        _draw(ax, to_polygon_geojson(aoi), color=AOI_COLOR, fill=False, label="AOI")
+        _draw(ax, to_polygon_geojson(aoi), color=AOI_COLOR, fill=False, label="AOI", linewidth=2.5, zorder=3)
     _geo_aspect(ax)
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
-    ax.set_title(title or f"{len(features)} scene(s)")
+    dates = [str((f.get("properties") or {}).get("acquisitionDate") or "")[:10] for f in features]
+    span = f", {dates[0]} .. {dates[-1]}" if dates and dates[0] else ""
+    ax.set_title(title or f"{len(features)} scene(s){span}")
     if features or aoi is not None:
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
     return write_output(output, _png(fig), conn_id)
 
 
@@ -123,10 +141,16 @@ def plot_quicklooks(
     *,
     conn_id: str | None = None,
     titles: Sequence[str] | None = None,
+    search_results: Any = None,
 ) -> str:
-    """A mosaic of quicklook images (up to 16) as a PNG; returns its URI."""
+    """A mosaic of quicklook images (up to 16) as a PNG; returns its URI.
+
+    Panels are titled by ``titles``, else by the scene (name, date, platform, cloud) of
+    ``search_results`` whose id is in the file name (``quicklook_<image id>.jpg``), else by that id.
+    """
     from PIL import Image
 
+    scenes = {str((f.get("properties") or {}).get("id")): f for f in features_of(search_results, conn_id)}
     uris = list(quicklook_uris)[:MAX_PANELS]
     fig, axes = _figure(len(uris), size=3.5)
     for index, (ax, uri) in enumerate(zip(axes, uris, strict=False)):
@@ -134,7 +158,9 @@ def plot_quicklooks(
             image.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS))
             ax.imshow(image.convert("RGB"))
         name = uri.rsplit("/", 1)[-1].removeprefix("quicklook_").rsplit(".", 1)[0]
-        ax.set_title(titles[index] if titles and index < len(titles) else short(name, 18), fontsize=8)
+        scene = (scenes.get(name) or {}).get("properties") or {}
+        given = titles[index] if titles and index < len(titles) else None
+        ax.set_title(given or scene_title(scene, name), fontsize=7)
         ax.set_axis_off()
     return write_output(output, _png(fig), conn_id)
 
@@ -196,12 +222,21 @@ def plot_results(sources: Any, output: Any, *, conn_id: str | None = None) -> st
             cmap="gray" if image.ndim == 2 else None,
         )
         stem = uri.rsplit("/", 1)[-1]
+        scene: dict[str, Any] = {}
         for feature in features:
             path = str((feature.get("properties") or {}).get("up42.data_path") or "")
             if not path or path.rsplit("/", 1)[-1] == stem:
                 _draw(ax, _to_crs(feature["geometry"], crs), color=AOI_COLOR, fill=False)
+                scene = scene or dict(feature.get("properties") or {})
         ax.set_xlim(bounds.left, bounds.right)
         ax.set_ylim(bounds.bottom, bounds.top)
-        ax.set_title(short(stem, 24), fontsize=8)
+        # The raster's true ground aspect: equal metres in a projected CRS, 1 / cos(latitude) in degrees.
+        if crs is None or crs.is_geographic:
+            _geo_aspect(ax)
+        else:
+            ax.set_aspect("equal")
+        name = scene_title(scene, stem)
+        ax.set_title(name if stem in name else f"{name}\n{stem}", fontsize=7)
         ax.tick_params(labelsize=6)
+        ax.ticklabel_format(useOffset=False)  # 60.005, not "+6e1" and 0.005
     return write_output(output, _png(fig), conn_id)
