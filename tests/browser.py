@@ -13,6 +13,7 @@ import base64
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -180,10 +181,13 @@ def webdriver(window: str = "1400,1000") -> Iterator[WebDriver]:
         if session is not None:
             with contextlib.suppress(Exception):  # the driver is ended below anyway
                 session.close()
-        driver.terminate()
-        try:
+        # chromedriver leads its own process group, and Chromium's processes stay in it: end the group,
+        # so no browser outlives the test even when the session could not be closed.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             driver.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            driver.kill()
-            driver.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # whatever of the group is still there
+            os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=10)
         shutil.rmtree(profile, ignore_errors=True)
