@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from up42_provider.emulator import auth
 from up42_provider.emulator.config import EmulatorConfig
-from up42_provider.emulator.faults import CREATING_CALLS, FaultInjector
+from up42_provider.emulator.faults import CREATING_CALLS
 from up42_provider.emulator.http import ApiError, error_response, route
 from up42_provider.emulator.state import EmulatorState
 
@@ -31,7 +31,7 @@ log = logging.getLogger("up42_provider.emulator")
 # ``ROUTES_2023`` and ``ROUTES_CURRENT`` (its store is built by ``EmulatorState`` itself).
 DOMAIN_MODULES = (
     "up42_provider.emulator.routes.storage",  # signed URLs and the blob store (X1)
-    "up42_provider.emulator.routes.account",  # E02-E04, E09-E10
+    "up42_provider.emulator.account",  # both generations' sign-in, project, credits, budgets
     "up42_provider.emulator.routes.webhooks",  # E11-E17 and event delivery
     "up42_provider.emulator.routes.blocks",  # E05-E08, coverage files (X2)
     "up42_provider.emulator.routes.catalog",  # E18-E22
@@ -120,6 +120,7 @@ def _admin_routes(state: EmulatorState) -> list[BaseRoute]:
             {
                 "projectId": cfg.project_id,
                 "workspaceId": cfg.workspace_id,
+                "accountUsername": cfg.account_username,
                 "seed": cfg.seed,
                 "speed": cfg.speed,
                 "now": state.clock.now().isoformat(),
@@ -178,9 +179,8 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
         data_dir = Path(config.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
     state = EmulatorState(config, data_dir)
-    state.faults = FaultInjector(config.faults, config.seed)
 
-    routes: list[BaseRoute] = [*auth.install(state), *_admin_routes(state)]
+    routes: list[BaseRoute] = [*_admin_routes(state)]
     for name in DOMAIN_MODULES:
         module = importlib.import_module(name)
         if hasattr(module, "install"):

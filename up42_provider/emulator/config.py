@@ -9,6 +9,9 @@ from pathlib import Path
 # Deterministic defaults so that a user's saved connection keeps working across restarts.
 DEFAULT_PROJECT_ID = "0d5a7f2c-4e1b-4b7a-9c33-2f6e8a1d9b42"
 DEFAULT_PROJECT_API_KEY = "up42-emulator-api-key"
+# Today's generation signs in with an account (console e-mail and password) instead of a project key.
+DEFAULT_ACCOUNT_USERNAME = "emulator@up42.example"
+DEFAULT_ACCOUNT_PASSWORD = "up42-emulator-password"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8042
 
@@ -35,9 +38,12 @@ class FaultConfig:
 class EmulatorConfig:
     project_id: str = DEFAULT_PROJECT_ID
     project_api_key: str = DEFAULT_PROJECT_API_KEY
+    account_username: str = DEFAULT_ACCOUNT_USERNAME
+    account_password: str = DEFAULT_ACCOUNT_PASSWORD
     seed: int = 42
     speed: float = 1.0  # 10 makes every simulated duration ten times shorter
-    token_lifetime: int = 300  # seconds, as the real service (expires_in)
+    token_lifetime: int = 300  # seconds, as the real service (expires_in), both generations
+    refresh_token_lifetime: int = 1800  # today's generation: Keycloak's refresh_expires_in
     signed_url_lifetime: int = 900  # seconds a signed download URL stays valid
     initial_credits: int = 100_000
     max_concurrent_jobs: int = 3
@@ -58,6 +64,8 @@ class EmulatorConfig:
         return str(uuid.uuid5(uuid.UUID(self.project_id), "account"))
 
     def __post_init__(self) -> None:
+        if not self.account_username or not self.account_password:
+            raise ValueError("account_username and account_password must not be empty")
         unknown = set(self.download_hashes) - {"crc32c", "md5"}
         if unknown or not self.download_hashes:
             raise ValueError(f"download_hashes must name crc32c and/or md5, got {list(self.download_hashes)}")
