@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 
 from up42_provider.emulator.http import ApiError, bare, base_url, envelope, json_body, route
 from up42_provider.emulator.state import EmulatorState
-from up42_provider.emulator.world.catalog import (
+from up42_provider.emulator.world import (
     COLLECTIONS,
     DATA_PRODUCTS,
     HOSTS,
