@@ -34,7 +34,8 @@ DOMAIN_MODULES = (
     "up42_provider.emulator.account",  # both generations' sign-in, project, credits, budgets
     "up42_provider.emulator.routes.webhooks",  # E11-E17 and event delivery
     "up42_provider.emulator.routes.blocks",  # E05-E08, coverage files (X2)
-    "up42_provider.emulator.routes.catalog",  # E18-E22
+    "up42_provider.emulator.glossary",  # collections, data products, order schemas, EULAs
+    "up42_provider.emulator.catalog",  # host search, quicklooks, today's STAC catalog
     "up42_provider.emulator.routes.assets",  # E31-E36 and the storage STAC API
     "up42_provider.emulator.routes.orders",  # E23-E26
     "up42_provider.emulator.routes.tasking",  # E27-E30

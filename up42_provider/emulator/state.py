@@ -26,6 +26,7 @@ from up42_provider.emulator.account.models import BudgetStore, Credits, Tokens
 from up42_provider.emulator.clock import Clock, iso
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.faults import FaultInjector
+from up42_provider.emulator.glossary.models import GlossaryStore
 from up42_provider.emulator.world.catalog import Catalog
 
 
@@ -68,6 +69,9 @@ class EmulatorState:
         self.credits = Credits(self)
         self.budgets = BudgetStore(self)
         self.catalog = Catalog(config.seed, now=self.clock.now)
+        self.glossary = GlossaryStore(self)
+        for store in (self.credits, self.budgets, self.glossary):
+            self.register(store)
         # Domain stores still set by legacy modules' install(): blobs, webhooks, orders, assets,
         # tasking, workflows, jobs.
         self.blobs: Any = None
