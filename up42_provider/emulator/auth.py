@@ -12,9 +12,17 @@ from starlette.requests import Request
 from up42_provider.emulator.http import GENERATION_KEY, OIDC_PREFIX, ApiError
 from up42_provider.emulator.state import EmulatorState
 
-# Paths that need no bearer token: the token calls of both generations, signed downloads (the
-# signature is the credential), public coverage files and the emulator's own control API.
-PUBLIC_PREFIXES = ("/oauth/token", f"{OIDC_PREFIX}token", "/storage/", "/coverage/", "/_emulator/")
+# Paths that need no bearer token: the token calls of both generations, today's glossary (public
+# in UP42's OpenAPI), signed downloads (the signature is the credential), public coverage files
+# and the emulator's own control API.
+PUBLIC_PREFIXES = (
+    "/oauth/token",
+    f"{OIDC_PREFIX}token",
+    "/v2/collections",
+    "/storage/",
+    "/coverage/",
+    "/_emulator/",
+)
 
 
 def check_request(state: EmulatorState, request: Request) -> None:

@@ -100,7 +100,9 @@ def error_response(request: Request, exc: ApiError) -> Response:
     elif shape == "glossary":
         body = {"code": exc.status, "message": exc.message, "details": exc.title}
     elif shape == "problem":
-        body = {"status": exc.status, "title": exc.title, "detail": {}}
+        # The 2023 service sent an empty detail; for today's callers it names the problem.
+        detail: Any = exc.message if request_generation(request) == "current" else {}
+        body = {"status": exc.status, "title": exc.title, "detail": detail}
     elif request_generation(request) == "current":
         # Today's legacy catalog search still answers the envelope, with an object and details.
         body = {"data": {}, "error": {"code": exc.status, "message": exc.message, "details": exc.title}}
