@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 # Deterministic defaults so that a user's saved connection keeps working across restarts.
 DEFAULT_PROJECT_ID = "0d5a7f2c-4e1b-4b7a-9c33-2f6e8a1d9b42"
@@ -69,6 +70,21 @@ class EmulatorConfig:
         unknown = set(self.download_hashes) - {"crc32c", "md5"}
         if unknown or not self.download_hashes:
             raise ValueError(f"download_hashes must name crc32c and/or md5, got {list(self.download_hashes)}")
+
+    def airflow_connection(self, url: str, generation: str = "2023", **extra: Any) -> dict[str, Any]:
+        """An Airflow connection to an emulator at ``url`` (``AIRFLOW_CONN_UP42_DEFAULT`` as JSON).
+
+        2023: login = project id, password = project API key. ``current``: login = the account's
+        e-mail, password = its password, ``extra.api_generation = "current"``.
+        """
+        if generation == "current":
+            login, password = self.account_username, self.account_password
+            extra = {"api_generation": "current", **extra}
+        elif generation == "2023":
+            login, password = self.project_id, self.project_api_key
+        else:
+            raise ValueError(f"generation must be '2023' or 'current', got {generation!r}")
+        return {"conn_type": "up42", "host": url, "login": login, "password": password, "extra": extra}
 
     def with_faults(self, **kwargs: float) -> EmulatorConfig:
         return replace(self, faults=replace(self.faults, **kwargs))
