@@ -68,6 +68,7 @@ def test_cli_account_flags_sign_in_with_the_password_grant():
             assert line, "emulator exited early:\n" + "".join(lines)
             lines.append(line)
         old, new = _connections(lines)
+        assert old["extra"] == {}
         assert new["login"] == "ada@example.com" and new["password"] == "pw-1"
         form = {"grant_type": "password", "client_id": "up42-sdk", "username": new["login"]}
         ok = requests.post(f"{new['host']}{TOKEN_PATH}", data={**form, "password": "pw-1"}, timeout=10)
