@@ -32,7 +32,7 @@ log = logging.getLogger("up42_provider.emulator")
 DOMAIN_MODULES = (
     "up42_provider.emulator.routes.storage",  # signed URLs and the blob store (X1)
     "up42_provider.emulator.account",  # both generations' sign-in, project, credits, budgets
-    "up42_provider.emulator.routes.webhooks",  # E11-E17 and event delivery
+    "up42_provider.emulator.webhooks",  # webhook definitions and event delivery
     "up42_provider.emulator.routes.blocks",  # E05-E08, coverage files (X2)
     "up42_provider.emulator.glossary",  # collections, data products, order schemas, EULAs
     "up42_provider.emulator.catalog",  # host search, quicklooks, today's STAC catalog

@@ -27,6 +27,7 @@ from up42_provider.emulator.clock import Clock, iso
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.faults import FaultInjector
 from up42_provider.emulator.glossary.models import GlossaryStore
+from up42_provider.emulator.webhooks.models import WebhookStore
 from up42_provider.emulator.world.catalog import Catalog
 
 
@@ -70,12 +71,12 @@ class EmulatorState:
         self.budgets = BudgetStore(self)
         self.catalog = Catalog(config.seed, now=self.clock.now)
         self.glossary = GlossaryStore(self)
-        for store in (self.credits, self.budgets, self.glossary):
+        self.webhooks = WebhookStore(self)
+        for store in (self.credits, self.budgets, self.glossary, self.webhooks):
             self.register(store)
-        # Domain stores still set by legacy modules' install(): blobs, webhooks, orders, assets,
+        # Domain stores still set by legacy modules' install(): blobs, orders, assets,
         # tasking, workflows, jobs.
         self.blobs: Any = None
-        self.webhooks: Any = None
         self.orders: Any = None
         self.assets: Any = None
         self.tasking: Any = None
