@@ -190,3 +190,14 @@ def test_budget_require_refuses_inactive_and_exhausted_budgets(fresh_current_api
         state.budgets.require(budgets["ACTIVE"].id, budgets["ACTIVE"].spend_limit + 1)
     assert exhausted.value.status == 402
     state.budgets.require(budgets["ACTIVE"].id, 10)
+
+
+def test_budget_pages_and_sort_validation(current_api: CurrentClient):
+    page = current_api.get("/v2/budgets", params={"size": 1, "page": 1, "sort": "updatedAt,asc"}).json()
+    assert page["totalPages"] == 2 and page["number"] == 1 and len(page["content"]) == 1
+    beyond = current_api.get("/v2/budgets", params={"page": 5}).json()
+    assert beyond["content"] == []
+    r = current_api.get("/v2/budgets", params={"sort": "spendLimit,asc"})
+    assert r.status_code == 400 and "spendLimit" in r.json()["detail"]
+    r = current_api.get("/v2/budgets", params={"includeUsage": "maybe"})
+    assert r.status_code == 400 and "includeUsage" in r.json()["detail"]

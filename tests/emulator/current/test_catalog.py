@@ -153,3 +153,48 @@ def test_catalog_errors(current_api: CurrentClient):
 def test_catalog_needs_a_token(emulator):
     r = requests.get(f"{emulator.url}/v2/catalog/", timeout=10)
     assert r.status_code == 401
+
+
+def test_conformance_lists_what_pystac_client_checks(current_api: CurrentClient):
+    r = current_api.get("/v2/catalog/conformance")
+    assert r.status_code == 200
+    classes = r.json()["conformsTo"]
+    for needed in ("core", "collections", "item-search", "item-search#filter"):
+        assert f"https://api.stacspec.org/v1.0.0/{needed}" in classes
+    landing = current_api.get("/v2/catalog/").json()
+    assert landing["conformsTo"] == classes
+    searches = [link for link in landing["links"] if link["rel"] == "search"]
+    assert {link["method"] for link in searches} == {"GET", "POST"}
+    assert all(link["type"] == "application/geo+json" for link in searches)
+
+
+def test_get_search_with_intersects_sortby_and_paging(current_api: CurrentClient):
+    params = {
+        "collections": "phr,spot",
+        "intersects": '{"type": "Point", "coordinates": [13.4, 52.5]}',
+        "datetime": YEAR,
+        "sortby": "-properties.eo:cloud_cover",
+        "limit": "4",
+    }
+    first = current_api.get("/v2/catalog/search", params=params).json()
+    clouds = [f["properties"]["eo:cloud_cover"] for f in first["features"]]
+    assert len(clouds) == 4 and clouds == sorted(clouds, reverse=True)
+    assert {f["collection"] for f in first["features"]} <= {"phr", "spot"}
+    nxt = next(link["href"] for link in first["links"] if link["rel"] == "next")
+    second = current_api.get(nxt).json()
+    more = [f["properties"]["eo:cloud_cover"] for f in second["features"]]
+    assert more and max(more) <= min(clouds)
+    assert not {f["id"] for f in first["features"]} & {f["id"] for f in second["features"]}
+
+
+def test_last_search_page_has_no_next_link(current_api: CurrentClient):
+    body = {"collections": ["phr"], "intersects": BERLIN, "datetime": YEAR, "limit": 500}
+    page = current_api.post("/v2/catalog/search", json=body).json()
+    assert page["numberReturned"] == page["numberMatched"] > 0
+    assert [link["rel"] for link in page["links"]] == ["root"]
+
+
+def test_unknown_catalog_item_and_collection_are_404(current_api: CurrentClient):
+    assert current_api.get("/v2/catalog/collections/phr-tasking").status_code == 404
+    r = current_api.get("/v2/catalog/collections/phr/items/00000000-0000-4000-8000-000000000000")
+    assert r.status_code == 404 and "not found" in r.json()["detail"]
