@@ -99,6 +99,11 @@ def test_userinfo_gives_the_workspace_as_sub(current_api: CurrentClient):
     assert body["email"] == current_api.server.config.account_username
 
 
+def test_users_me_of_intermediate_sdks_gives_the_workspace(current_api: CurrentClient):
+    r = current_api.get("/users/me")
+    assert r.status_code == 200 and r.json()["data"]["id"] == current_api.workspace_id
+
+
 def test_userinfo_refuses_a_2023_project_token(api: RawClient):
     r = api.get(USERINFO_PATH)
     assert r.status_code == 401

@@ -21,6 +21,7 @@ from up42_provider.emulator.http import (
     bad_request,
     bare,
     emulator_state,
+    envelope,
     query_int,
     query_list,
     query_sort,
@@ -98,6 +99,12 @@ async def userinfo(request: Request) -> Response:
             "email": cfg.account_username.lower(),
         }
     )
+
+
+async def users_me(request: Request) -> Response:
+    """``GET /users/me`` (v1 envelope): how SDK 1.0.0-2.1.0 found the workspace id (``data.id``)."""
+    cfg = emulator_state(request).config
+    return envelope({"id": cfg.workspace_id, "email": cfg.account_username.lower()})
 
 
 def _include_usage(request: Request) -> bool:

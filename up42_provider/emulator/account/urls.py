@@ -17,6 +17,7 @@ ROUTES_2023 = [
 ROUTES_CURRENT = [
     *route(f"{OIDC_PREFIX}token", responses_current.token, ["POST"]),
     *route(f"{OIDC_PREFIX}userinfo", responses_current.userinfo, ["GET", "POST"]),
+    *route("/users/me", responses_current.users_me, ["GET"]),
     *route("/v2/budgets/settings", responses_current.budget_settings, ["GET"]),
     *route("/v2/budgets", responses_current.list_budgets, ["GET"]),
     *route("/v2/budgets/{budget_id}", responses_current.get_budget, ["GET"]),
