@@ -215,7 +215,7 @@ class Credits:
         """Credits change only through charges and refunds."""
 
 
-# name -> (minimum, maximum), API.md §8.1 documented ranges.
+# name -> (minimum, maximum): the documented ranges of the 2023 project settings.
 SETTING_RANGES: dict[str, tuple[int, int]] = {
     "JOB_QUERY_MAX_AOI_SIZE": (1, 1000),
     "MAX_CONCURRENT_JOBS": (1, 10),

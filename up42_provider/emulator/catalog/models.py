@@ -55,7 +55,7 @@ PROPERTY_ALIASES = {
 _CQL2_OPS = {"=": "eq", "<>": "neq", "!=": "neq", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 
 
-# -- 2023 host search paging (P5) ------------------------------------------------------------------
+# -- 2023 host search paging (?next= tokens) ------------------------------------------------------
 def encode_next(host: str, offset: int) -> str:
     raw = json.dumps({"providerName": host, "nextOffset": offset}, separators=(",", ":"))
     return base64.b64encode(raw.encode()).decode()

@@ -75,5 +75,5 @@ async def quicklook(request: Request) -> Response:
     if jpeg is None:
         if request_generation(request) == GENERATION_CURRENT:
             raise ApiError(404, f"No quicklook for image {image_id} of host {host}", title="Not Found")
-        return Response(status_code=404)  # empty body: the 0.30.1 SDK skips the image (API.md §12.1.7)
+        return Response(status_code=404)  # empty body: the 0.30.1 SDK skips the image
     return Response(jpeg, media_type="image/jpeg")

@@ -44,7 +44,9 @@ async def collections(request: Request) -> Response:
     page = query_int(request, "page", 0, minimum=0)
     size = query_int(request, "size", 20, minimum=1, maximum=100)
     body = spring_page(items, page, size, sort_field=field)
-    body["totalPages"] = max(1, body["totalPages"])  # the 4.x SDK loops for ever on 0 (Q2)
+    body["totalPages"] = max(
+        1, body["totalPages"]
+    )  # the 4.x SDK pages until page + 1 == totalPages: 0 would never end
     return bare(body)
 
 
