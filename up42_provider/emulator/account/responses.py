@@ -26,7 +26,7 @@ HISTORY_DEFAULT_PAGE_SIZE = 20
 
 
 def _unauthorized(message: str) -> Response:
-    # No "error" key at all: OAuth client libraries (the 2023 SDK's too) take any "error" key for an OAuth error.
+    # No "error" key: OAuth clients (the 2023 SDK's too) take any "error" key for an OAuth error.
     return JSONResponse({"data": None, "message": message}, status_code=401)
 
 
