@@ -65,6 +65,7 @@ class EmulatorMiddleware:
             await self.app(scope, receive, send)
             return
         state.advance()
+        auth.note_generation(state, request)
         faults = state.faults
         if not path.startswith("/storage/"):
             if faults.draw("slow", method, path):

@@ -7,6 +7,8 @@ generation-specific answers (``userinfo``) can depend on it.
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.requests import Request
 
 from up42_provider.emulator.http import GENERATION_KEY, OIDC_PREFIX, ApiError
@@ -23,6 +25,17 @@ PUBLIC_PREFIXES = (
     "/coverage/",
     "/_emulator/",
 )
+
+
+def note_generation(state: EmulatorState, request: Request) -> None:
+    """Record the generation of a valid bearer token early, so injected faults answer in its shape.
+
+    An invalid token is left to :func:`check_request` (faults fire before the bearer check).
+    """
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        with contextlib.suppress(ApiError):
+            request.scope[GENERATION_KEY] = state.tokens.check(header[7:].strip())
 
 
 def check_request(state: EmulatorState, request: Request) -> None:

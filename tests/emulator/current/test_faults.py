@@ -27,6 +27,7 @@ def test_rate_limit_on_the_stac_catalog_carries_retry_after(fresh_current_api: C
     body = {"collections": ["phr"], "bbox": [13.35, 52.45, 13.45, 52.53], "datetime": "2022-01-01/2022-12-31"}
     r = fresh_current_api.post("/v2/catalog/search", json=body)
     assert r.status_code == 429 and r.headers["Retry-After"] == "4"
+    assert r.json()["status"] == 429 and "slow down" in r.json()["detail"]  # named for today's callers
     assert fresh_current_api.post("/v2/catalog/search", json=body).status_code == 200
 
 
