@@ -17,10 +17,11 @@ from up42_provider.emulator.config import FaultConfig
 FaultKind = Literal["error", "rate_limit", "slow", "drop", "token_expiry", "lost_response"]
 KINDS: tuple[FaultKind, ...] = ("error", "rate_limit", "slow", "drop", "token_expiry", "lost_response")
 
-# Calls that create something: the only ones the "accepted but response lost" fault applies to.
+# Calls that create something (both generations): the only ones the "accepted but response lost"
+# fault applies to.
 CREATING_CALLS = re.compile(
     r"^/(workspaces/[^/]+/orders|workspaces/[^/]+/webhooks|projects/[^/]+/workflows|"
-    r"projects/[^/]+/workflows/[^/]+/jobs)/?$"
+    r"projects/[^/]+/workflows/[^/]+/jobs|v2/orders|v2/processing/processes/[^/]+/execution)/?$"
 )
 
 _RATE_FIELD = {

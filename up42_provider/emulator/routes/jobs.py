@@ -57,6 +57,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
+from up42_provider.emulator.account.models import check_project
 from up42_provider.emulator.clock import iso
 from up42_provider.emulator.http import (
     ApiError,
@@ -69,7 +70,6 @@ from up42_provider.emulator.http import (
     route,
 )
 from up42_provider.emulator.media import products
-from up42_provider.emulator.routes.account import check_project
 from up42_provider.emulator.routes.workflows import (
     TASK_SECONDS,
     TaskPlan,

@@ -45,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from up42_provider.emulator import world
 from up42_provider.emulator.clock import iso, parse_iso
 from up42_provider.emulator.http import (
     ApiError,
@@ -56,7 +57,6 @@ from up42_provider.emulator.http import (
     spring_page,
 )
 from up42_provider.emulator.state import EmulatorState
-from up42_provider.emulator.world import catalog as world
 
 PLACED, BEING_FULFILLED, FULFILLED = "PLACED", "BEING_FULFILLED", "FULFILLED"
 FAILED, FAILED_PERMANENTLY = "FAILED", "FAILED_PERMANENTLY"

@@ -47,9 +47,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from up42_provider.emulator.account.models import check_project
 from up42_provider.emulator.clock import iso
 from up42_provider.emulator.http import ApiError, envelope, json_body, route
-from up42_provider.emulator.routes.account import check_project
 from up42_provider.emulator.state import EmulatorState
 from up42_provider.emulator.world import blocks as world_blocks
 

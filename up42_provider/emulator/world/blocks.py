@@ -18,7 +18,7 @@ from typing import Any
 
 from shapely.geometry import box, shape
 
-from up42_provider.emulator.world.catalog import (
+from up42_provider.emulator.world import (
     SPECS,
     Catalog,
     Scene,

@@ -30,6 +30,10 @@ test events (one attempt each, ``"test": true``) whether or not the webhook is a
 null`` is stored as ``""`` (as the real service shows it); events must be the strings of E11;
 another workspace is 403, an unknown webhook 404. ``GET /_emulator/webhooks/deliveries`` exposes the
 bounded per-webhook delivery log (not part of UP42's API).
+
+Today's generation: the 4.x SDK no longer has webhooks (SDK 1.0.4-2.6.0 called the same v1 paths
+with the OIDC ``sub`` as workspace id). They stay reachable with a token of either generation, and
+v2 orders and processing jobs announce their status changes through the same ``state.emit``.
 """
 
 from __future__ import annotations
@@ -44,17 +48,17 @@ import logging
 import threading
 import uuid
 from collections import deque
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
 
 from up42_provider.emulator.clock import iso
-from up42_provider.emulator.http import ApiError, envelope, json_body, route
-from up42_provider.emulator.state import EmulatorState
+from up42_provider.emulator.http import ApiError, bad_request
+
+if TYPE_CHECKING:
+    from up42_provider.emulator.state import EmulatorState
 
 log = logging.getLogger("up42_provider.emulator.webhooks")
 
@@ -72,10 +76,10 @@ def signature(secret: str, timestamp: str, raw_body: bytes) -> str:
 def validate_definition(body: Any) -> dict[str, Any]:
     """The normalised webhook definition of an E13/E15 body; raises 400 naming the bad field."""
     if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object", title="Bad request")
+        raise bad_request("Request body must be a JSON object")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise ApiError(400, "Webhook 'name' must be a non-empty string", title="Bad request")
+        raise bad_request("Webhook 'name' must be a non-empty string")
     url = body.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
@@ -84,19 +88,19 @@ def validate_definition(body: Any) -> dict[str, Any]:
         )
     events = body.get("events")
     if not isinstance(events, list) or not events:
-        raise ApiError(400, "Webhook 'events' must be a non-empty list of event names", title="Bad request")
+        raise bad_request("Webhook 'events' must be a non-empty list of event names")
     for event in events:
         if event not in EVENTS:
             known = ", ".join(EVENTS)
-            raise ApiError(400, f"Unknown webhook event {event!r} (known: {known})", title="Bad request")
+            raise bad_request(f"Unknown webhook event {event!r} (known: {known})")
     secret = body.get("secret")
     if secret is not None and not isinstance(secret, str):
-        raise ApiError(400, "Webhook 'secret' must be a string or null", title="Bad request")
+        raise bad_request("Webhook 'secret' must be a string or null")
     active = body.get("active", False)
     if active is None:
         active = False
     if not isinstance(active, bool):
-        raise ApiError(400, "Webhook 'active' must be a boolean", title="Bad request")
+        raise bad_request("Webhook 'active' must be a boolean")
     return {
         "url": url,
         "name": name,
@@ -111,6 +115,9 @@ class WebhookStore:
 
     def __init__(self, state: EmulatorState) -> None:
         self._state = state
+        state.subscribe(self.on_event)
+        state.startup_hooks.append(self.start)
+        state.shutdown_hooks.append(self.stop)
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.timeout = 5.0
         self.retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
@@ -319,70 +326,10 @@ class WebhookStore:
             "statusChangedAt": iso(now),
         }
 
-
-def install(state: EmulatorState) -> list[BaseRoute]:
-    store = WebhookStore(state)
-    state.webhooks = store
-    state.subscribe(store.on_event)
-    state.startup_hooks.append(store.start)
-    state.shutdown_hooks.append(store.stop)
-
-    def check_workspace(request: Request) -> None:
-        workspace_id = request.path_params["workspace_id"]
-        if workspace_id != state.config.workspace_id:
+    def check_workspace(self, workspace_id: str) -> None:
+        """Refuse other workspaces than the account's (403, see the module docstring)."""
+        if workspace_id != self._state.config.workspace_id:
             raise ApiError(403, f"Access to workspace {workspace_id} is forbidden", title="Forbidden")
 
-    async def events(request: Request) -> Response:
-        return envelope([{"name": name} for name in EVENTS])
-
-    async def list_webhooks(request: Request) -> Response:
-        check_workspace(request)
-        with state.lock:
-            return envelope([dict(w) for w in store.webhooks.values()])
-
-    async def create_webhook(request: Request) -> Response:
-        check_workspace(request)
-        definition = validate_definition(await json_body(request))
-        with state.lock:
-            return envelope(store.create(definition), status=201)
-
-    async def get_webhook(request: Request) -> Response:
-        check_workspace(request)
-        with state.lock:
-            return envelope(dict(store.get(request.path_params["webhook_id"])))
-
-    async def put_webhook(request: Request) -> Response:
-        check_workspace(request)
-        webhook_id = request.path_params["webhook_id"]
-        with state.lock:
-            store.get(webhook_id)
-        definition = validate_definition(await json_body(request))
-        with state.lock:
-            return envelope(store.update(webhook_id, definition))
-
-    async def delete_webhook(request: Request) -> Response:
-        check_workspace(request)
-        with state.lock:
-            store.delete(request.path_params["webhook_id"])
-        return Response(status_code=204)
-
-    async def test_webhook(request: Request) -> Response:
-        check_workspace(request)
-        with state.lock:
-            webhook = dict(store.get(request.path_params["webhook_id"]))
-        return envelope(await store.run_tests(webhook))
-
-    async def deliveries(request: Request) -> Response:
-        return JSONResponse({"webhooks": store.all_deliveries()})
-
-    base = "/workspaces/{workspace_id}/webhooks"
-    return [
-        *route("/webhooks/events", events, ["GET"]),
-        *route(base, list_webhooks, ["GET"]),
-        *route(base, create_webhook, ["POST"]),
-        *route(base + "/{webhook_id}", get_webhook, ["GET"]),
-        *route(base + "/{webhook_id}", put_webhook, ["PUT"]),
-        *route(base + "/{webhook_id}", delete_webhook, ["DELETE"]),
-        *route(base + "/{webhook_id}/tests", test_webhook, ["POST"]),
-        *route("/_emulator/webhooks/deliveries", deliveries, ["GET"]),
-    ]
+    def advance(self, now: datetime) -> None:
+        """Deliveries are event-driven (``on_event``), not time-driven."""
