@@ -30,12 +30,11 @@ log = logging.getLogger("up42_provider.emulator")
 # ``models`` / ``responses`` / ``responses_current`` / ``urls``, whose ``urls`` module holds
 # ``ROUTES_2023`` and ``ROUTES_CURRENT`` (its store is built by ``EmulatorState`` itself).
 DOMAIN_MODULES = (
-    "up42_provider.emulator.routes.storage",  # signed URLs and the blob store (X1)
+    "up42_provider.emulator.storage",  # E31-E36, X1 and today's STAC storage
     "up42_provider.emulator.routes.account",  # E02-E04, E09-E10
     "up42_provider.emulator.routes.webhooks",  # E11-E17 and event delivery
     "up42_provider.emulator.routes.blocks",  # E05-E08, coverage files (X2)
     "up42_provider.emulator.routes.catalog",  # E18-E22
-    "up42_provider.emulator.routes.assets",  # E31-E36 and the storage STAC API
     "up42_provider.emulator.routes.orders",  # E23-E26
     "up42_provider.emulator.routes.tasking",  # E27-E30
     "up42_provider.emulator.routes.workflows",  # E37-E45

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from up42_provider.emulator.clock import Clock, iso
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.http import ApiError
+from up42_provider.emulator.storage.blobs import BlobStore
+from up42_provider.emulator.storage.models import AssetStore
 
 
 class Store(Protocol):
@@ -104,16 +106,18 @@ class EmulatorState:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
-        # Domain stores, set by their modules' install(): blobs, webhooks, orders, assets, tasking,
-        # workflows, jobs.
-        self.blobs: Any = None
+        # Domain stores, set by their modules' install(): webhooks, orders, tasking, workflows, jobs.
         self.webhooks: Any = None
         self.orders: Any = None
-        self.assets: Any = None
         self.tasking: Any = None
         self.workflows: Any = None
         self.jobs: Any = None
         self.catalog: Any = None  # world.catalog.Catalog, set by routes/catalog.py
+        # Typed domain stores (they reach each other through this state at call time only).
+        self.blobs: BlobStore = BlobStore(self)
+        self.assets: AssetStore = AssetStore(self)
+        self.register(self.assets)
+        self.shutdown_hooks.append(self.assets.wait_for_builds)
 
     # -- ids -----------------------------------------------------------------------------------
     def new_id(self) -> str:
