@@ -54,9 +54,45 @@ def test_interval_forms():
     assert q.parse_interval("2024-01-03T00:00:00Z") == (t, t)
     assert q.parse_interval("2024-01-03T00:00:00Z/..") == (t, None)
     assert q.parse_interval("/2024-01-03") == (None, t)
-    for text in ("../..", "yesterday/today", "2024-02-01/2024-01-01", "2024-01-01/2024-01-02/2024-01-03"):
-        bad(q.parse_interval, text, fragment=f"Invalid datetime interval '{text}'")
-    bad(q.parse_interval, 5, fragment="'datetime' must be a string")
+    for text, reason in (
+        ("../..", "both ends are open"),
+        ("yesterday/today", "not RFC 3339 timestamps"),
+        ("2024-02-01/2024-01-01", "start is after end"),
+        ("2024-01-01/2024-01-02/2024-01-03", "more than one '/'"),
+    ):
+        bad(q.parse_interval, text, fragment=f"Invalid datetime interval '{text}': {reason}")
+    bad(q.parse_interval, "yesterday", fragment="Invalid datetime 'yesterday': not an RFC 3339 timestamp")
+    bad(q.parse_interval, 5, fragment="'datetime' must be an RFC 3339 timestamp or an interval")
+
+    def strict(text: str) -> datetime:  # a caller's own timestamp rules
+        if "T" not in text:
+            raise ValueError(text)
+        return q.parse_iso(text)
+
+    bad(q.parse_interval, "2024-01-03", strict, fragment="not an RFC 3339 timestamp")
+    assert q.parse_interval("2024-01-03T00:00:00Z", strict) == (t, t)
+
+
+def test_query_extension():
+    def found(query) -> list[str]:
+        test = q.compile_query(query)
+        return [i["id"] for i in ITEMS if test(i)]
+
+    assert found({"gsd": {"gte": 3, "lt": 3.5}}) == ["item-06"]
+    assert found({"collection": {"in": ["b"]}, "gsd": {"neq": 0}}) == ["item-02", "item-04", "item-06"]
+    assert found({"cloud": {"eq": None}}) == []  # missing values never match
+    bad(q.compile_query, {"gsd": {"near": 3}}, fragment="Unsupported query operator 'near'")
+    bad(q.compile_query, {"gsd": 3}, fragment="query.gsd must be an object")
+    bad(q.compile_query, {"gsd": {"in": 3}}, fragment="query.gsd.in must be a list")
+    bad(q.compile_query, [], fragment="'query' must be an object")
+    page, _ = q.run_search(
+        ITEMS,
+        q.parse_search({"query": {"gsd": {"lte": 0.5}}}, default_limit=10, max_limit=10),
+        item=lambda i: i,
+        default_sortby=[],
+        max_page=10,
+    )
+    assert ids(page) == ["item-00", "item-01"]
 
 
 def test_overlap_is_inclusive_and_open_ended():

@@ -3,7 +3,7 @@
 Storage (both generations) and the catalogs search STAC items the same way, so the rules live here
 once: ``datetime`` intervals, ``bbox``/``intersects``, ``ids``/``collections``, CQL2-JSON filters
 (and the comparison table the STAC ``query`` extension shares), ``sortby`` in its POST and GET
-forms, the ``fields`` extension, ``limit`` and self-contained paging tokens.
+forms, the ``query`` and ``fields`` extensions, ``limit`` and self-contained paging tokens.
 
 Everything is a function over items (dicts shaped like STAC items, or any object with a
 ``value_of`` accessor): a caller parses the request with :func:`parse_search`, then pages with
@@ -64,26 +64,36 @@ def as_datetime(value: Any) -> datetime | None:
     return None
 
 
-def parse_interval(value: Any) -> tuple[datetime | None, datetime | None]:
-    """STAC ``datetime``: an instant or ``start/end`` with ``..`` or empty for an open end."""
-    if not isinstance(value, str):
-        raise bad_request("'datetime' must be a string")
-    try:
-        if "/" in value:
-            start, _, end = value.partition("/")
-            if "/" in end:
-                raise ValueError
-            low = None if start.strip() in ("", "..") else parse_iso(start)
-            high = None if end.strip() in ("", "..") else parse_iso(end)
-            if low is None and high is None:
-                raise ValueError
-            if low is not None and high is not None and low > high:
-                raise ValueError
-            return low, high
-        instant = parse_iso(value)
+def parse_interval(
+    value: Any, parse: Callable[[str], datetime] = parse_iso
+) -> tuple[datetime | None, datetime | None]:
+    """STAC ``datetime``: an instant or ``start/end`` with ``..`` or empty for an open end.
+
+    ``parse`` reads one timestamp (a caller with stricter RFC 3339 rules passes its own); the 400
+    says what is wrong with the value.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request(
+            "'datetime' must be an RFC 3339 timestamp or an interval 'start/end' ('..' for an open end)"
+        )
+    parts = value.split("/")
+    if len(parts) > 2:
+        raise bad_request(f"Invalid datetime interval '{value}': more than one '/'")
+    if len(parts) == 1:
+        try:
+            instant = parse(value)
+        except ValueError:
+            raise bad_request(f"Invalid datetime '{value}': not an RFC 3339 timestamp") from None
         return instant, instant
+    try:
+        low, high = (None if p.strip() in ("", "..") else parse(p) for p in parts)
     except ValueError:
-        raise bad_request(f"Invalid datetime interval '{value}'") from None
+        raise bad_request(f"Invalid datetime interval '{value}': not RFC 3339 timestamps") from None
+    if low is None and high is None:
+        raise bad_request(f"Invalid datetime interval '{value}': both ends are open")
+    if low is not None and high is not None and low > high:
+        raise bad_request(f"Invalid datetime interval '{value}': start is after end")
+    return low, high
 
 
 def overlaps(
@@ -205,6 +215,31 @@ def compare(op: str, left: Any, right: Any) -> bool:
         return bool(fn(left, right))
     except TypeError:
         return False
+
+
+# -- the STAC ``query`` extension ---------------------------------------------------------------------
+
+QUERY_OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "in")
+
+
+def compile_query(value: Any, value_of: ValueOf = item_value) -> Predicate:
+    """``{"prop": {"op": operand}}`` (the STAC query extension) as one predicate over items."""
+    if not isinstance(value, Mapping):
+        raise bad_request("'query' must be an object {property: {operator: value}}")
+    tests: list[Predicate] = []
+    for prop, cond in value.items():
+        if not isinstance(cond, Mapping):
+            raise bad_request(f"query.{prop} must be an object {{operator: value}}")
+        for op, operand in cond.items():
+            if op not in QUERY_OPERATORS:
+                raise bad_request(f"Unsupported query operator '{op}' (use {', '.join(QUERY_OPERATORS)})")
+            if op == "in":
+                if not isinstance(operand, list):
+                    raise bad_request(f"query.{prop}.in must be a list")
+                tests.append(lambda i, p=prop, o=operand: any(compare("=", value_of(i, p), x) for x in o))
+            else:
+                tests.append(lambda i, p=prop, o=op, x=operand: compare(o, value_of(i, p), x))
+    return lambda item: all(t(item) for t in tests)
 
 
 # -- CQL2-JSON ------------------------------------------------------------------------------------
@@ -540,6 +575,9 @@ def parse_search(
             raise bad_request("'filter' must be a CQL2-JSON object")
         compile_cql2(flt, value_of)
         params["filter"] = flt
+    if body.get("query") is not None:
+        compile_query(body["query"], value_of)
+        params["query"] = body["query"]
     if body.get("sortby"):
         params["sortby"] = parse_sortby(body["sortby"], sortable)
     if body.get("fields"):
@@ -567,6 +605,8 @@ def predicates(params: Mapping[str, Any], value_of: ValueOf = item_value) -> lis
         tests.append(lambda i: overlaps(*item_interval(i), low, high))
     if params.get("filter"):
         tests.append(compile_cql2(params["filter"], value_of))
+    if params.get("query"):
+        tests.append(compile_query(params["query"], value_of))
     return tests
 
 
