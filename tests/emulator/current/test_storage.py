@@ -415,6 +415,28 @@ def test_results_collection_file_downloads(world: World):
     assert item["properties"]["up42-system:asset_id"] not in listed
 
 
+def test_processing_inputs_resolve_items_and_their_rasters(world: World):
+    """What processing reads: an input item by its self href, and the GeoTIFF it derives from."""
+    api, state = world.api, world.server.state
+    for order_id in (world.archive_orders[1]["id"], world.v2_order_id):
+        feature = search_all(api, by_order(order_id))[0]
+        self_href = next(link["href"] for link in feature["links"] if link["rel"] == "self")
+        record = state.assets.find_item(self_href)
+        assert record is not None and record.item["id"] == feature["id"]
+        raster = state.blobs.ensure_sync(state.assets.raster_key(record))
+        with rasterio.open(raster.path) as image:
+            left, bottom, right, top = image.bounds
+            assert left < 13.42 and right > 13.38 and bottom < 52.52 and top > 52.50
+        if feature["assets"].keys() == {"data"}:  # a 2023 delivery: the raster of its ZIP
+            url = api.post(f"{feature['assets']['data']['href']}/download-url").json()["url"]
+            with zipfile.ZipFile(io.BytesIO(requests.get(url, timeout=30).content)) as zf:
+                (tif,) = [n for n in zf.namelist() if n.endswith(".tif")]
+                assert zf.read(tif) == raster.path.read_bytes()
+    collection = search_all(api, by_order(world.v2_order_id))[0]["collection"]
+    assert state.assets.find_item(f"{api.base}{STAC}/collections/{collection}/items/{uuid.uuid4()}") is None
+    assert state.assets.find_item("https://example.com/somewhere/else") is None
+
+
 def test_download_url_of_unknown_file_is_404(world: World):
     r = world.api.post(f"/v2/assets/{uuid.uuid4()}/download-url")
     assert r.status_code == 404 and r.json() == PROBLEM_404

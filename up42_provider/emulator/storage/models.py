@@ -14,6 +14,8 @@ Other domains add to storage only through these public methods of :class:`AssetS
   GeoTIFF asset and keeps the ZIP as the collection's "Original Delivery" asset.
 * processing results: :meth:`AssetStore.add_results` adds a visible STAC collection of
   :class:`ResultItem` items (``up42-system:job_id`` on each), whose files are built lazily.
+  :meth:`AssetStore.find_item` resolves an input item's ``self`` href and
+  :meth:`AssetStore.raster_key` names its GeoTIFF, from which results are derived.
 
 Every STAC asset href is ``<base>/v2/assets/<file id>``; ``/v2/assets/<file id>/download-url`` and
 ``GET /v2/assets/<file id>`` serve it (:meth:`AssetStore.file`). For an order delivery the archive's
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -60,6 +63,7 @@ _PLATFORMS = {
     "sentinel-2": "SENTINEL-2A",
     "capella-space": "CAPELLA",
 }
+_ITEM_PATH = re.compile(r"/v2/assets/stac/collections/(?P<collection>[^/]+)/items/(?P<item>[^/?#]+)/?$")
 _FILE_NS = uuid.UUID("0b9e3d0c-58a6-4f0e-8f4d-4a3c1f6f5e21")
 
 Builder = Callable[[Path], Any]
@@ -97,6 +101,7 @@ class AssetRecord:
     files: list[StoredFile] = field(default_factory=list)
     user_title: str | None = None  # ``up42-user:title``; the 2023 ``title`` falls back to the name
     listed: bool = True  # in the 2023 asset listing (processing results are not)
+    raster: StoredFile | None = None  # the item's GeoTIFF (inside the ZIP for a 2023 delivery)
 
 
 @dataclass
@@ -280,19 +285,19 @@ class AssetStore:
                     "up42-product:collection_name": collection_name,
                 },
             }
-            record = AssetRecord(asset, item, collection_id, blob_key, user_title=title)
+            image = StoredFile(
+                str(uuid.uuid5(_FILE_NS, f"{asset_id}/image")),
+                "image",
+                f"asset:{asset_id}:image",
+                GEOTIFF,
+                ["data"],
+                name,
+                f"{name}.tif",
+            )
+            record = AssetRecord(asset, item, collection_id, blob_key, user_title=title, raster=image)
             if layout == "archive":
                 record.files = [archive]
             else:
-                image = StoredFile(
-                    str(uuid.uuid5(_FILE_NS, f"{asset_id}/image")),
-                    "image",
-                    f"asset:{asset_id}:image",
-                    GEOTIFF,
-                    ["data"],
-                    name,
-                    f"{name}.tif",
-                )
                 record.files = [image]
                 self.collections[collection_id].original = archive
                 self._files[archive.id] = (asset_id, archive)
@@ -301,8 +306,7 @@ class AssetStore:
             self.records[asset_id] = record
             self.collections[collection_id].asset_ids.append(asset_id)
         self._register_blob(record, feature, aoi or feature.get("geometry"))
-        if layout == "files":
-            self._register_image(record, feature, aoi)
+        self._register_image(record, feature, aoi or feature.get("geometry"))
         return asset
 
     def _collection_for(self, order: dict[str, Any], now: datetime) -> str:
@@ -343,7 +347,8 @@ class AssetStore:
         state = self._state
         seed = _archive_seed(state.config.seed, record.asset["id"])
         scene = {**feature, "properties": dict(feature.get("properties") or {})}
-        image = record.files[0]
+        image = record.raster
+        assert image is not None
 
         def build(path: Path) -> None:
             from up42_provider.emulator.media import products
@@ -497,8 +502,16 @@ class AssetStore:
                     "up42-system:metadata_version": METADATA_VERSION,
                 },
             }
+            raster = next((f for f in files if f.media_type == GEOTIFF), None)
             record = AssetRecord(
-                asset, item, collection.id, files[0].blob_key, visible=True, files=files, listed=False
+                asset,
+                item,
+                collection.id,
+                files[0].blob_key,
+                visible=True,
+                files=files,
+                listed=False,
+                raster=raster,
             )
             with state.lock:
                 self.records[asset_id] = record
@@ -531,6 +544,26 @@ class AssetStore:
         if found is None or record is None or not record.visible:
             raise not_found()
         return record, found[1]
+
+    def find_item(self, href: str) -> AssetRecord | None:
+        """The visible record behind an item's ``self`` href (any host), or None.
+
+        Processing inputs name items by that href; a validation answers "does not exist" on None.
+        """
+        match = _ITEM_PATH.search(urlsplit(href).path if "://" in href else href)
+        if match is None:
+            return None
+        try:
+            return self.item(match["collection"], match["item"])
+        except ApiError:
+            return None
+
+    def raster_key(self, record: AssetRecord) -> str | None:
+        """Blob key of the item's GeoTIFF (build it with ``blobs.ensure``/``ensure_sync``), if any.
+
+        A 2023 delivery has one too: the raster of its ZIP, produced on demand.
+        """
+        return record.raster.blob_key if record.raster is not None else None
 
     def visible_collections(self) -> list[StacCollection]:
         with self._state.lock:
