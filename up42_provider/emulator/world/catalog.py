@@ -28,6 +28,9 @@ from PIL import Image
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
+from up42_provider.emulator import stac_query
+from up42_provider.emulator.http import ApiError
+
 UTC = timezone.utc
 DAY = 86_400
 _NS = uuid.UUID("6f1f3c1e-5a7d-4f0e-9a52-0b7f4c1d2e90")  # namespace of the world's fixed ids
@@ -654,23 +657,10 @@ def parse_datetime(text: str) -> datetime:
 def _parse_interval(value: Any) -> tuple[datetime | None, datetime | None]:
     if value is None:
         return None, None
-    if not isinstance(value, str) or not value.strip():
-        raise SearchError(
-            "datetime must be an RFC 3339 timestamp or an interval 'start/end' ('..' for open ends)"
-        )
-    parts = value.split("/")
-    if len(parts) > 2:
-        raise SearchError(f"Invalid datetime interval {value!r}")
     try:
-        if len(parts) == 1:
-            instant = parse_datetime(parts[0])
-            return instant, instant
-        start, end = (None if p.strip() in ("", "..") else parse_datetime(p) for p in parts)
-    except ValueError as exc:
-        raise SearchError(f"Invalid datetime {value!r}: {exc}") from None
-    if start and end and start > end:
-        raise SearchError(f"Invalid datetime interval {value!r}: start is after end")
-    return start, end
+        return stac_query.parse_interval(value, parse=parse_datetime)
+    except ApiError as exc:
+        raise SearchError(exc.message) from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -827,12 +817,7 @@ _NUMERIC_QUERY = {
     "resolution": "resolution",
 }
 _OPS = {
-    "eq": lambda a, b: a == b,
-    "neq": lambda a, b: a != b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
+    op: stac_query.COMPARISONS[stac_query.OP_ALIASES[op]] for op in ("eq", "neq", "lt", "lte", "gt", "gte")
 }
 _ALL_CATALOGS: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
@@ -1202,23 +1187,11 @@ class Catalog:
     def _sortby(value: Any) -> list[tuple[str, bool]]:
         if value is None:
             return [("acquisitionDate", True)]
-        if not isinstance(value, list):
-            raise SearchError("sortby must be a list of {field, direction}")
-        keys: list[tuple[str, bool]] = []
-        for item in value:
-            if not isinstance(item, Mapping) or not isinstance(item.get("field"), str):
-                raise SearchError("sortby entries must be objects with 'field' and 'direction'")
-            name = item["field"].removeprefix("properties.")
-            if name not in _SORT_FIELDS:
-                raise SearchError(
-                    f"Unsupported sort field '{item['field']}'; use one of "
-                    + ", ".join(f"properties.{f}" for f in _SORT_FIELDS)
-                )
-            direction = str(item.get("direction", "asc")).lower()
-            if direction not in ("asc", "desc"):
-                raise SearchError(f"sortby direction must be 'asc' or 'desc', got {item.get('direction')!r}")
-            keys.append((name, direction == "desc"))
-        return keys
+        try:
+            rules = stac_query.parse_sortby(value, allowed=tuple(_SORT_FIELDS))
+        except ApiError as exc:
+            raise SearchError(exc.message) from None
+        return [(r["field"].removeprefix("properties."), r["direction"] == "desc") for r in rules]
 
     @staticmethod
     def _matches(
