@@ -273,6 +273,7 @@ def test_collection_list_and_items_page_with_tokens(world: World):
         {"token": "next:garbage"},
         {"sortby": [{"field": "gsd", "direction": "sideways"}]},
         {"fields": {"include": "id"}},
+        {"bbox": [True, 52.0, 14.0, 53.0]},  # a JSON boolean is not a coordinate
     ],
 )
 def test_search_errors_are_400_problems(world: World, body: dict):
