@@ -475,6 +475,7 @@ def test_faults_on_storage_paths(fresh_emulator: EmulatorServer):
             {"kind": "rate_limit", "count": 1, "method": "POST", "path": "^/v2/assets/stac/search$"},
             {"kind": "error", "count": 1, "method": "GET", "path": "^/v2/assets/stac/collections$"},
             {"kind": "token_expiry", "count": 1, "method": "GET", "path": "^/v2/assets/stac/queryables$"},
+            {"kind": "slow", "count": 1, "method": "GET", "path": "^/v2/assets/stac$"},
         ]
     }
     assert api.post("/_emulator/faults", json=rules).status_code == 200
@@ -485,6 +486,11 @@ def test_faults_on_storage_paths(fresh_emulator: EmulatorServer):
     assert failed.status_code >= 500 and failed.json()["status"] == failed.status_code
     assert api.get(f"{STAC}/collections").status_code == 200
     assert api.get(f"{STAC}/queryables").status_code == 401
+    assert api.get(STAC).status_code == 200  # slow, yet answered
+    fired = api.get("/_emulator/info").json()["faultsFired"]
+    assert {k: fired[k] for k in ("rate_limit", "error", "token_expiry", "slow")} == dict.fromkeys(
+        ("rate_limit", "error", "token_expiry", "slow"), 1
+    )
     # a dropped signed download resumes with Range
     state = fresh_emulator.state
     key = f"tests/{uuid.uuid4()}"
