@@ -30,13 +30,12 @@ log = logging.getLogger("up42_provider.emulator")
 # ``models`` / ``responses`` / ``responses_current`` / ``urls``, whose ``urls`` module holds
 # ``ROUTES_2023`` and ``ROUTES_CURRENT`` (its store is built by ``EmulatorState`` itself).
 DOMAIN_MODULES = (
-    "up42_provider.emulator.routes.storage",  # signed URLs and the blob store (X1)
+    "up42_provider.emulator.storage",  # assets, blobs, signed URLs, STAC storage of both generations
     "up42_provider.emulator.account",  # both generations' sign-in, project, credits, budgets
     "up42_provider.emulator.webhooks",  # webhook definitions and event delivery
     "up42_provider.emulator.routes.blocks",  # E05-E08, coverage files (X2)
     "up42_provider.emulator.glossary",  # collections, data products, order schemas, EULAs
     "up42_provider.emulator.catalog",  # host search, quicklooks, today's STAC catalog
-    "up42_provider.emulator.routes.assets",  # E31-E36 and the storage STAC API
     "up42_provider.emulator.routes.orders",  # E23-E26
     "up42_provider.emulator.routes.tasking",  # E27-E30
     "up42_provider.emulator.routes.workflows",  # E37-E45

@@ -27,6 +27,8 @@ from up42_provider.emulator.clock import Clock, iso
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.faults import FaultInjector
 from up42_provider.emulator.glossary.models import GlossaryStore
+from up42_provider.emulator.storage.blobs import BlobStore
+from up42_provider.emulator.storage.models import AssetStore
 from up42_provider.emulator.webhooks.models import WebhookStore
 from up42_provider.emulator.world.catalog import Catalog
 
@@ -65,20 +67,20 @@ class EmulatorState:
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self.faults = FaultInjector(config.faults, config.seed)
-        # The world both generations share (emu-core's stores).
+        # The world both generations share.
         self.tokens = Tokens(self)
         self.credits = Credits(self)
         self.budgets = BudgetStore(self)
         self.catalog = Catalog(config.seed, now=self.clock.now)
         self.glossary = GlossaryStore(self)
         self.webhooks = WebhookStore(self)
-        for store in (self.credits, self.budgets, self.glossary, self.webhooks):
+        self.blobs: BlobStore = BlobStore(self)
+        self.assets: AssetStore = AssetStore(self)
+        for store in (self.credits, self.budgets, self.glossary, self.webhooks, self.assets):
             self.register(store)
-        # Domain stores still set by legacy modules' install(): blobs, orders, assets,
-        # tasking, workflows, jobs.
-        self.blobs: Any = None
+        self.shutdown_hooks.append(self.assets.wait_for_builds)
+        # Domain stores still set by legacy modules' install(): orders, tasking, workflows, jobs.
         self.orders: Any = None
-        self.assets: Any = None
         self.tasking: Any = None
         self.workflows: Any = None
         self.jobs: Any = None

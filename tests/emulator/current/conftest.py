@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tests.conftest import RawClient
 from up42_provider.emulator.server import EmulatorServer
 
 TOKEN_PATH = "/realms/public/protocol/openid-connect/token"
@@ -67,3 +68,8 @@ def current_api(emulator: EmulatorServer) -> CurrentClient:
 @pytest.fixture
 def fresh_current_api(fresh_emulator: EmulatorServer) -> CurrentClient:
     return CurrentClient(fresh_emulator)
+
+
+def current_client(server: EmulatorServer) -> RawClient:
+    """A raw client for storage/processing tests (still the 2023 token; both generations accept it)."""
+    return RawClient(server)

@@ -1,4 +1,4 @@
-"""X1: signed download URLs, served like Google Cloud Storage's XML API.
+"""The signed-URL download side of storage, served like Google Cloud Storage's XML API.
 
 Signed URLs imitate GCS V4 because that is what UP42 returns and what clients are built for: no
 UP42 credentials (the signature is the credential), expiry, XML error bodies, ``x-goog-hash`` to
@@ -10,21 +10,14 @@ no memory. The ``drop`` fault cuts a body short to exercise resume logic.
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
 from email.utils import formatdate
 from xml.sax.saxutils import escape
 
 import anyio
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from up42_provider.emulator.media.blobs import Blob, BlobStore, SignatureError
-from up42_provider.emulator.state import EmulatorState
-
-log = logging.getLogger("up42_provider.emulator")
+from up42_provider.emulator.storage.blobs import Blob
 
 CHUNK = 1 << 20
 XML_TYPE = "application/xml; charset=UTF-8"
@@ -122,15 +115,15 @@ class BlobResponse(Response):
             watcher.cancel()
 
 
-def _hashes(blob: Blob, announced: tuple[str, ...]) -> str:
+def goog_hashes(blob: Blob, announced: tuple[str, ...]) -> str:
     """``x-goog-hash`` as GCS writes it: ``crc32c=<b64>,md5=<b64>``, limited to ``announced``."""
     values = {"crc32c": blob.crc32c, "md5": blob.md5}
     parts = [f"{name}={values[name]}" for name in ("crc32c", "md5") if name in announced and values[name]]
     return ",".join(parts) or f"md5={blob.md5}"
 
 
-def _headers(blob: Blob, announced: tuple[str, ...]) -> dict[str, str]:
-    hashes = _hashes(blob, announced)
+def blob_headers(blob: Blob, announced: tuple[str, ...]) -> dict[str, str]:
+    hashes = goog_hashes(blob, announced)
     return {
         "Content-Type": blob.content_type,
         "Accept-Ranges": "bytes",
@@ -144,56 +137,3 @@ def _headers(blob: Blob, announced: tuple[str, ...]) -> dict[str, str]:
         "x-goog-stored-content-length": str(blob.size),
         "x-goog-storage-class": "STANDARD",
     }
-
-
-def install(state: EmulatorState) -> list[BaseRoute]:
-    store = BlobStore(state)
-    state.blobs = store
-    drop_rng = random.Random(f"drop:{state.config.seed}")
-
-    async def download(request: Request) -> Response:
-        bucket, object_path = request.path_params["bucket"], request.path_params["path"]
-        try:
-            store.verify(request.scope["path"], dict(request.query_params))
-        except SignatureError as exc:
-            return xml_error(exc.status, exc.code, exc.message, exc.details)
-        key = store.key_for(object_path) if bucket == store.bucket else None
-        if key is None:
-            details = f"No such object: {bucket}/{object_path}"
-            return xml_error(404, "NoSuchKey", "The specified key does not exist.", details)
-        try:
-            blob = await store.ensure(key)
-        except Exception:
-            log.exception("building blob %s failed", key)
-            return xml_error(500, "InternalError", "We encountered an internal error. Please try again.")
-        headers = _headers(blob, state.config.download_hashes)
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match and (if_none_match.strip() == "*" or blob.etag in if_none_match):
-            del headers["Content-Type"]
-            return Response(status_code=304, headers=headers)
-        range_header = request.headers.get("range")
-        if_range = request.headers.get("if-range")
-        if if_range and if_range.strip() not in (blob.etag, headers["Last-Modified"]):
-            range_header = None  # the client's partial copy is stale: send everything
-        try:
-            selected = parse_range(range_header, blob.size)
-        except RangeNotSatisfiable:
-            return xml_error(
-                416,
-                "InvalidRange",
-                "The requested range cannot be satisfied.",
-                range_header,
-                **{"Content-Range": f"bytes */{blob.size}"},
-            )
-        status, start, length = 200, 0, blob.size
-        if selected is not None:
-            start, end = selected
-            status, length = 206, end - start + 1
-            headers["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
-        headers["Content-Length"] = str(length)
-        drop_after = None
-        if request.method == "GET" and state.faults.draw("drop", "GET", request.scope["path"]):
-            drop_after = int(length * drop_rng.uniform(0.1, 0.9))
-        return BlobResponse(blob, status, start, length, headers, drop_after)
-
-    return [Route("/storage/{bucket}/{path:path}", download, methods=["GET", "HEAD"])]

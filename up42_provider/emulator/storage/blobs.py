@@ -1,4 +1,4 @@
-"""Lazily built download files and the GCS-V4-like signed URLs that point at them.
+"""Blobs: lazily built download files and the GCS-V4-like signed URLs that point at them.
 
 UP42 hands out short-lived Google Cloud Storage signed URLs for result archives; clients fetch them
 without UP42 credentials, may verify the body against ``x-goog-hash`` and resume broken downloads
@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import os
+import random
 import secrets
 import threading
 import uuid
@@ -73,6 +74,8 @@ class SignatureError(Exception):
 
 
 class BlobStore:
+    """Every downloadable file of the world (order deliveries, job results, processing rasters)."""
+
     def __init__(self, state: Any) -> None:
         self._state = state
         self.bucket = BUCKET
@@ -83,6 +86,8 @@ class BlobStore:
         self._entries: dict[str, _Entry] = {}
         self._by_path: dict[str, str] = {}  # object path (decoded) -> key
         self._lock = threading.Lock()
+        # Where the ``drop`` fault cuts a body: seeded, so a failing download replays.
+        self.drop_rng = random.Random(f"drop:{state.config.seed}")
 
     # -- registry --------------------------------------------------------------------------------
     def register(self, key: str, filename: str, content_type: str, build: Builder) -> None:
@@ -94,6 +99,16 @@ class BlobStore:
                 return
             self._entries[key] = _Entry(key, filename, content_type, build)
             self._by_path[self.object_path(key, filename)] = key
+
+    def remove(self, key: str) -> None:
+        """Forget ``key`` and delete its file (a deleted storage collection): its URLs answer 404."""
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is None:
+                return
+            self._by_path.pop(self.object_path(key, entry.filename), None)
+        if entry.blob is not None:
+            entry.blob.path.unlink(missing_ok=True)
 
     def has(self, key: str) -> bool:
         return key in self._entries
@@ -175,12 +190,20 @@ class BlobStore:
             return entry.blob
 
     # -- signed URLs -----------------------------------------------------------------------------
-    def signed_url(self, base_url: str, key: str) -> str:
-        """A signed GET URL for ``key`` valid for ``config.signed_url_lifetime`` seconds."""
-        entry = self._entries[key]
-        return self.sign(base_url, self.object_path(key, entry.filename))
+    def signed_url(self, base_url: str, key: str, *, disposition: bool = False) -> str:
+        """A signed GET URL for ``key`` valid for ``config.signed_url_lifetime`` seconds.
 
-    def sign(self, base_url: str, object_path: str, *, lifetime: int | None = None) -> str:
+        ``disposition`` adds ``response-content-disposition=attachment; filename="<stem>"`` as
+        UP42's storage does: today's SDK names the file after it plus the path's extension.
+        """
+        entry = self._entries[key]
+        stem = entry.filename.rsplit(".", 1)[0] if "." in entry.filename else entry.filename
+        value = f'attachment; filename="{stem}"' if disposition else ""
+        return self.sign(base_url, self.object_path(key, entry.filename), disposition=value)
+
+    def sign(
+        self, base_url: str, object_path: str, *, lifetime: int | None = None, disposition: str = ""
+    ) -> str:
         """Sign any object path of the bucket (also unknown ones: the download then answers 404)."""
         now = self._state.clock.now()
         date = now.strftime(DATE_FORMAT)
@@ -193,13 +216,16 @@ class BlobStore:
             "X-Goog-Date": date,
             "X-Goog-Expires": expires,
             "X-Goog-SignedHeaders": "host",
-            "X-Goog-Signature": self._signature(path, credential, date, expires),
+            "X-Goog-Signature": self._signature(path, credential, date, expires, disposition),
         }
+        if disposition:  # signed like GCS signs it: tampering with it breaks the signature
+            query["response-content-disposition"] = disposition
         return f"{base_url.rstrip('/')}{quote(path)}?{urlencode(query, quote_via=quote, safe='')}"
 
-    def _signature(self, path: str, credential: str, date: str, expires: str) -> str:
+    def _signature(self, path: str, credential: str, date: str, expires: str, disposition: str = "") -> str:
         """Hex signature as long as an RSA-2048 one (256 bytes), made of HMAC-SHA256 blocks."""
-        message = "\n".join((ALGORITHM, path, credential, date, expires, "host")).encode()
+        parts = (ALGORITHM, path, credential, date, expires, "host") + ((disposition,) if disposition else ())
+        message = "\n".join(parts).encode()
         blocks = (hmac.new(self._secret, bytes([i]) + message, hashlib.sha256).hexdigest() for i in range(8))
         return "".join(blocks)
 
@@ -209,7 +235,8 @@ class BlobStore:
         values = [query.get(f"X-Goog-{name}", "") for name in names]
         signature = query.get("X-Goog-Signature", "")
         algorithm, credential, date, expires, signed_headers = values
-        expected = self._signature(path, credential, date, expires)
+        disposition = query.get("response-content-disposition", "")
+        expected = self._signature(path, credential, date, expires, disposition)
         if algorithm != ALGORITHM or signed_headers != "host" or not hmac.compare_digest(signature, expected):
             raise SignatureError(
                 403,
