@@ -33,13 +33,13 @@ DOMAIN_MODULES = (
     "up42_provider.emulator.routes.storage",  # signed URLs and the blob store (X1)
     "up42_provider.emulator.routes.account",  # E02-E04, E09-E10
     "up42_provider.emulator.routes.webhooks",  # E11-E17 and event delivery
-    "up42_provider.emulator.routes.blocks",  # E05-E08, coverage files (X2)
+    "up42_provider.emulator.blocks",  # block marketplace and coverage files (2023)
     "up42_provider.emulator.routes.catalog",  # E18-E22
     "up42_provider.emulator.routes.assets",  # E31-E36 and the storage STAC API
     "up42_provider.emulator.routes.orders",  # E23-E26
     "up42_provider.emulator.routes.tasking",  # E27-E30
-    "up42_provider.emulator.routes.workflows",  # E37-E45
-    "up42_provider.emulator.routes.jobs",  # E46-E58
+    "up42_provider.emulator.workflows",  # workflows, task chains, job estimate (2023)
+    "up42_provider.emulator.jobs",  # jobs and job tasks (2023)
 )
 
 TICK_SECONDS = 0.2

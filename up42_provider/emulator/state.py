@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from up42_provider.emulator.clock import Clock, iso
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.http import ApiError
+from up42_provider.emulator.jobs.models import JobStore
+from up42_provider.emulator.workflows.models import WorkflowStore
 
 
 class Store(Protocol):
@@ -104,16 +106,17 @@ class EmulatorState:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
-        # Domain stores, set by their modules' install(): blobs, webhooks, orders, assets, tasking,
-        # workflows, jobs.
+        # Domain stores, set by their modules' install(): blobs, webhooks, orders, assets, tasking.
         self.blobs: Any = None
         self.webhooks: Any = None
         self.orders: Any = None
         self.assets: Any = None
         self.tasking: Any = None
-        self.workflows: Any = None
-        self.jobs: Any = None
         self.catalog: Any = None  # world.catalog.Catalog, set by routes/catalog.py
+        # Typed domain stores; they reach other stores through the state only when called.
+        self.workflows: WorkflowStore = WorkflowStore(self)
+        self.jobs: JobStore = JobStore(self)
+        self.register(self.jobs)
 
     # -- ids -----------------------------------------------------------------------------------
     def new_id(self) -> str:
