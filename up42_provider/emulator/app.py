@@ -40,6 +40,7 @@ DOMAIN_MODULES = (
     "up42_provider.emulator.routes.tasking",  # E27-E30
     "up42_provider.emulator.workflows",  # workflows, task chains, job estimate (2023)
     "up42_provider.emulator.jobs",  # jobs and job tasks (2023)
+    "up42_provider.emulator.processing",  # processes and processing jobs (today)
 )
 
 TICK_SECONDS = 0.2

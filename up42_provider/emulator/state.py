@@ -24,6 +24,7 @@ from up42_provider.emulator.clock import Clock, iso
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.http import ApiError
 from up42_provider.emulator.jobs.models import JobStore
+from up42_provider.emulator.processing.models import ProcessingStore
 from up42_provider.emulator.workflows.models import WorkflowStore
 
 
@@ -117,6 +118,8 @@ class EmulatorState:
         self.workflows: WorkflowStore = WorkflowStore(self)
         self.jobs: JobStore = JobStore(self)
         self.register(self.jobs)
+        self.processing: ProcessingStore = ProcessingStore(self)
+        self.register(self.processing)
 
     # -- ids -----------------------------------------------------------------------------------
     def new_id(self) -> str:
