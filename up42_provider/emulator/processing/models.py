@@ -195,7 +195,7 @@ def _schema(process: Process, inputs: Any) -> str | None:
                 and isinstance(entry.get("weight"), int | float)
                 and not isinstance(entry.get("weight"), bool)
             ):
-                return f"data.inputs.greyWeights[{index}] must be an object with string 'band', number 'weight'"
+                return f"data.inputs.greyWeights[{index}] needs a string 'band' and a number 'weight'"
     sensitivity = inputs.get("sensitivity")
     if sensitivity is not None and (
         not isinstance(sensitivity, int | float) or isinstance(sensitivity, bool)

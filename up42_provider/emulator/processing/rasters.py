@@ -51,7 +51,7 @@ class Raster:
             shape = (src.count, src.height * scale, src.width * scale)
             resampling = Resampling.cubic if scale > 1 else Resampling.nearest
             data = src.read(out_shape=shape, resampling=resampling, masked=True).astype(np.float32)
-            transform = src.transform * Affine.scale(1 / scale)
+            transform = src.transform @ Affine.scale(1 / scale)
             names = [d or f"band{i}" for i, d in enumerate(src.descriptions, start=1)]
             return cls(data.filled(np.nan), transform, src.crs, names)
 
