@@ -21,7 +21,9 @@ import requests
 from rasterio.io import MemoryFile
 
 from tests.conftest import RawClient
+from tests.emulator.test_jobs import run_job
 from tests.emulator.test_orders import HAMBURG, archive_body, get_order, place, scene_ids
+from tests.emulator.test_workflows import DATA, create_workflow, job_inputs
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.server import EmulatorServer
 
@@ -416,9 +418,34 @@ def test_job_list_filters_sorts_and_pages(world: World):
     assert api.get(f"{JOBS}?status=SUCCEEDED").status_code == 400
     assert api.get(f"{JOBS}?sort=name%2Casc").status_code == 400
     assert api.get(f"{JOBS}?limit=0").status_code == 400
-    # 2023 jobs (workflow runs) live in their own store and are not processing jobs.
-    everything, _ = walk(api, "limit=100")
-    assert all(j["processID"] for j in everything)
+    assert api.get(f"{JOBS}?minDuration=x").status_code == 400
+
+
+def test_2023_jobs_are_not_processing_jobs(world: World):
+    api = world.api
+    legacy = run_job(api, create_workflow(api, DATA, name="legacy"), job_inputs(), name="legacy job")
+    assert api.get(f"{JOBS}/{legacy['id']}").status_code == 404
+    assert legacy["id"] not in {j["jobID"] for j in walk(api, "limit=100")[0]}
+    processed = executed(api, "upsampling-ns", {"title": "new", "item": world.href()})
+    assert api.get(f"/projects/{api.project_id}/jobs/{processed['jobID']}").status_code == 404
+
+
+def test_results_can_be_processed_again(world: World):
+    """A pipeline chains processes: the upsampled item is the input of a detection."""
+    api = world.api
+    up = run_until(
+        api, executed(api, "upsampling-ns", {"title": "first", "item": world.href()})["jobID"], {"captured"}
+    )
+    (item,) = results_of(api, up)
+    href = next(link["href"] for link in item["links"] if link["rel"] == "self")
+    trees = run_until(
+        api, executed(api, "detection-trees-spacept", {"title": "then", "item": href})["jobID"], {"captured"}
+    )
+    (mask_item,) = results_of(api, trees)
+    with MemoryFile(download(api, mask_item["assets"]["data"]["href"])) as f, f.open() as mask:
+        mask_shape = mask.shape
+    with MemoryFile(download(api, item["assets"]["data"]["href"])) as g, g.open() as upsampled:
+        assert mask_shape == upsampled.shape
 
 
 # -- faults ------------------------------------------------------------------------------------------

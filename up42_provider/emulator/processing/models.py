@@ -22,6 +22,8 @@ cannot cover the cost) and ``running`` -> ``failed`` (at 60 % of the run) 2 s ->
   A result that cannot be computed fails the job like the trigger below.
 * Failure triggers: a job title containing ``emulator-fail`` fails while running,
   ``emulator-unlicensed`` ends ``unlicensed`` (every process EULA is accepted otherwise).
+* Processing jobs emit no webhook events: webhooks belong to the 2023 generation (the SDK dropped
+  them), and their ``job.status`` payload describes workflow jobs.
 * 2023 jobs (``jobs.models``) are workflow runs without a process: they stay in their own store and
   do not appear in ``/v2/processing/jobs``, as the real service did not carry them over when it
   retired workflows. Both kinds share the credits, the clock, storage and the blobs.
@@ -30,6 +32,8 @@ cannot cover the cost) and ``running`` -> ``failed`` (at 60 % of the run) 2 s ->
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -291,11 +295,6 @@ class ProcessingJob:
     build: results.ResultBuild | None = None
     collection_id: str | None = None  # the results collection in storage, once successful
 
-    @property
-    def duration_seconds(self) -> float:
-        end = self.finished or self.updated or self.created
-        return (end - (self.started or self.created)).total_seconds()
-
     def as_json(self, state: EmulatorState, base: str) -> dict[str, Any]:
         collection = f"{base}/v2/assets/stac/collections/{self.collection_id}" if self.collection_id else None
         has_results = collection is not None or self.errors
@@ -330,6 +329,8 @@ class ProcessingStore:
         self._state = state
         self._jobs: dict[str, ProcessingJob] = {}
         self._active: list[ProcessingJob] = []
+        self._builds: set[concurrent.futures.Future[None]] = set()
+        state.shutdown_hooks.append(self.wait_for_builds)
 
     def get(self, job_id: str) -> ProcessingJob:
         with self._state.lock:
@@ -379,7 +380,6 @@ class ProcessingStore:
             job.due = at + self._seconds(STEP_SECONDS[status])
         else:
             job.due = None
-        self._state.emit("job.status", {"jobId": job.id, "status": status, "processId": job.process.id})
 
     def advance(self, now: datetime) -> None:
         with self._state.lock:
@@ -421,7 +421,8 @@ class ProcessingStore:
                 self._withhold(job)
                 self._set(job, ACCEPTED, at)
         elif job.status == ACCEPTED:
-            job.build = results.start_build(state, job.id, job.process.algorithm, job.items, job.inputs)
+            algorithm = job.process.algorithm
+            job.build = results.start_build(state, job.id, algorithm, job.items, job.inputs, self._builds)
             self._set(job, RUNNING, at)
         elif job.status == RUNNING:
             assert job.build is not None
@@ -441,6 +442,12 @@ class ProcessingStore:
             self._release(job)
             self._set(job, RELEASED, at)
         return True
+
+    async def wait_for_builds(self, timeout: float = 60.0) -> None:
+        """Shutdown hook: let result computations finish before the data directory goes away."""
+        pending = [asyncio.wrap_future(f) for f in list(self._builds)]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
 
     # -- credits (the one call site for the balance and budgets) ---------------------------------
     def _withhold(self, job: ProcessingJob) -> None:

@@ -9,12 +9,13 @@ GeoTIFF blobs computed from the input's file (``processing.rasters``). Result as
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import re
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,11 +95,15 @@ class ResultBuild:
     ready: bool = False
     error: str | None = None
     built_at: datetime | None = None
-    futures: set[Any] = field(default_factory=set)
 
 
 def start_build(
-    state: EmulatorState, job_id: str, algorithm: str, items: list[InputItem], params: Mapping[str, Any]
+    state: EmulatorState,
+    job_id: str,
+    algorithm: str,
+    items: list[InputItem],
+    params: Mapping[str, Any],
+    pending: set[concurrent.futures.Future[None]],
 ) -> ResultBuild:
     """Register the job's result GeoTIFF (of the first item; on the second's grid if any) and start it."""
     key = f"processing:{job_id}:0"
@@ -126,8 +131,8 @@ def start_build(
     loop = state.loop
     if loop is not None and not loop.is_closed():
         future = asyncio.run_coroutine_threadsafe(run(), loop)
-        build.futures.add(future)
-        future.add_done_callback(build.futures.discard)
+        pending.add(future)
+        future.add_done_callback(pending.discard)
     else:  # no running app (library use): compute inline
         asyncio.run(run())
     return build
