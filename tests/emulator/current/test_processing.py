@@ -75,6 +75,12 @@ def balance(api: RawClient) -> int:
     return api.get("/_emulator/info").json()["credits"]
 
 
+def charges_of(api: RawClient, job_id: str) -> list[dict]:
+    """The job's entries in the one account's credit history (newest first)."""
+    page = api.get("/accounts/me/credits/history?size=500").json()["data"]["content"]
+    return [entry for entry in page if entry["details"].get("jobId") == job_id]
+
+
 def execute(api: RawClient, process_id: str, inputs: dict, **query: str) -> requests.Response:
     params = {"workspaceId": api.workspace_id, **query}
     return api.post(f"{PROCESSES}/{process_id}/execution", params=params, json={"inputs": inputs})
@@ -219,7 +225,10 @@ def test_execution_needs_the_own_workspace(world: World):
 def test_job_walks_every_status_and_captures_its_credits(world: World):
     api = world.api
     before = balance(api)
-    created = executed(api, "upsampling-ns", {"title": "walk", "item": world.href()})
+    budget = "7b2b9c36-1f0e-4c4e-9d55-2b8a4f1c0b42"
+    r = execute(api, "upsampling-ns", {"title": "walk", "item": world.href()}, budgetId=budget)
+    assert r.status_code == 200, r.text
+    created = r.json()
     assert created["status"] == "created"
     assert created["processID"] == "upsampling-ns" and created["workspaceID"] == api.workspace_id
     assert created["definition"] == {"inputs": {"title": "walk", "item": world.href()}}
@@ -249,6 +258,8 @@ def test_job_walks_every_status_and_captures_its_credits(world: World):
     captured = run_until(api, job_id, {"captured"})
     assert captured["creditConsumption"] == {"credits": cost["totalCredits"]}
     assert balance(api) == before - cost["totalCredits"]
+    (charge,) = charges_of(api, job_id)
+    assert charge["delta"] == -cost["totalCredits"] and charge["details"]["budgetId"] == budget
 
 
 def test_failure_trigger_fails_then_releases_the_credits(world: World):
@@ -262,6 +273,8 @@ def test_failure_trigger_fails_then_releases_the_credits(world: World):
     released = run_until(api, created["jobID"], {"released"})
     assert released["creditConsumption"] == {"credits": 0}
     assert balance(api) == before
+    refund, charge = charges_of(api, created["jobID"])
+    assert refund["delta"] == -charge["delta"] > 0
 
 
 def test_unlicensed_trigger_and_invalid_inputs_end_without_charge(world: World):
