@@ -351,6 +351,22 @@ def test_upsampling_result_is_the_input_at_twice_the_resolution(world: World):
         assert np.median(np.abs(blocks[inner][valid] - src[inner][valid]) / src[inner][valid]) < 0.05
 
 
+def test_pansharpening_doubles_the_resolution_and_follows_the_grey_weights(world: World):
+    api = world.api
+    plain = executed(api, "pansharpening", {"title": "pan", "item": world.href()})
+    nir = [{"band": "nir", "weight": 1.0}]
+    weighted = executed(api, "pansharpening", {"title": "pan nir", "item": world.href(), "greyWeights": nir})
+    arrays = []
+    for started in (plain, weighted):
+        (item,) = results_of(api, run_until(api, started["jobID"], {"captured"}))
+        assert item["properties"]["gsd"] == world.items[0]["properties"]["gsd"] / 2
+        with MemoryFile(download(api, item["assets"]["data"]["href"])) as f, f.open() as out:
+            arrays.append(out.read())
+    with input_raster(api, world.items[0]) as source_file, source_file.open() as source:
+        assert arrays[0].shape == (source.count, source.height * 2, source.width * 2)
+    assert arrays[0].shape == arrays[1].shape and not np.array_equal(arrays[0], arrays[1])
+
+
 def test_detection_and_true_color_results_follow_the_input(world: World):
     api = world.api
     trees = executed(api, "detection-trees-spacept", {"title": "trees", "item": world.href()})

@@ -45,11 +45,10 @@ class Raster:
         self.data, self.transform, self.crs, self.names = data, transform, crs, list(names)
 
     @classmethod
-    def read(cls, path: str, scale: int = 1) -> Raster:
+    def read(cls, path: str, scale: int = 1, resampling: Resampling = Resampling.cubic) -> Raster:
         """Read a GeoTIFF (``/vsizip/...`` paths too), optionally resampled ``scale`` times finer."""
         with rasterio.open(path) as src:
             shape = (src.count, src.height * scale, src.width * scale)
-            resampling = Resampling.cubic if scale > 1 else Resampling.nearest
             data = src.read(out_shape=shape, resampling=resampling, masked=True).astype(np.float32)
             transform = src.transform @ Affine.scale(1 / scale)
             names = [d or f"band{i}" for i, d in enumerate(src.descriptions, start=1)]
@@ -150,22 +149,18 @@ def derive(algorithm: str, out: Path, sources: Sequence[str], params: Mapping[st
         raster = Raster.read(sources[0], scale=2)
         _write(out, _as_uint16(raster), raster, raster.names, 0, "uint16")
     elif algorithm == "pansharpen":
-        fine = Raster.read(sources[0], scale=2)
+        sharp = Raster.read(sources[0], scale=2)  # cubic: the detail of the synthetic pan band
+        smooth = Raster.read(sources[0], scale=2, resampling=Resampling.bilinear)
         weights = {w["band"]: float(w["weight"]) for w in params.get("greyWeights") or []}
         weights = weights or {"red": 1.0, "green": 1.0, "blue": 1.0}
-        total = sum(weights.values()) or 1.0
-        pan = sum(fine.band(band) * weight for band, weight in weights.items()) / total
-        # Detail the cubic resampling brings over the smoother bilinear look: the "sharp" pan.
-        with rasterio.open(sources[0]) as src:
-            coarse = src.read(
-                out_shape=(src.count, src.height * 2, src.width * 2), resampling=Resampling.bilinear
-            ).astype(np.float32)
-        coarse_pan = (
-            sum(coarse[fine.names.index(b) if b in fine.names else 0] * w for b, w in weights.items()) / total
-        )
+
+        def grey(raster: Raster) -> np.ndarray:
+            return sum(raster.band(b) * w for b, w in weights.items()) / (sum(weights.values()) or 1.0)
+
+        pan, base = grey(sharp), grey(smooth)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(coarse_pan > 0, pan / coarse_pan, 1.0)
-        sharpened = Raster(fine.data * ratio, fine.transform, fine.crs, fine.names)
+            ratio = np.where(base > 0, pan / base, 1.0)
+        sharpened = Raster(smooth.data * ratio, smooth.transform, smooth.crs, smooth.names)
         _write(out, _as_uint16(sharpened), sharpened, sharpened.names, 0, "uint16")
     elif algorithm == "true_color":
         raster = Raster.read(sources[0])
