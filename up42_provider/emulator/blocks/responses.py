@@ -42,7 +42,7 @@ async def get_coverage_url(request: Request) -> Response:
 
 
 async def get_coverage_file(request: Request) -> Response:
-    """X2: the public GeoJSON file the E07 URL points to (no auth, plain GeoJSON)."""
+    """The public GeoJSON file the coverage URL points to (no auth, plain GeoJSON)."""
     coverage = block_coverage(_block(request))
     if coverage is None:
         raise ApiError(404, "No coverage file for this block")
