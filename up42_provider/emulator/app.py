@@ -33,13 +33,14 @@ DOMAIN_MODULES = (
     "up42_provider.emulator.storage",  # assets, blobs, signed URLs, STAC storage of both generations
     "up42_provider.emulator.account",  # both generations' sign-in, project, credits, budgets
     "up42_provider.emulator.webhooks",  # webhook definitions and event delivery
-    "up42_provider.emulator.routes.blocks",  # E05-E08, coverage files (X2)
+    "up42_provider.emulator.blocks",  # block marketplace and coverage files (2023)
     "up42_provider.emulator.glossary",  # collections, data products, order schemas, EULAs
     "up42_provider.emulator.catalog",  # host search, quicklooks, today's STAC catalog
     "up42_provider.emulator.routes.orders",  # E23-E26
     "up42_provider.emulator.routes.tasking",  # E27-E30
-    "up42_provider.emulator.routes.workflows",  # E37-E45
-    "up42_provider.emulator.routes.jobs",  # E46-E58
+    "up42_provider.emulator.workflows",  # workflows, task chains, job estimate (2023)
+    "up42_provider.emulator.jobs",  # jobs and job tasks (2023)
+    "up42_provider.emulator.processing",  # processes and processing jobs (today)
 )
 
 TICK_SECONDS = 0.2

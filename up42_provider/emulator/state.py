@@ -31,6 +31,9 @@ from up42_provider.emulator.storage.blobs import BlobStore
 from up42_provider.emulator.storage.models import AssetStore
 from up42_provider.emulator.webhooks.models import WebhookStore
 from up42_provider.emulator.world.catalog import Catalog
+from up42_provider.emulator.jobs.models import JobStore
+from up42_provider.emulator.processing.models import ProcessingStore
+from up42_provider.emulator.workflows.models import WorkflowStore
 
 
 class Store(Protocol):
@@ -79,11 +82,15 @@ class EmulatorState:
         for store in (self.credits, self.budgets, self.glossary, self.webhooks, self.assets):
             self.register(store)
         self.shutdown_hooks.append(self.assets.wait_for_builds)
-        # Domain stores still set by legacy modules' install(): orders, tasking, workflows, jobs.
+        # Domain stores still set by legacy modules' install(): orders, tasking.
         self.orders: Any = None
         self.tasking: Any = None
-        self.workflows: Any = None
-        self.jobs: Any = None
+        # Typed domain stores; they reach other stores through the state only when called.
+        self.workflows: WorkflowStore = WorkflowStore(self)
+        self.jobs: JobStore = JobStore(self)
+        self.register(self.jobs)
+        self.processing: ProcessingStore = ProcessingStore(self)
+        self.register(self.processing)
 
     # -- ids -----------------------------------------------------------------------------------
     def new_id(self) -> str:

@@ -285,7 +285,7 @@ _ARCHIVE_PRODUCTS = (
 def _block_id(name: str) -> str:
     """The block's id as the blocks catalog knows it, or a stable made-up one."""
     try:
-        from up42_provider.emulator.world.blocks import find_block
+        from up42_provider.emulator.blocks.models import find_block
     except ImportError:
         find_block = None
     block = find_block(name) if find_block is not None else None

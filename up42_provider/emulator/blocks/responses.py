@@ -1,20 +1,21 @@
-"""Block marketplace endpoints: E05 list, E06 details, E07 coverage URL, X2 coverage file, E08 manifests."""
+"""Block marketplace handlers (2023 generation): list, details, coverage URL, coverage file, manifests.
+
+Blocks are static (``blocks.models``): there is no store and nothing changes with time.
+"""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
 
-from up42_provider.emulator.http import ApiError, base_url, envelope, json_body, route
-from up42_provider.emulator.state import EmulatorState
-from up42_provider.emulator.world.blocks import (
+from up42_provider.emulator.blocks.models import (
     BLOCKS,
     block_coverage,
     find_block,
     list_item,
     validate_manifest,
 )
+from up42_provider.emulator.http import ApiError, base_url, envelope, json_body
 
 
 def _block(request: Request) -> dict:
@@ -41,7 +42,7 @@ async def get_coverage_url(request: Request) -> Response:
 
 
 async def get_coverage_file(request: Request) -> Response:
-    """X2: the public GeoJSON file the E07 URL points to (no auth, plain GeoJSON)."""
+    """The public GeoJSON file the coverage URL points to (no auth, plain GeoJSON)."""
     coverage = block_coverage(_block(request))
     if coverage is None:
         raise ApiError(404, "No coverage file for this block")
@@ -58,13 +59,3 @@ async def validate_block_manifest(request: Request) -> Response:
             status_code=400,
         )
     return envelope({"valid": True, "errors": []})
-
-
-def install(state: EmulatorState) -> list[BaseRoute]:
-    return [
-        *route("/blocks", list_blocks, ["GET"]),
-        *route("/blocks/{block_id}", get_block, ["GET"]),
-        *route("/blocks/{block_id}/coverage", get_coverage_url, ["GET"]),
-        *route("/coverage/{block_id}.geojson", get_coverage_file, ["GET"]),
-        *route("/validate-schema/block", validate_block_manifest, ["POST"]),
-    ]

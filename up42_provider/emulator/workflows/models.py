@@ -1,9 +1,9 @@
-"""Workflows of the v1 processing platform: E37-E45 (API.md §8.8, §9.3).
+"""Workflows of the 2023 processing platform: records, the store, task chains and job planning.
 
 This module also owns what a job *would* do with given inputs, because the estimate (E45) and
-the job (E46, ``routes/jobs.py``) must agree to the credit: :func:`parse_tasks` checks a task
+the job (``jobs.models``) must agree to the credit: :func:`parse_tasks` checks a task
 chain, :func:`resolve_inputs` validates job inputs, and :func:`plan_run` selects the data block's
-scenes and prices every task with ``world.blocks`` (``select_scenes``, ``block_consumption``,
+scenes and prices every task with ``blocks.models`` (``select_scenes``, ``block_consumption``,
 whose credits add up to ``block_credits``). The job charges exactly the planned numbers.
 
 Behaviour where API.md is silent (our assumptions):
@@ -19,7 +19,7 @@ Behaviour where API.md is silent (our assumptions):
   every other task names the previous one as parent. Names must be ``<block name>:<n>`` and
   unique; ``blockId`` may be a block id, name or display name; ``blockVersionTag`` is ignored
   (blocks have one version). Incompatible neighbours are 400 naming the pair
-  (``world.blocks.chain_errors``). An empty list clears the workflow. Answers 200 with the E42 list.
+  (``blocks.models.chain_errors``). An empty list clears the workflow. Answers 200 with the E42 list.
 * E44 without ``parentTaskName`` uses the last task (an empty workflow answers the DATA blocks);
   an unknown task name is 400. Compatibility is judged for the whole chain up to that task.
 * Job inputs (E45/E46): a parameter missing from a task's inputs takes the block default, then the
@@ -38,20 +38,18 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from up42_provider.emulator.account.models import check_project
+from up42_provider.emulator.blocks import models as block_models
 from up42_provider.emulator.clock import iso
-from up42_provider.emulator.http import ApiError, envelope, json_body, route
-from up42_provider.emulator.state import EmulatorState
-from up42_provider.emulator.world import blocks as world_blocks
+from up42_provider.emulator.http import ApiError, bad_request
+
+if TYPE_CHECKING:
+    from up42_provider.emulator.state import EmulatorState
 
 # Nominal (speed 1) run time of one job task; CONTRACT.md "Nominal durations".
 TASK_SECONDS = 20.0
@@ -66,10 +64,6 @@ def block_version(block: dict[str, Any]) -> str:
 
 def is_data_block(block: dict[str, Any]) -> bool:
     return str(block.get("type", "")).upper() == "DATA"
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, message, title="Bad request")
 
 
 # -- workflows -----------------------------------------------------------------------------------
@@ -184,7 +178,7 @@ def parse_tasks(state: EmulatorState, body: Any) -> list[WorkflowTask]:
             raise bad_request(f"Workflow task #{index + 1} has no 'name'")
         if not isinstance(block_ref, str) or not block_ref:
             raise bad_request(f"Workflow task '{name}' has no 'blockId'")
-        block = world_blocks.find_block(block_ref)
+        block = block_models.find_block(block_ref)
         if block is None:
             raise bad_request(f"Block '{block_ref}' of workflow task '{name}' does not exist")
         match = _NAME.match(name)
@@ -207,7 +201,7 @@ def parse_tasks(state: EmulatorState, body: Any) -> list[WorkflowTask]:
                 f"The first workflow task '{name}' must be a DATA block, '{block['name']}' is not"
             )
         tasks.append(WorkflowTask(state.new_id(), name, parent, block))
-    errors = world_blocks.chain_errors([t.block["name"] for t in tasks]) if tasks else []
+    errors = block_models.chain_errors([t.block["name"] for t in tasks]) if tasks else []
     if errors:
         raise bad_request("Incompatible workflow tasks: " + "; ".join(errors))
     return tasks
@@ -289,7 +283,7 @@ def resolve_inputs(state: EmulatorState, tasks: list[WorkflowTask], inputs: Any)
 
     ``inputs`` is the E46 body without ``config`` (or the E45 ``inputs``). The per-parameter rules
     (types, ranges, unknown parameters, required ones) are the blocks' own
-    (``world.blocks.validate_block_inputs``); the project limits and the polygon rule are added here.
+    (``blocks.models.validate_block_inputs``); the project limits and the polygon rule are added here.
     """
     if not isinstance(inputs, dict):
         raise bad_request("Job inputs must be an object keyed by workflow task name")
@@ -309,7 +303,7 @@ def resolve_inputs(state: EmulatorState, tasks: list[WorkflowTask], inputs: Any)
             k: spec["default"] for k, spec in specs.items() if isinstance(spec, dict) and "default" in spec
         }
         params.update(given)
-        errors = world_blocks.validate_block_inputs(task.block, params)
+        errors = block_models.validate_block_inputs(task.block, params)
         if errors:
             raise bad_request(f"Invalid inputs of task '{task.name}': " + "; ".join(errors))
         if is_data_block(task.block):
@@ -390,10 +384,10 @@ def plan_run(
         params = inputs[task.name]
         if index == 0:
             try:
-                scenes = list(world_blocks.select_scenes(state.catalog, task.block, params))
+                scenes = list(block_models.select_scenes(state.catalog, task.block, params))
             except ValueError as exc:  # world.catalog.SearchError: inputs the catalogue refuses
                 raise bad_request(f"{task.name}: {exc}") from None
-        consumption = world_blocks.block_consumption(task.block, params, len(scenes))
+        consumption = block_models.block_consumption(task.block, params, len(scenes))
         if dry_run:  # test queries are free of charge (API.md §7.2)
             for part in ("blockConsumption", "machineConsumption"):
                 consumption[part]["credit"] = {"max": 0, "min": 0}
@@ -414,113 +408,3 @@ def job_mode(config: Any) -> str:
     if mode not in ("DEFAULT", "DRY_RUN"):
         raise bad_request(f"Invalid job config {config!r}: mode must be DEFAULT or DRY_RUN")
     return mode
-
-
-# -- routes ----------------------------------------------------------------------------------------
-
-
-def install(state: EmulatorState) -> list[BaseRoute]:
-    store = WorkflowStore(state)
-    state.workflows = store
-    base = "/projects/{project_id}/workflows"
-
-    def workflow_of(request: Request) -> Workflow:
-        check_project(state, request.path_params["project_id"])
-        return store.get(request.path_params["workflow_id"])
-
-    async def list_workflows(request: Request) -> Response:
-        check_project(state, request.path_params["project_id"])
-        return envelope([w.as_json(state) for w in store.all()])
-
-    async def create_workflow(request: Request) -> Response:
-        check_project(state, request.path_params["project_id"])
-        body = await json_body(request)
-        if not isinstance(body, dict):
-            raise bad_request("Request body must be an object with 'name' and 'description'")
-        name, description = body.get("name"), body.get("description")
-        if not isinstance(name, str) or not name.strip():
-            raise bad_request("Workflow 'name' is required and must be a non-empty string")
-        if description is not None and not isinstance(description, str):
-            raise bad_request("Workflow 'description' must be a string")
-        workflow = store.create(name, description or "")
-        return envelope(workflow.as_json(state))
-
-    async def get_workflow(request: Request) -> Response:
-        return envelope(workflow_of(request).as_json(state))
-
-    async def update_workflow(request: Request) -> Response:
-        workflow = workflow_of(request)
-        body = await json_body(request, required=False)
-        if not isinstance(body, dict):
-            raise bad_request("Request body must be an object with 'name' and 'description'")
-        name, description = body.get("name"), body.get("description")
-        if name is not None and (not isinstance(name, str) or not name.strip()):
-            raise bad_request("Workflow 'name' must be a non-empty string")
-        if description is not None and not isinstance(description, str):
-            raise bad_request("Workflow 'description' must be a string")
-        with state.lock:
-            workflow.name = workflow.name if name is None else name
-            workflow.description = workflow.description if description is None else description
-            workflow.updated_at = state.clock.now()
-            return envelope(workflow.as_json(state))
-
-    async def delete_workflow(request: Request) -> Response:
-        check_project(state, request.path_params["project_id"])
-        store.delete(request.path_params["workflow_id"])
-        return Response(status_code=204)
-
-    async def get_tasks(request: Request) -> Response:
-        workflow = workflow_of(request)
-        with state.lock:
-            return envelope(workflow.tasks_json())
-
-    async def set_tasks(request: Request) -> Response:
-        workflow = workflow_of(request)
-        tasks = parse_tasks(state, await json_body(request))
-        store.set_tasks(workflow, tasks)
-        with state.lock:
-            return envelope(workflow.tasks_json())
-
-    async def compatible(request: Request) -> Response:
-        workflow = workflow_of(request)
-        parent_name = request.query_params.get("parentTaskName")
-        with state.lock:
-            tasks = list(workflow.tasks)
-        if parent_name is None and not tasks:
-            candidates = [b for b in world_blocks.BLOCKS if is_data_block(b)]
-        else:
-            parent = (
-                tasks[-1] if parent_name is None else next((t for t in tasks if t.name == parent_name), None)
-            )
-            if parent is None:
-                raise bad_request(f"Workflow {workflow.id} has no task named '{parent_name}'")
-            chain = [t.block["name"] for t in tasks[: tasks.index(parent) + 1]]
-            candidates = world_blocks.compatible_blocks(parent.block["name"], chain)
-        items = [{"blockId": b["id"], "name": b["name"], "versionTag": block_version(b)} for b in candidates]
-        return envelope({"blocks": items})
-
-    async def estimate(request: Request) -> Response:
-        check_project(state, request.path_params["project_id"])
-        body = await json_body(request)
-        if not isinstance(body, dict):
-            raise bad_request("Request body must be an object with 'tasks' and 'inputs'")
-        tasks = parse_tasks(state, body.get("tasks"))
-        if not tasks:
-            raise bad_request("'tasks' must not be empty")
-        raw_inputs = dict(body.get("inputs") or {})
-        dry_run = job_mode(raw_inputs.pop("config", None)) == "DRY_RUN"
-        resolved = resolve_inputs(state, tasks, raw_inputs)
-        plans = await run_in_threadpool(plan_run, state, tasks, resolved, dry_run=dry_run)
-        return envelope(estimate_json(plans))
-
-    return [
-        *route(base, list_workflows, ["GET"]),
-        *route(base + "/", create_workflow, ["POST"]),
-        *route(base + "/{workflow_id}", get_workflow, ["GET"]),
-        *route(base + "/{workflow_id}", update_workflow, ["PUT"]),
-        *route(base + "/{workflow_id}", delete_workflow, ["DELETE"]),
-        *route(base + "/{workflow_id}/tasks", get_tasks, ["GET"]),
-        *route(base + "/{workflow_id}/tasks", set_tasks, ["POST"]),
-        *route(base + "/{workflow_id}/compatible-blocks", compatible, ["GET"]),
-        *route("/projects/{project_id}/estimate/job", estimate, ["POST"]),
-    ]

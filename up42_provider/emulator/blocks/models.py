@@ -1,4 +1,4 @@
-"""The emulator's block marketplace (E05-E08, X2): blocks, chain compatibility, prices, coverage.
+"""The block marketplace of the 2023 generation: blocks, chain compatibility, prices, coverage.
 
 Compatibility follows the UP42 manifest model: every block declares ``inputCapabilities`` and
 ``outputCapabilities`` (``raster``/``vector`` with ``up42_standard`` properties; ``">"`` = passed through

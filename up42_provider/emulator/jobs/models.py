@@ -1,4 +1,4 @@
-"""Jobs and job tasks of the v1 processing platform: E46-E58 (API.md §7.1-7.3, §8.8-8.10, §9.1, §10).
+"""Jobs and job tasks of the 2023 processing platform: records, the store and their life cycle.
 
 A job follows the plan made at creation (``workflows.plan_run``: selected scenes and the price of
 every task), so the estimate (E45) and the charged credits agree. Time progression is lazy: the
@@ -49,32 +49,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shapely.geometry import box, shape
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute
 
 from up42_provider.emulator.account.models import check_project
 from up42_provider.emulator.clock import iso
-from up42_provider.emulator.http import (
-    ApiError,
-    bare,
-    base_url,
-    envelope,
-    json_body,
-    query_int,
-    query_sort,
-    route,
-)
+from up42_provider.emulator.http import ApiError, bad_request
 from up42_provider.emulator.media import products
-from up42_provider.emulator.routes.workflows import (
+from up42_provider.emulator.workflows.models import (
     TASK_SECONDS,
     TaskPlan,
     Workflow,
-    bad_request,
     block_version,
     data_aoi,
     is_data_block,
@@ -82,7 +68,9 @@ from up42_provider.emulator.routes.workflows import (
     plan_run,
     resolve_inputs,
 )
-from up42_provider.emulator.state import EmulatorState
+
+if TYPE_CHECKING:
+    from up42_provider.emulator.state import EmulatorState
 
 NOT_STARTED, PENDING, RUNNING, SUCCEEDED = "NOT STARTED", "PENDING", "RUNNING", "SUCCEEDED"
 FAILED, ERROR, CANCELLING, CANCELLED = "FAILED", "ERROR", "CANCELLING", "CANCELLED"
@@ -100,7 +88,7 @@ SORT_FIELDS = ("createdAt", "name", "id", "mode", "status", "startedAt", "finish
 MAX_TILES_PER_SIDE = 4
 
 
-def _not_found(what: str) -> ApiError:
+def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found", title="Resource does not exist.")
 
 
@@ -206,7 +194,7 @@ class JobStore:
         with self._state.lock:
             job = self._jobs.get(job_id)
         if job is None:
-            raise _not_found(f"Job {job_id}")
+            raise not_found(f"Job {job_id}")
         return job
 
     def all(self) -> list[Job]:
@@ -599,162 +587,3 @@ def _error_tail(task: JobTask, at: datetime, reason: str) -> list[tuple[datetime
         f"Job task {task.id} ended with an error",
     ]
     return [(at, stamp + line) for line in tail]
-
-
-# -- routes ------------------------------------------------------------------------------------------
-
-
-def _sort_key(field_name: str) -> Callable[[Job], Any]:
-    return {
-        "createdAt": lambda j: j.created_at,
-        "name": lambda j: j.name,
-        "id": lambda j: j.id,
-        "mode": lambda j: j.mode,
-        "status": lambda j: j.status,
-        "startedAt": lambda j: j.started_at,
-        "finishedAt": lambda j: j.finished_at,
-    }[field_name]
-
-
-def install(state: EmulatorState) -> list[BaseRoute]:
-    store = JobStore(state)
-    state.jobs = store
-    state.register(store)
-    base = "/projects/{project_id}/jobs/{job_id}"
-
-    def job_of(request: Request) -> Job:
-        check_project(state, request.path_params["project_id"])
-        return store.get(request.path_params["job_id"])
-
-    def task_of(request: Request) -> tuple[Job, JobTask]:
-        job = job_of(request)
-        task_id = request.path_params["task_id"]
-        task = next((t for t in job.tasks if t.id == task_id), None)
-        if task is None:
-            raise _not_found(f"Job task {task_id} of job {job.id}")
-        return job, task
-
-    async def create_job(request: Request) -> Response:
-        check_project(state, request.path_params["project_id"])
-        workflow = state.workflows.get(request.path_params["workflow_id"])
-        body = await json_body(request, required=False)
-        if not isinstance(body, dict):
-            raise bad_request("Job inputs must be an object keyed by workflow task name")
-        name = request.query_params.get("name") or workflow.name
-        job = await run_in_threadpool(store.create, workflow, name, body)
-        with state.lock:
-            return envelope(job.as_json(state))
-
-    async def list_jobs(request: Request) -> Response:
-        check_project(state, request.path_params["project_id"])
-        field_name, descending = query_sort(request, SORT_FIELDS, "createdAt")
-        page = query_int(request, "page", 0, minimum=0)
-        size = query_int(request, "size", PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
-        key = _sort_key(field_name)
-        with state.lock:
-            jobs = sorted(store.all(), key=lambda j: (j.created_at, j.id), reverse=True)
-            present = sorted((j for j in jobs if key(j) is not None), key=key, reverse=descending)
-            ordered = present + [j for j in jobs if key(j) is None]
-            return envelope([j.as_json(state) for j in ordered[page * size : (page + 1) * size]])
-
-    async def get_job(request: Request) -> Response:
-        job = job_of(request)
-        with state.lock:
-            return envelope(job.as_json(state))
-
-    async def cancel_job(request: Request) -> Response:
-        job = job_of(request)
-        store.cancel(job)
-        with state.lock:
-            return envelope(job.as_json(state))
-
-    def succeeded_task(job: Job, task: JobTask) -> None:
-        if task.status != SUCCEEDED or task.features is None:
-            raise _not_found(f"Results of job task {task.id} (status {task.status})")
-
-    def succeeded_job(job: Job) -> JobTask:
-        if job.status != SUCCEEDED:
-            raise _not_found(f"Results of job {job.id} (status {job.status})")
-        return job.tasks[-1]
-
-    async def signed(request: Request, key: str) -> Response:
-        await state.blobs.ensure(key)
-        return envelope({"url": state.blobs.signed_url(base_url(request), key)})
-
-    async def job_data_json(request: Request) -> Response:
-        job = job_of(request)
-        with state.lock:
-            return bare(store.data_json(job, succeeded_job(job)))
-
-    async def job_results(request: Request) -> Response:
-        job = job_of(request)
-        with state.lock:
-            succeeded_job(job)
-        return await signed(request, f"job:{job.id}")
-
-    async def job_credits(request: Request) -> Response:
-        job = job_of(request)
-        project_id = state.config.project_id
-        with state.lock:
-            return envelope(
-                {
-                    "projectId": project_id,
-                    "projectDisplayId": project_id[:8],
-                    "jobId": job.id,
-                    "jobDisplayId": job.id[:8],
-                    "creditsUsed": job.credits_used,
-                }
-            )
-
-    async def job_tasks(request: Request) -> Response:
-        job = job_of(request)
-        with state.lock:
-            return envelope([t.as_json(job) for t in job.tasks])
-
-    async def task_logs(request: Request) -> Response:
-        _, task = task_of(request)
-        now = state.clock.now()
-        with state.lock:
-            lines = [text for at, text in task.log if at <= now]
-        return PlainTextResponse("\n".join(lines) + ("\n" if lines else ""))
-
-    async def task_data_json(request: Request) -> Response:
-        job, task = task_of(request)
-        with state.lock:
-            succeeded_task(job, task)
-            return bare(store.data_json(job, task))
-
-    async def task_results(request: Request) -> Response:
-        job, task = task_of(request)
-        with state.lock:
-            succeeded_task(job, task)
-        return await signed(request, f"jobtask:{task.id}")
-
-    async def quicklooks(request: Request) -> Response:
-        _, task = task_of(request)
-        with state.lock:
-            return envelope(sorted(task.quicklooks))
-
-    async def quicklook(request: Request) -> Response:
-        _, task = task_of(request)
-        with state.lock:
-            seed = task.quicklooks.get(request.path_params["quicklook_id"])
-        if seed is None:
-            return Response(status_code=404)
-        return Response(products.quicklook_png(seed), media_type="image/png")
-
-    return [
-        *route("/projects/{project_id}/workflows/{workflow_id}/jobs", create_job, ["POST"]),
-        *route("/projects/{project_id}/jobs", list_jobs, ["GET"]),
-        *route(base, get_job, ["GET"]),
-        *route(base + "/cancel", cancel_job, ["POST"]),
-        *route(base + "/outputs/data-json", job_data_json, ["GET"]),
-        *route(base + "/downloads/results", job_results, ["GET"]),
-        *route(base + "/credits", job_credits, ["GET"]),
-        *route(base + "/tasks", job_tasks, ["GET"]),
-        *route(base + "/tasks/{task_id}/logs", task_logs, ["GET"]),
-        *route(base + "/tasks/{task_id}/outputs/data-json", task_data_json, ["GET"]),
-        *route(base + "/tasks/{task_id}/downloads/results", task_results, ["GET"]),
-        *route(base + "/tasks/{task_id}/outputs/quicklooks", quicklooks, ["GET"]),
-        *route(base + "/tasks/{task_id}/outputs/quicklooks/{quicklook_id}", quicklook, ["GET"]),
-    ]
