@@ -141,7 +141,7 @@ def start_build(
 def publish(state: EmulatorState, build: ResultBuild, job_id: str, title: str, at: datetime) -> str:
     """Put the built results into storage as one STAC collection; returns the collection id."""
     # Imported here: the storage routes module imports the state, which imports this package.
-    from up42_provider.emulator.routes.assets import AssetRecord, StacCollection
+    from up42_provider.emulator.storage.models import AssetRecord, StacCollection
 
     store = state.assets
     source = build.sources[0]
