@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from up42_provider.emulator.clock import Clock, iso
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.http import ApiError
+from up42_provider.emulator.orders.models import OrderStore
+from up42_provider.emulator.tasking.models import TaskingStore
 
 
 class Store(Protocol):
@@ -108,9 +110,10 @@ class EmulatorState:
         # workflows, jobs.
         self.blobs: Any = None
         self.webhooks: Any = None
-        self.orders: Any = None
+        self.orders: OrderStore = OrderStore(self)
+        self.register(self.orders)
         self.assets: Any = None
-        self.tasking: Any = None
+        self.tasking: TaskingStore = TaskingStore(self)
         self.workflows: Any = None
         self.jobs: Any = None
         self.catalog: Any = None  # world.catalog.Catalog, set by routes/catalog.py

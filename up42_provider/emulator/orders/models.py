@@ -1,4 +1,4 @@
-"""Orders: E23 place, E24 estimate, E25 get, E26 list (API.md §7.4, §8.5, §9.2).
+"""Orders, the world side: records and the store behind E23-E26 (API.md §7.4, §8.5, §9.2).
 
 Life cycle (nominal durations, divided by ``speed``):
 
@@ -36,27 +36,19 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shapely.geometry import box, mapping, shape
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from up42_provider.emulator.clock import iso, parse_iso
-from up42_provider.emulator.http import (
-    ApiError,
-    envelope,
-    json_body,
-    query_int,
-    query_sort,
-    route,
-    spring_page,
-)
-from up42_provider.emulator.state import EmulatorState
+from up42_provider.emulator.http import ApiError, bad_request
 from up42_provider.emulator.world import catalog as world
+
+if TYPE_CHECKING:
+    from up42_provider.emulator.state import EmulatorState
 
 PLACED, BEING_FULFILLED, FULFILLED = "PLACED", "BEING_FULFILLED", "FULFILLED"
 FAILED, FAILED_PERMANENTLY = "FAILED", "FAILED_PERMANENTLY"
@@ -75,10 +67,6 @@ FEASIBILITY_OPTIONS = (
     ("Feasibility option B: priority tasking, first acquisition attempt within 48 hours", 1.35),
 )
 SYSTEM = {"id": "system", "type": "INTERNAL"}
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, message, title="Bad request")
 
 
 @dataclass
@@ -455,31 +443,19 @@ class OrderStore:
                 raise ApiError(404, f"Order {order_id} not found", title="Not Found")
             return self.public(record)
 
-    def list_orders(self, workspace_id: str, request: Request) -> Any:
-        self.check_workspace(workspace_id)
-        field_name, descending = query_sort(request, SORT_FIELDS, "createdAt")
-        types = {t.upper() for t in request.query_params.getlist("type") if t}
-        if types - set(ORDER_TYPES):
-            raise bad_request(
-                f"Invalid order type {sorted(types - set(ORDER_TYPES))}; expected ARCHIVE or TASKING"
-            )
-        tags = set(request.query_params.getlist("tags"))
-        page = query_int(request, "page", 0, minimum=0)
-        size = min(query_int(request, "size", LIST_DEFAULT_SIZE, minimum=1), LIST_MAX_SIZE)
+    def select(
+        self,
+        keep: Callable[[OrderRecord], bool],
+        view: Callable[[OrderRecord], dict[str, Any]],
+        sort_field: str,
+        descending: bool,
+    ) -> list[dict[str, Any]]:
+        """The orders ``keep`` accepts, rendered by ``view`` and sorted on a field of that view."""
         with self._state.lock:
-            records = [
-                r
-                for r in self.records.values()
-                if r.order["workspaceId"] == workspace_id
-                and (not types or r.order["type"] in types)
-                and (not tags or bool(tags & set(r.order["tags"])))
-            ]
-            records.sort(key=lambda r: r.seq)
-            records.sort(key=lambda r: str(r.order.get(field_name) or ""), reverse=descending)
-            orders = [self.public(r) for r in records]
-        if request.query_params.get("format") != "paginated":
-            return orders
-        return spring_page(orders, page, size, sort_field=field_name)
+            records = sorted((r for r in self.records.values() if keep(r)), key=lambda r: r.seq)
+            orders = [view(r) for r in records]
+        orders.sort(key=lambda o: str(o.get(sort_field) or ""), reverse=descending)
+        return orders
 
 
 def _platform_and_gsd(collection: str) -> tuple[str, float]:
@@ -490,32 +466,3 @@ def _platform_and_gsd(collection: str) -> tuple[str, float]:
     satellites = (spec.satellites if spec else ()) or (archive.satellites if archive else ())
     resolution = spec.resolution if spec else (archive.resolution if archive else 0.5)
     return (satellites[0] if satellites else collection.upper()), float(resolution)
-
-
-def install(state: EmulatorState) -> list[BaseRoute]:
-    store = OrderStore(state)
-    state.orders = store
-    state.register(store)
-
-    async def place(request: Request) -> Response:
-        body = await json_body(request)
-        return envelope(store.place(request.path_params["workspace_id"], body))
-
-    async def estimate(request: Request) -> Response:
-        store.check_workspace(request.path_params["workspace_id"])
-        body = await json_body(request)
-        with state.lock:
-            return envelope({"credits": store.estimate(body)})
-
-    async def get_order(request: Request) -> Response:
-        return envelope(store.get(request.path_params["workspace_id"], request.path_params["order_id"]))
-
-    async def list_orders(request: Request) -> Response:
-        return envelope(store.list_orders(request.path_params["workspace_id"], request))
-
-    return [
-        *route("/workspaces/{workspace_id}/orders/estimate", estimate, ["POST"]),
-        *route("/workspaces/{workspace_id}/orders", place, ["POST"]),
-        *route("/workspaces/{workspace_id}/orders", list_orders, ["GET"]),
-        *route("/workspaces/{workspace_id}/orders/{order_id}", get_order, ["GET"]),
-    ]

@@ -1,0 +1,14 @@
+"""Route tables of the tasking domain, per generation."""
+
+from __future__ import annotations
+
+from up42_provider.emulator.http import route
+from up42_provider.emulator.tasking import responses
+
+ROUTES_2023 = [
+    *route("/v2/tasking/quotation", responses.quotations, ["GET"]),
+    *route("/v2/tasking/quotation/{quotation_id}", responses.decide, ["PATCH"]),
+    *route("/v2/tasking/feasibility", responses.studies, ["GET"]),
+    *route("/v2/tasking/feasibility/{feasibility_id}", responses.choose, ["PATCH"]),
+]
+ROUTES_CURRENT: list = []
