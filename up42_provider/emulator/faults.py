@@ -20,7 +20,7 @@ KINDS: tuple[FaultKind, ...] = ("error", "rate_limit", "slow", "drop", "token_ex
 # Calls that create something: the only ones the "accepted but response lost" fault applies to.
 CREATING_CALLS = re.compile(
     r"^/(workspaces/[^/]+/orders|workspaces/[^/]+/webhooks|projects/[^/]+/workflows|"
-    r"projects/[^/]+/workflows/[^/]+/jobs)/?$"
+    r"projects/[^/]+/workflows/[^/]+/jobs|v2/orders)/?$"
 )
 
 _RATE_FIELD = {

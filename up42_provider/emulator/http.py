@@ -52,7 +52,12 @@ def is_v2(path: str) -> bool:
 
 def error_response(request: Request, exc: ApiError) -> Response:
     if is_v2(request.url.path):
-        body: Any = {"status": exc.status, "title": exc.title, "detail": {}}
+        # A message that says more than the title travels in ``detail`` (as the real 400s do).
+        body: Any = {
+            "status": exc.status,
+            "title": exc.title,
+            "detail": {} if exc.message == exc.title else exc.message,
+        }
     else:
         body = {"data": None, "error": {"code": exc.status, "message": exc.message}}
     return JSONResponse(body, status_code=exc.status, headers=exc.headers)

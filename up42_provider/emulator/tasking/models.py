@@ -22,17 +22,48 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+
 from up42_provider.emulator.clock import iso
 from up42_provider.emulator.http import ApiError, bad_request
+from up42_provider.emulator.world import catalog as world
 
 if TYPE_CHECKING:
     from up42_provider.emulator.state import EmulatorState
+
+FEASIBILITY_STUDY_REQUIRED = "FEASIBILITY_STUDY_REQUIRED"
+FEASIBILITY_STUDY_MAY_BE_REQUIRED = "FEASIBILITY_STUDY_MAY_BE_REQUIRED"
+# Which tasking collections need a study by hand: always, or above FEASIBILITY_AREA_KM2 (or when
+# tagged ``emulator:feasibility``). The glossary advertises the same value in ``integrations``.
+_FEASIBILITY = {"phr-tasking": FEASIBILITY_STUDY_MAY_BE_REQUIRED, "spot-tasking": FEASIBILITY_STUDY_REQUIRED}
 
 NOT_DECIDED, ACCEPTED, REJECTED = "NOT_DECIDED", "ACCEPTED", "REJECTED"
 QUOTATION_DECISIONS = (NOT_DECIDED, ACCEPTED, REJECTED)
 FEASIBILITY_DECISIONS = (NOT_DECIDED, ACCEPTED)
 COMMON_SORT = ("createdAt", "updatedAt", "decisionAt", "decision", "id", "orderId", "workspaceId")
 DEFAULT_SIZE, MAX_SIZE = 10, 2000
+
+
+def feasibility_integration(collection: str) -> str | None:
+    """The feasibility integration of a collection (``None`` for archive collections)."""
+    return _FEASIBILITY.get(collection)
+
+
+def coverage(target: BaseGeometry, covered: BaseGeometry) -> dict[str, Any]:
+    """N14 body: covered and remaining part of an order's geometry, each with km² and percent."""
+    total = world.area_km2(target) or 1.0
+
+    def metrics(part: BaseGeometry) -> dict[str, Any]:
+        area = world.area_km2(part) if not part.is_empty else 0.0
+        features = [] if part.is_empty else [{"type": "Feature", "properties": {}, "geometry": mapping(part)}]
+        return {
+            "sqKmArea": round(area, 2),
+            "percentage": round(100.0 * area / total, 1),
+            "geometry": {"type": "FeatureCollection", "features": features},
+        }
+
+    return {"covered": metrics(covered), "remainder": metrics(target.difference(covered))}
 
 
 class TaskingStore:
