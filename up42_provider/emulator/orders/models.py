@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shapely.geometry import box, mapping, shape
+from shapely.geometry import Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from up42_provider.emulator.clock import iso, parse_iso
@@ -493,7 +493,12 @@ class OrderStore:
             else:
                 fraction = 0.0
             west, south, east, north = target.bounds
-            covered = target.intersection(box(west, south, west + fraction * (east - west), north))
+            if fraction <= 0:
+                covered: BaseGeometry = Polygon()
+            elif fraction >= 1:
+                covered = target
+            else:
+                covered = target.intersection(box(west, south, west + fraction * (east - west), north))
             return record.product.type, target, covered
 
     # -- progression ---------------------------------------------------------------------------------
