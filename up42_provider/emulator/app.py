@@ -36,8 +36,8 @@ DOMAIN_MODULES = (
     "up42_provider.emulator.routes.blocks",  # E05-E08, coverage files (X2)
     "up42_provider.emulator.routes.catalog",  # E18-E22
     "up42_provider.emulator.routes.assets",  # E31-E36 and the storage STAC API
-    "up42_provider.emulator.orders",  # E23-E26, orders v2
-    "up42_provider.emulator.tasking",  # E27-E30, feasibility studies, order coverage
+    "up42_provider.emulator.orders",  # orders of both generations
+    "up42_provider.emulator.tasking",  # quotations, feasibility studies, order coverage
     "up42_provider.emulator.routes.workflows",  # E37-E45
     "up42_provider.emulator.routes.jobs",  # E46-E58
 )

@@ -1,5 +1,5 @@
-"""Orders of today's generation over real HTTP: N06 estimate, N07 batch place, N08 get, N09 list,
-N10 merge-patch, N11 cancellation, the life cycle on the emulator clock, failure triggers and faults.
+"""Orders of today's generation over real HTTP: batch estimate and placement, get, list, merge-patch,
+cancellation, the life cycle on the emulator clock, failure triggers and faults.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def balance(api: RawClient) -> int:
 
 
 def walk(api: RawClient, query: dict[str, Any]) -> tuple[list[dict], list[dict]]:
-    """Walk N09 like 4.3.0 (Q1): ``page=0,1,...`` after the filters until ``page + 1 >= totalPages``."""
+    """Walk ``/v2/orders`` like up42-py 4.3.0: ``page=0,1,...`` until ``page + 1 >= totalPages``."""
     pages: list[dict] = []
     while True:
         r = api.get("/v2/orders", params={**query, "page": len(pages)})
@@ -129,7 +129,7 @@ def walk(api: RawClient, query: dict[str, Any]) -> tuple[list[dict], list[dict]]
             return [o for p in pages for o in p["content"]], pages
 
 
-# -- N06 estimate ------------------------------------------------------------------------------------
+# -- estimate ----------------------------------------------------------------------------------------
 
 
 def test_estimate_prices_each_feature_and_reports_the_others(v2: RawClient):
@@ -215,7 +215,7 @@ def test_display_name_may_also_come_inside_params(v2: RawClient):
     assert order["displayName"] == "inside" and order["orderDetails"]["displayName"] == "inside"
 
 
-# -- N07 place, N08 get --------------------------------------------------------------------------------
+# -- place, get -----------------------------------------------------------------------------------------
 
 
 @SLOW
@@ -277,7 +277,7 @@ def test_archive_life_cycle_on_the_clock_and_the_delivery_in_storage(fresh_v2: R
     assert len(items) == 1 and items[0]["properties"]["up42-system:workspace_id"] == fresh_v2.workspace_id
 
 
-# -- N11 cancellation, failure triggers --------------------------------------------------------------------
+# -- cancellation, failure triggers -----------------------------------------------------------------------
 
 
 @SLOW
@@ -327,7 +327,7 @@ def test_failure_tags_end_failed_permanently_and_refunded(fresh_v2: RawClient, t
     assert failed["status"] == "FAILED_PERMANENTLY" and balance(fresh_v2) == before
 
 
-# -- N09 list ----------------------------------------------------------------------------------------------
+# -- list --------------------------------------------------------------------------------------------------
 
 
 @SLOW
@@ -374,7 +374,7 @@ def test_list_filters_paging_and_links_on_every_page(fresh_v2: RawClient):
         assert r.status_code == 400, query
 
 
-# -- N10 merge-patch -----------------------------------------------------------------------------------
+# -- merge-patch ---------------------------------------------------------------------------------------
 
 
 def test_merge_patch_changes_only_what_it_names(v2: RawClient):

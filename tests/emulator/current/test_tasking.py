@@ -1,5 +1,5 @@
-"""Tasking of today's generation over real HTTP: quotations (E27/E28, same paths), feasibility
-studies at N12/N13 (``FEASIBILITY_STUDY_REQUIRED`` products), order coverage N14, and how a
+"""Tasking of today's generation over real HTTP: quotations (same paths as in 2023), feasibility
+studies at their new path (``FEASIBILITY_STUDY_REQUIRED`` products), order coverage, and how a
 tasking order placed through ``/v2/orders`` moves through its sub-statuses on the clock.
 """
 
@@ -147,7 +147,7 @@ def test_studies_and_quotations_page_like_the_sdk(fresh_v2: RawClient):
     advance(fresh_v2, 61 + 5)
     for path, decision, count in ((STUDIES, "NOT_DECIDED", 23), (QUOTATIONS, "NOT_DECIDED", 0)):
         pages: list[dict] = []
-        while True:  # Q1: page=0,1,... until page + 1 >= totalPages
+        while True:  # as up42-py 4.3.0: page=0,1,... until page + 1 >= totalPages
             r = fresh_v2.get(path, params={"decision": decision, "sort": "createdAt,asc", "page": len(pages)})
             assert r.status_code == 200, r.text
             pages.append(r.json())

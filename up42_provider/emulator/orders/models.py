@@ -1,4 +1,4 @@
-"""Orders, the world side: records and the store behind E23-E26 (API.md §7.4, §8.5, §9.2).
+"""Orders, the world side: records and the one store behind both generations' order routes.
 
 Life cycle (nominal durations, divided by ``speed``):
 
@@ -29,7 +29,7 @@ Life cycle (nominal durations, divided by ``speed``):
 Behaviour where API.md is silent (our assumptions):
 
 * Credits (``_charge`` is the one place an order spends; ``_refund`` the one it gives back): an
-  archive order is charged exactly its E24 estimate at placement (insufficient
+  archive order is charged exactly its estimate at placement (insufficient
   balance -> 402, nothing created); a tasking order is charged the quotation's ``creditsPrice``
   when the quotation is accepted. A failed order is **refunded** in full (a positive ``ORDER``
   record in the credit history).
@@ -134,7 +134,7 @@ class OrderRecord:
 
 @dataclass
 class OrderRequest:
-    """One order to create, already checked: what E23 and each valid feature of a v2 batch yield."""
+    """One order to create, already checked: a 2023 order body, or one valid feature of a batch."""
 
     facts: ProductFacts
     params: dict[str, Any]  # canonical: the geometry inside (``aoi`` / ``geometry``), as 2023 stored it
@@ -212,7 +212,7 @@ class OrderStore:
             raise ApiError(403, f"Access to workspace {workspace_id} is forbidden", title="Forbidden")
 
     def validate(self, body: Any) -> OrderRequest:
-        """Everything E23/E24 check before anything happens (400 naming every problem)."""
+        """Everything 2023 placement and estimate check before anything happens (400 naming each problem)."""
         data_product_id, params, tags = parse_order_body(body)
         product, facts = product_facts(data_product_id)
         errors = self.param_errors(product, params)
@@ -308,7 +308,7 @@ class OrderStore:
         return self.validate(body).credits
 
     def place(self, workspace_id: str, body: Any) -> dict[str, Any]:
-        """E23: one order, PLACED at once."""
+        """2023 placement: one order, PLACED at once."""
         self.check_workspace(workspace_id)
         with self._state.lock:
             request = self.validate(body)

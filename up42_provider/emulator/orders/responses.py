@@ -1,4 +1,4 @@
-"""2023 generation of orders: E23 place, E24 estimate, E25 get, E26 list (v1 envelopes)."""
+"""2023 generation of orders under ``/workspaces/{ws}/orders``: place, estimate, get, list (v1 envelopes)."""
 
 from __future__ import annotations
 

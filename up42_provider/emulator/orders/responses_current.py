@@ -1,5 +1,5 @@
-"""Today's generation of orders (bare JSON): N06 estimate, N07 batch place, N08 get, N09 list,
-N10 merge-patch and N11 cancellation, a wire view over the one order store of ``orders/models.py``.
+"""Today's generation of orders under ``/v2/orders`` (bare JSON): batch estimate and placement, get,
+list, merge-patch and cancellation, a wire view over the one order store of ``orders/models.py``.
 
 Where the generations meet (one store, two views), as the real service plausibly does after it
 moved the same orders to new endpoints:
@@ -25,10 +25,10 @@ Behaviour where the documentation is silent (our assumptions):
   valid archive features (402 otherwise, nothing created); tasking is charged on acceptance of
   its quotation.
 * ``size`` is the ordered area in km² (at least the collection's minimum), ``unit`` ``SQ_KM``.
-* N09: ``size`` defaults to 20; ``displayName`` is a case-insensitive substring; ``tags`` match
+* List: ``size`` defaults to 20; ``displayName`` is a case-insensitive substring; ``tags`` match
   any; every page carries ``links`` (``self``, and ``next``/``prev`` when there is such a page).
-* N10 accepts ``application/merge-patch+json`` or ``application/json``; a key other than
-  ``tags``/``budgetId`` is a 400; ``"tags": null`` clears the tags (RFC 7396). N11 of an order
+* PATCH accepts ``application/merge-patch+json`` or ``application/json``; a key other than
+  ``tags``/``budgetId`` is a 400; ``"tags": null`` clears the tags (RFC 7396). Cancelling an order
   that is neither ``CREATED`` nor ``PLACEMENT_FAILED`` is a 409; cancelling refunds what the order
   was charged.
 """
@@ -89,7 +89,7 @@ PATCHABLE = ("tags", "budgetId")
 
 
 def render(record: OrderRecord, account_id: str) -> dict[str, Any]:
-    """The N08 order object of any order (see the module docstring for 2023 orders)."""
+    """Today's order object of any order (see the module docstring for 2023 orders)."""
     order = record.order
     details = dict(order["orderDetails"])
     if order["type"] == "ARCHIVE":

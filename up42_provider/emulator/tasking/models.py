@@ -1,4 +1,4 @@
-"""Tasking quotations and feasibility studies: the world side of E27-E30 (API.md §7.5, §8.6).
+"""Tasking quotations and feasibility studies, the world side (both generations share them).
 
 Studies and quotations are created by the orders module when a tasking order is placed (see the
 life cycle in ``orders/models.py``); the decisions made here drive that order.
@@ -51,7 +51,7 @@ def feasibility_integration(collection: str) -> str | None:
 
 
 def coverage(target: BaseGeometry, covered: BaseGeometry) -> dict[str, Any]:
-    """N14 body: covered and remaining part of an order's geometry, each with km² and percent."""
+    """Order coverage: covered and remaining part of an order's geometry, each with km² and percent."""
     total = world.area_km2(target) or 1.0
 
     def metrics(part: BaseGeometry) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""Tasking E27-E30 (bare JSON, v2 problem bodies); today's generation keeps E27/E28 as they are."""
+"""Quotation and feasibility study lists and decisions (bare JSON, problem bodies); today's generation
+keeps the quotation paths and moves the studies to ``/v2/tasking/feasibility-studies`` (``urls.py``).
+"""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def _page(request: Request, kind: str) -> dict[str, Any]:
     wanted = {name: request.query_params.get(name) for name in ("id", "workspaceId", "orderId")}
     decision_filter = {d.upper() for d in query_list(request, "decision")}
     if not decision_filter <= set(decisions):
-        decision_filter = set()  # one invalid value drops the whole filter (API.md §8.6)
+        decision_filter = set()  # one invalid value drops the whole filter (as documented)
     objects = tasking.quotations if quotations else tasking.studies
     selected = tasking.select(objects, wanted, decision_filter, field, descending)
     return spring_page(selected, page, size, sort_field=field)

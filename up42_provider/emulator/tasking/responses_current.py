@@ -1,4 +1,4 @@
-"""Today's generation of tasking: N14 order coverage (N12/N13 share the handlers of E29/E30).
+"""Today's generation of tasking: order coverage (the moved study routes share ``responses.py``).
 
 Coverage of a tasking order grows while it is acquired: nothing before its quotation is
 accepted, a west-to-east strip of the ordered geometry that widens over the acquisition, all of
