@@ -168,6 +168,9 @@ def test_estimate_answers_tasking_products_too(v2: RawClient):
         assert result["size"] == pytest.approx(area, abs=0.01)
     assert answer["summary"]["totalCredits"] == sum(r["credits"] for r in answer["results"])
     point = {"type": "Point", "coordinates": [13.4, 52.5]}
+    mixed = estimate(v2, tasking_batch(point, BERLIN))  # Pléiades tasking takes polygons only
+    assert [r["index"] for r in mixed["results"]] == [1]
+    assert [e["index"] for e in mixed["errors"]] == [0] and "'geometry'" in mixed["errors"][0]["details"]
     spot = estimate(v2, tasking_batch(point, collection="spot-tasking"))
     spot_spec = world.SPECS["spot-tasking"]
     assert spot["results"][0]["credits"] == spot_spec.min_area_km2 * spot_spec.price_per_km2
