@@ -21,7 +21,8 @@ from tests.emulator.current.test_orders import (
     tasking_batch,
     wait_for,
 )
-from tests.emulator.test_orders import scene_ids
+from tests.emulator.test_orders import product_id, scene_ids
+from up42_provider.emulator.orders.models import FEASIBILITY_OPTIONS
 from up42_provider.emulator.world import catalog as world
 
 QUOTATIONS, STUDIES = "/v2/tasking/quotation", "/v2/tasking/feasibility-studies"
@@ -36,13 +37,20 @@ def only(api: RawClient, path: str, order_id: str) -> dict:
     return found
 
 
-def placed(api: RawClient, body: dict) -> str:
-    """Place one tasking order and let it through CREATED and BEING_PLACED."""
+def sub_status(api: RawClient, order_id: str) -> tuple[str, str | None]:
+    order = get(api, order_id)
+    return order["status"], order["orderDetails"].get("subStatus")
+
+
+def placed(api: RawClient, body: dict, uploading: str = "QUOTATION_WAITING_UPLOAD") -> str:
+    """Place one tasking order and let it through CREATED, BEING_PLACED and UP42's upload."""
     order_id = place_one(api, body)
-    assert get(api, order_id)["status"] == "CREATED"
-    assert api.get(QUOTATIONS, params={"orderId": order_id}).json()["content"] == []  # none yet
+    assert sub_status(api, order_id) == ("CREATED", None)
     advance(api, 61 + 5)
-    assert get(api, order_id)["status"] == "PLACED"
+    assert sub_status(api, order_id) == ("PLACED", uploading)
+    for path in (QUOTATIONS, STUDIES):
+        assert api.get(path, params={"orderId": order_id}).json()["content"] == []  # none yet
+    advance(api, 30)
     return order_id
 
 
@@ -108,7 +116,11 @@ def test_rejected_quotation_fails_permanently_without_charge(fresh_v2: RawClient
 
 @SLOW
 def test_feasibility_required_product_gets_a_manual_study_at_the_new_path(fresh_v2: RawClient):
-    order_id = placed(fresh_v2, tasking_batch(POINT, collection="spot-tasking", name="spot point"))
+    order_id = placed(
+        fresh_v2,
+        tasking_batch(POINT, collection="spot-tasking", name="spot point"),
+        "FEASIBILITY_WAITING_UPLOAD",
+    )
     order = get(fresh_v2, order_id)
     assert order["orderDetails"]["subStatus"] == "FEASIBILITY_WAITING_RESPONSE"
     study = only(fresh_v2, STUDIES, order_id)
@@ -123,8 +135,15 @@ def test_feasibility_required_product_gets_a_manual_study_at_the_new_path(fresh_
     decided = r.json()
     assert decided["decision"] == "ACCEPTED" and decided["decisionOption"]["id"] == option["id"]
     assert decided["decisionOption"]["description"] == option["description"]
-    assert get(fresh_v2, order_id)["orderDetails"]["subStatus"] == "QUOTATION_WAITING_RESPONSE"
-    assert only(fresh_v2, QUOTATIONS, order_id)["creditsPrice"] > 0
+    assert sub_status(fresh_v2, order_id) == ("PLACED", "QUOTATION_WAITING_UPLOAD")
+    assert fresh_v2.get(QUOTATIONS, params={"orderId": order_id}).json()["content"] == []
+    advance(fresh_v2, 30)
+    assert sub_status(fresh_v2, order_id) == ("PLACED", "QUOTATION_WAITING_RESPONSE")
+    spot = world.SPECS["spot-tasking"]
+    price = world.estimate_order_credits(product_id("spot-tasking"), {"geometry": POINT})
+    assert price == spot.min_area_km2 * spot.price_per_km2
+    factor = FEASIBILITY_OPTIONS[1][1]  # the second option is the dearer one
+    assert factor > 1 and only(fresh_v2, QUOTATIONS, order_id)["creditsPrice"] == round(price * factor)
     again = fresh_v2.patch(f"{STUDIES}/{study['id']}", json={"acceptedOptionId": option["id"]})
     assert (
         again.status_code == 405
@@ -144,7 +163,7 @@ def test_studies_and_quotations_page_like_the_sdk(fresh_v2: RawClient):
     body["featureCollection"]["features"] += tasking_batch(*[BERLIN] * 11)["featureCollection"]["features"]
     place_one_each = fresh_v2.post(f"/v2/orders?workspaceId={fresh_v2.workspace_id}", json=body).json()
     assert len(place_one_each["results"]) == 23
-    advance(fresh_v2, 61 + 5)
+    advance(fresh_v2, 61 + 5 + 30)
     for path, decision, count in ((STUDIES, "NOT_DECIDED", 23), (QUOTATIONS, "NOT_DECIDED", 0)):
         pages: list[dict] = []
         while True:  # as up42-py 4.3.0: page=0,1,... until page + 1 >= totalPages

@@ -17,8 +17,10 @@ Life cycle (nominal durations, divided by ``speed``):
   completed (after ``BEING_FULFILLED``).
 * orders placed through today's generation (``orders/responses_current.py``) start earlier:
   ``CREATED`` 60 s (the only time, with ``PLACEMENT_FAILED``, they can be cancelled) ->
-  ``BEING_PLACED`` 5 s -> ``PLACED``, then as above; a tasking order opens its feasibility study
-  and quotation when it reaches ``PLACED``. Their failures speak today's vocabulary:
+  ``BEING_PLACED`` 5 s -> ``PLACED``, then as above. A tasking order waits ``PLACED`` 30 s in
+  ``FEASIBILITY_WAITING_UPLOAD`` (manual study) or ``QUOTATION_WAITING_UPLOAD`` before its study
+  and quotation appear, and 30 s in ``QUOTATION_WAITING_UPLOAD`` after a study option is chosen.
+  Their failures speak today's vocabulary:
   ``emulator:fail`` and ``emulator:fail-permanently`` end ``FAILED_PERMANENTLY``, tag
   ``emulator:placement-failed`` stops at ``PLACEMENT_FAILED``, a rejected quotation ends
   ``FAILED_PERMANENTLY`` with sub-status ``QUOTATION_REJECTED``. Cancelling (``CANCELED``)
@@ -86,6 +88,8 @@ FEASIBILITY_AREA_KM2 = 500.0
 PLACED_SECONDS, FULFILMENT_SECONDS, ACQUISITION_SECONDS = 10.0, 60.0, 300.0
 # Today's generation: how long a new order stays CREATED (cancellable) and BEING_PLACED.
 CREATED_SECONDS, BEING_PLACED_SECONDS = 60.0, 5.0
+# Today's generation: how long UP42 takes to upload a feasibility study or a quotation.
+UPLOAD_SECONDS = 30.0
 LIST_DEFAULT_SIZE, LIST_MAX_SIZE = 50, 2000
 # (description, price factor) of the options of a manual feasibility study.
 FEASIBILITY_OPTIONS = (
@@ -126,6 +130,8 @@ class OrderRecord:
     display_name: str = ""
     budget_id: str | None = None
     acquiring_since: datetime | None = None  # tasking: when the acquisition started (coverage grows)
+    upload: str | None = None  # today's tasking: "study" or "quotation" is being uploaded (next_at)
+    quotation_factor: float = 1.0  # price factor of the chosen feasibility option
 
     @property
     def status(self) -> str:
@@ -425,15 +431,20 @@ class OrderStore:
             self._active.pop(order_id, None)
             return record
 
-    def _open_tasking(self, record: OrderRecord, now: datetime) -> str:
-        """Create the order's feasibility study (and quotation unless studied by hand); the sub-status."""
-        tasking = self._state.tasking
+    @staticmethod
+    def _needs_study(record: OrderRecord) -> bool:
+        """Whether a tasking order gets a MANUAL feasibility study (options to choose from)."""
         geometry = record.params.get("geometry") or record.params.get("aoi")
-        manual = (
+        return (
             FEASIBILITY_TAG in record.order["tags"]
             or _area_km2(geometry) > FEASIBILITY_AREA_KM2
             or feasibility_integration(record.product.collection) == FEASIBILITY_STUDY_REQUIRED
         )
+
+    def _open_tasking(self, record: OrderRecord, now: datetime) -> str:
+        """Create the order's feasibility study (and quotation unless studied by hand); the sub-status."""
+        tasking = self._state.tasking
+        manual = self._needs_study(record)
         options = [text for text, _ in FEASIBILITY_OPTIONS] if manual else []
         study = tasking.create_feasibility(record.order, options, now, manual=manual)
         record.feasibility_id = study["id"]
@@ -449,13 +460,21 @@ class OrderStore:
     def feasibility_accepted(self, order_id: str, option_index: int, when: datetime) -> None:
         """A study option was chosen: issue the quotation for it."""
         record = self.records.get(order_id)
-        if record is None or record.status in TERMINAL or record.quotation_id:
+        if record is None or record.status in TERMINAL or record.quotation_id or record.upload:
             return
         factor = FEASIBILITY_OPTIONS[option_index][1] if 0 <= option_index < len(FEASIBILITY_OPTIONS) else 1.0
-        quotation = self._state.tasking.create_quotation(
-            record.order, round(record.base_price * factor), when
-        )
-        record.quotation_id = quotation["id"]
+        record.quotation_factor = factor
+        if record.generation == GEN_CURRENT:  # UP42 takes a while to upload the quotation
+            record.upload = "quotation"
+            record.next_at = when + self._duration(UPLOAD_SECONDS)
+            self._active[order_id] = record
+            self._set(record, record.status, when, "QUOTATION_WAITING_UPLOAD")
+            return
+        self._issue_quotation(record, when)
+
+    def _issue_quotation(self, record: OrderRecord, when: datetime) -> None:
+        price = round(record.base_price * record.quotation_factor)
+        record.quotation_id = self._state.tasking.create_quotation(record.order, price, when)["id"]
         self._set(record, record.status, when, "QUOTATION_WAITING_RESPONSE")
 
     def quotation_decided(self, order_id: str, decision: str, price: int, when: datetime) -> None:
@@ -522,12 +541,24 @@ class OrderStore:
             if record.fail_status == PLACEMENT_FAILED:
                 self._set(record, PLACEMENT_FAILED, due)  # waits there until cancelled
                 record.next_at = None
-            elif record.product.type == "TASKING":
-                self._set(record, PLACED, due, self._open_tasking(record, due))
-                record.next_at = None  # the feasibility and quotation decisions drive it on
+            elif record.product.type == "TASKING":  # UP42 prepares the study or the quotation first
+                waiting = (
+                    "FEASIBILITY_WAITING_UPLOAD" if self._needs_study(record) else "QUOTATION_WAITING_UPLOAD"
+                )
+                self._set(record, PLACED, due, waiting)
+                record.upload = "study"
+                record.next_at = due + self._duration(UPLOAD_SECONDS)
             else:
                 self._set(record, PLACED, due)
                 record.next_at = due + self._duration(PLACED_SECONDS)
+            return True
+        if record.upload == "study":  # then the decisions drive the order on
+            record.upload, record.next_at = None, None
+            self._set(record, PLACED, due, self._open_tasking(record, due))
+            return True
+        if record.upload == "quotation":
+            record.upload, record.next_at = None, None
+            self._issue_quotation(record, due)
             return True
         if record.status == PLACED:
             self._set(record, BEING_FULFILLED, due)
