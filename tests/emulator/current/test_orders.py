@@ -472,3 +472,11 @@ def test_lost_response_creates_the_order_exactly_once(fresh_v2: RawClient):
         fresh_v2.post(f"/v2/orders?workspaceId={fresh_v2.workspace_id}", json=body)
     assert count_named(fresh_v2, "lost answer") == 1  # the work was done, only the answer was lost
     assert fresh_v2.get("/_emulator/faults").json()["fired"]["lost_response"] == 1
+
+
+def test_drop_fault_is_for_downloads_and_spares_the_creating_call(fresh_v2: RawClient):
+    (scene,) = scene_ids(fresh_v2, "phr")
+    arm(fresh_v2, "drop")
+    place_one(fresh_v2, archive_batch(scene, name="not dropped"))
+    faults = fresh_v2.get("/_emulator/faults").json()
+    assert faults["fired"]["drop"] == 0 and [r["kind"] for r in faults["rules"]] == ["drop"]
