@@ -36,8 +36,8 @@ DOMAIN_MODULES = (
     "up42_provider.emulator.blocks",  # block marketplace and coverage files (2023)
     "up42_provider.emulator.glossary",  # collections, data products, order schemas, EULAs
     "up42_provider.emulator.catalog",  # host search, quicklooks, today's STAC catalog
-    "up42_provider.emulator.routes.orders",  # E23-E26
-    "up42_provider.emulator.routes.tasking",  # E27-E30
+    "up42_provider.emulator.orders",  # orders of both generations
+    "up42_provider.emulator.tasking",  # quotations, feasibility studies, order coverage
     "up42_provider.emulator.workflows",  # workflows, task chains, job estimate (2023)
     "up42_provider.emulator.jobs",  # jobs and job tasks (2023)
     "up42_provider.emulator.processing",  # processes and processing jobs (today)

@@ -100,8 +100,10 @@ def error_response(request: Request, exc: ApiError) -> Response:
     elif shape == "glossary":
         body = {"code": exc.status, "message": exc.message, "details": exc.title}
     elif shape == "problem":
-        # The 2023 service sent an empty detail; for today's callers it names the problem.
-        detail: Any = exc.message if request_generation(request) == "current" else {}
+        # A message that says more than the title travels in ``detail`` (as the real 400s do);
+        # today's callers always get it.
+        named = request_generation(request) == "current" or exc.message != exc.title
+        detail: Any = exc.message if named else {}
         body = {"status": exc.status, "title": exc.title, "detail": detail}
     elif request_generation(request) == "current":
         # Today's legacy catalog search still answers the envelope, with an object and details.

@@ -27,13 +27,15 @@ from up42_provider.emulator.clock import Clock, iso
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.faults import FaultInjector
 from up42_provider.emulator.glossary.models import GlossaryStore
+from up42_provider.emulator.jobs.models import JobStore
+from up42_provider.emulator.orders.models import OrderStore
+from up42_provider.emulator.processing.models import ProcessingStore
 from up42_provider.emulator.storage.blobs import BlobStore
 from up42_provider.emulator.storage.models import AssetStore
+from up42_provider.emulator.tasking.models import TaskingStore
 from up42_provider.emulator.webhooks.models import WebhookStore
-from up42_provider.emulator.world.catalog import Catalog
-from up42_provider.emulator.jobs.models import JobStore
-from up42_provider.emulator.processing.models import ProcessingStore
 from up42_provider.emulator.workflows.models import WorkflowStore
+from up42_provider.emulator.world.catalog import Catalog
 
 
 class Store(Protocol):
@@ -82,9 +84,9 @@ class EmulatorState:
         for store in (self.credits, self.budgets, self.glossary, self.webhooks, self.assets):
             self.register(store)
         self.shutdown_hooks.append(self.assets.wait_for_builds)
-        # Domain stores still set by legacy modules' install(): orders, tasking.
-        self.orders: Any = None
-        self.tasking: Any = None
+        self.orders: OrderStore = OrderStore(self)
+        self.register(self.orders)
+        self.tasking: TaskingStore = TaskingStore(self)
         # Typed domain stores; they reach other stores through the state only when called.
         self.workflows: WorkflowStore = WorkflowStore(self)
         self.jobs: JobStore = JobStore(self)

@@ -73,3 +73,13 @@ def fresh_current_api(fresh_emulator: EmulatorServer) -> CurrentClient:
 def current_client(server: EmulatorServer) -> RawClient:
     """A raw client for storage/processing tests (still the 2023 token; both generations accept it)."""
     return RawClient(server)
+
+
+@pytest.fixture
+def v2(emulator: EmulatorServer) -> RawClient:
+    return current_client(emulator)
+
+
+@pytest.fixture
+def fresh_v2(fresh_emulator: EmulatorServer) -> RawClient:
+    return current_client(fresh_emulator)

@@ -53,7 +53,6 @@ from typing import TYPE_CHECKING, Any
 
 from shapely.geometry import box, shape
 
-from up42_provider.emulator.account.models import check_project
 from up42_provider.emulator.clock import iso
 from up42_provider.emulator.http import ApiError, bad_request
 from up42_provider.emulator.media import products

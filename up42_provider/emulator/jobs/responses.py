@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from up42_provider.emulator.account.models import check_project
 from up42_provider.emulator.http import (
     bad_request,
     bare,
@@ -29,7 +30,6 @@ from up42_provider.emulator.jobs.models import (
     not_found,
 )
 from up42_provider.emulator.media import products
-from up42_provider.emulator.account.models import check_project
 
 
 def _sort_key(field_name: str) -> Callable[[Job], Any]:

@@ -41,9 +41,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from up42_provider.emulator.clock import iso
+from up42_provider.emulator.geo import area_km2
 from up42_provider.emulator.http import ApiError
 from up42_provider.emulator.processing import results
-from up42_provider.emulator.geo import area_km2
 
 if TYPE_CHECKING:
     from up42_provider.emulator.state import EmulatorState

@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
-from up42_provider.emulator.account.models import check_project
 from up42_provider.emulator.blocks import models as block_models
 from up42_provider.emulator.clock import iso
 from up42_provider.emulator.http import ApiError, bad_request

@@ -6,9 +6,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from up42_provider.emulator.account.models import check_project
 from up42_provider.emulator.blocks import models as block_models
 from up42_provider.emulator.http import bad_request, emulator_state, envelope, json_body
-from up42_provider.emulator.account.models import check_project
 from up42_provider.emulator.workflows.models import (
     Workflow,
     block_version,

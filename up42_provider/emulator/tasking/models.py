@@ -1,7 +1,7 @@
-"""Tasking quotations and feasibility studies: E27-E30 (API.md §7.5, §8.6), bare JSON.
+"""Tasking quotations and feasibility studies, the world side (both generations share them).
 
 Studies and quotations are created by the orders module when a tasking order is placed (see the
-life cycle in ``routes/orders.py``); the decisions made here drive that order.
+life cycle in ``orders/models.py``); the decisions made here drive that order.
 
 Behaviour where API.md is silent (our assumptions):
 
@@ -20,35 +20,50 @@ Behaviour where API.md is silent (our assumptions):
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 from up42_provider.emulator.clock import iso
-from up42_provider.emulator.http import (
-    ApiError,
-    bare,
-    json_body,
-    query_int,
-    query_list,
-    query_sort,
-    route,
-    spring_page,
-)
-from up42_provider.emulator.state import EmulatorState
+from up42_provider.emulator.http import ApiError, bad_request
+from up42_provider.emulator.world import catalog as world
+
+if TYPE_CHECKING:
+    from up42_provider.emulator.state import EmulatorState
+
+FEASIBILITY_STUDY_REQUIRED = "FEASIBILITY_STUDY_REQUIRED"
+FEASIBILITY_STUDY_MAY_BE_REQUIRED = "FEASIBILITY_STUDY_MAY_BE_REQUIRED"
+# Which tasking collections need a study by hand: always, or above FEASIBILITY_AREA_KM2 (or when
+# tagged ``emulator:feasibility``). The glossary advertises the same value in ``integrations``.
+_FEASIBILITY = {"phr-tasking": FEASIBILITY_STUDY_MAY_BE_REQUIRED, "spot-tasking": FEASIBILITY_STUDY_REQUIRED}
 
 NOT_DECIDED, ACCEPTED, REJECTED = "NOT_DECIDED", "ACCEPTED", "REJECTED"
 QUOTATION_DECISIONS = (NOT_DECIDED, ACCEPTED, REJECTED)
 FEASIBILITY_DECISIONS = (NOT_DECIDED, ACCEPTED)
 COMMON_SORT = ("createdAt", "updatedAt", "decisionAt", "decision", "id", "orderId", "workspaceId")
 DEFAULT_SIZE, MAX_SIZE = 10, 2000
-BAD_REQUEST = "Bad request"
 
 
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, message, title=BAD_REQUEST)
+def feasibility_integration(collection: str) -> str | None:
+    """The feasibility integration of a collection (``None`` for archive collections)."""
+    return _FEASIBILITY.get(collection)
+
+
+def coverage(target: BaseGeometry, covered: BaseGeometry) -> dict[str, Any]:
+    """Order coverage: covered and remaining part of an order's geometry, each with km² and percent."""
+    total = world.area_km2(target) or 1.0
+
+    def metrics(part: BaseGeometry) -> dict[str, Any]:
+        area = world.area_km2(part) if not part.is_empty else 0.0
+        features = [] if part.is_empty else [{"type": "Feature", "properties": {}, "geometry": mapping(part)}]
+        return {
+            "sqKmArea": round(area, 2),
+            "percentage": round(100.0 * area / total, 1),
+            "geometry": {"type": "FeatureCollection", "features": features},
+        }
+
+    return {"covered": metrics(covered), "remainder": metrics(target.difference(covered))}
 
 
 class TaskingStore:
@@ -113,32 +128,28 @@ class TaskingStore:
         return dict(study)
 
     # -- E27 / E29 ----------------------------------------------------------------------------------
-    def page(
+    def select(
         self,
-        request: Request,
         objects: dict[str, dict[str, Any]],
-        decisions: tuple[str, ...],
-        extra_sort: tuple[str, ...] = (),
-    ) -> dict:
-        field, descending = query_sort(request, (*COMMON_SORT, *extra_sort), "createdAt")
-        page = query_int(request, "page", 0, minimum=0)
-        size = min(query_int(request, "size", DEFAULT_SIZE, minimum=1), MAX_SIZE)
-        wanted = {name: request.query_params.get(name) for name in ("id", "workspaceId", "orderId")}
-        decision_filter = {d.upper() for d in query_list(request, "decision")}
-        if not decision_filter <= set(decisions):
-            decision_filter = set()  # one invalid value drops the whole filter (API.md §8.6)
+        wanted: dict[str, str | None],
+        decisions: set[str],
+        sort_field: str,
+        descending: bool,
+    ) -> list[dict[str, Any]]:
+        """Copies of the quotations or studies matching ``wanted`` (exact) and ``decisions`` (any)."""
         with self._state.lock:
             selected = [
                 dict(obj)
                 for obj in objects.values()
                 if all(not value or obj[name] == value for name, value in wanted.items())
-                and (not decision_filter or obj["decision"] in decision_filter)
+                and (not decisions or obj["decision"] in decisions)
             ]
         selected.sort(key=lambda o: self._order[o["id"]])
         selected.sort(
-            key=lambda o: (o[field] is not None, o[field] if o[field] is not None else ""), reverse=descending
+            key=lambda o: (o[sort_field] is not None, o[sort_field] if o[sort_field] is not None else ""),
+            reverse=descending,
         )
-        return spring_page(selected, page, size, sort_field=field)
+        return selected
 
     # -- E28 ------------------------------------------------------------------------------------------
     def decide_quotation(self, quotation_id: str, body: Any) -> dict[str, Any]:
@@ -191,36 +202,3 @@ class TaskingStore:
             )
             state.orders.feasibility_accepted(study["orderId"], index, now)
             return dict(study)
-
-
-def install(state: EmulatorState) -> list[BaseRoute]:
-    store = TaskingStore(state)
-    state.tasking = store
-
-    async def quotations(request: Request) -> Response:
-        return bare(store.page(request, store.quotations, QUOTATION_DECISIONS, ("creditsPrice",)))
-
-    async def studies(request: Request) -> Response:
-        return bare(store.page(request, store.studies, FEASIBILITY_DECISIONS))
-
-    async def decide(request: Request) -> Response:
-        body = await _body(request)
-        return bare(store.decide_quotation(request.path_params["quotation_id"], body))
-
-    async def choose(request: Request) -> Response:
-        body = await _body(request)
-        return bare(store.choose_feasibility(request.path_params["feasibility_id"], body))
-
-    return [
-        *route("/v2/tasking/quotation", quotations, ["GET"]),
-        *route("/v2/tasking/quotation/{quotation_id}", decide, ["PATCH"]),
-        *route("/v2/tasking/feasibility", studies, ["GET"]),
-        *route("/v2/tasking/feasibility/{feasibility_id}", choose, ["PATCH"]),
-    ]
-
-
-async def _body(request: Request) -> Any:
-    try:
-        return await json_body(request)
-    except ApiError:
-        raise bad_request("Request body must be a JSON object") from None

@@ -1,4 +1,4 @@
-"""Orders: E23 place, E24 estimate, E25 get, E26 list (API.md §7.4, §8.5, §9.2).
+"""Orders, the world side: records and the one store behind both generations' order routes.
 
 Life cycle (nominal durations, divided by ``speed``):
 
@@ -15,10 +15,23 @@ Life cycle (nominal durations, divided by ``speed``):
 * failure triggers (both kinds): tag ``emulator:fail`` -> ``FAILED``, tag
   ``emulator:fail-permanently`` -> ``FAILED_PERMANENTLY``, each when the delivery would have
   completed (after ``BEING_FULFILLED``).
+* orders placed through today's generation (``orders/responses_current.py``) start earlier:
+  ``CREATED`` 60 s (the only time, with ``PLACEMENT_FAILED``, they can be cancelled) ->
+  ``BEING_PLACED`` 5 s -> ``PLACED``, then as above. A tasking order waits ``PLACED`` 30 s in
+  ``FEASIBILITY_WAITING_UPLOAD`` (manual study) or ``QUOTATION_WAITING_UPLOAD`` before its study
+  and quotation appear, and 30 s in ``QUOTATION_WAITING_UPLOAD`` after a study option is chosen.
+  Their failures speak today's vocabulary:
+  ``emulator:fail`` and ``emulator:fail-permanently`` end ``FAILED_PERMANENTLY``, tag
+  ``emulator:placement-failed`` stops at ``PLACEMENT_FAILED``, a rejected quotation ends
+  ``FAILED_PERMANENTLY`` with sub-status ``QUOTATION_REJECTED``. Cancelling (``CANCELED``)
+  refunds the order in full.
+* products whose collection is ``FEASIBILITY_STUDY_REQUIRED`` (``tasking/models.py``) always get
+  a ``MANUAL`` study.
 
 Behaviour where API.md is silent (our assumptions):
 
-* Credits: an archive order is charged exactly its E24 estimate at placement (insufficient
+* Credits (``_charge`` is the one place an order spends; ``_refund`` the one it gives back): an
+  archive order is charged exactly its estimate at placement (insufficient
   balance -> 402, nothing created); a tasking order is charged the quotation's ``creditsPrice``
   when the quotation is accepted. A failed order is **refunded** in full (a positive ``ORDER``
   record in the credit history).
@@ -36,38 +49,47 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shapely.geometry import box, mapping, shape
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute
+from shapely.geometry import Polygon, box, mapping, shape
+from shapely.geometry.base import BaseGeometry
 
 from up42_provider.emulator import world
 from up42_provider.emulator.clock import iso, parse_iso
-from up42_provider.emulator.http import (
-    ApiError,
-    envelope,
-    json_body,
-    query_int,
-    query_sort,
-    route,
-    spring_page,
-)
-from up42_provider.emulator.state import EmulatorState
+from up42_provider.emulator.http import ApiError, bad_request
+from up42_provider.emulator.tasking.models import FEASIBILITY_STUDY_REQUIRED, feasibility_integration
+
+if TYPE_CHECKING:
+    from up42_provider.emulator.state import EmulatorState
 
 PLACED, BEING_FULFILLED, FULFILLED = "PLACED", "BEING_FULFILLED", "FULFILLED"
 FAILED, FAILED_PERMANENTLY = "FAILED", "FAILED_PERMANENTLY"
-TERMINAL = frozenset({FULFILLED, FAILED, FAILED_PERMANENTLY})
+# Only orders placed through today's generation pass through these (the 2023 one starts at PLACED).
+CREATED, BEING_PLACED, PLACEMENT_FAILED, CANCELED = "CREATED", "BEING_PLACED", "PLACEMENT_FAILED", "CANCELED"
+CANCELLABLE = frozenset({CREATED, PLACEMENT_FAILED})
+TERMINAL = frozenset({FULFILLED, FAILED, FAILED_PERMANENTLY, CANCELED})
+GEN_2023, GEN_CURRENT = "2023", "current"
 ORDER_TYPES = ("ARCHIVE", "TASKING")
 SORT_FIELDS = ("createdAt", "updatedAt", "type", "status", "dataProvider")
 FAIL_TAGS = {"emulator:fail": FAILED, "emulator:fail-permanently": FAILED_PERMANENTLY}
+# Today's vocabulary has no FAILED: both failure tags end FAILED_PERMANENTLY there, and one more tag
+# stops the order at PLACEMENT_FAILED (where it waits to be cancelled).
+FAIL_TAGS_CURRENT = {
+    "emulator:fail": FAILED_PERMANENTLY,
+    "emulator:fail-permanently": FAILED_PERMANENTLY,
+    "emulator:placement-failed": PLACEMENT_FAILED,
+}
 FEASIBILITY_TAG = "emulator:feasibility"
 FEASIBILITY_AREA_KM2 = 500.0
 # Nominal seconds (API contract of the emulator, CONTRACT.md).
 PLACED_SECONDS, FULFILMENT_SECONDS, ACQUISITION_SECONDS = 10.0, 60.0, 300.0
+# Today's generation: how long a new order stays CREATED (cancellable) and BEING_PLACED.
+CREATED_SECONDS, BEING_PLACED_SECONDS = 60.0, 5.0
+# Today's generation: how long UP42 takes to upload a feasibility study or a quotation.
+UPLOAD_SECONDS = 30.0
 LIST_DEFAULT_SIZE, LIST_MAX_SIZE = 50, 2000
 # (description, price factor) of the options of a manual feasibility study.
 FEASIBILITY_OPTIONS = (
@@ -75,10 +97,6 @@ FEASIBILITY_OPTIONS = (
     ("Feasibility option B: priority tasking, first acquisition attempt within 48 hours", 1.35),
 )
 SYSTEM = {"id": "system", "type": "INTERNAL"}
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, message, title="Bad request")
 
 
 @dataclass
@@ -108,10 +126,28 @@ class OrderRecord:
     base_price: int = 0
     quotation_id: str | None = None
     feasibility_id: str | None = None
+    generation: str = GEN_2023  # the wire it was placed through (decides where its life cycle starts)
+    display_name: str = ""
+    budget_id: str | None = None
+    acquiring_since: datetime | None = None  # tasking: when the acquisition started (coverage grows)
+    upload: str | None = None  # today's tasking: "study" or "quotation" is being uploaded (next_at)
+    quotation_factor: float = 1.0  # price factor of the chosen feasibility option
 
     @property
     def status(self) -> str:
         return self.order["status"]
+
+
+@dataclass
+class OrderRequest:
+    """One order to create, already checked: a 2023 order body, or one valid feature of a batch."""
+
+    facts: ProductFacts
+    params: dict[str, Any]  # canonical: the geometry inside (``aoi`` / ``geometry``), as 2023 stored it
+    tags: list[str]
+    credits: int
+    feature: dict[str, Any] | None  # the catalogue scene of an archive order
+    size_km2: float = 0.0
 
 
 def product_facts(data_product_id: str) -> tuple[dict[str, Any], ProductFacts]:
@@ -153,6 +189,12 @@ def parse_order_body(body: Any) -> tuple[str, dict[str, Any], list[str]]:
     return data_product, params, list(tags or [])
 
 
+def default_display_name(params: dict[str, Any], data_product_id: str) -> str:
+    """The name of an order placed without one (2023 orders): ``params.displayName`` or a made-up one."""
+    name = params.get("displayName")
+    return name if isinstance(name, str) and name else f"{data_product_id} order"
+
+
 def _area_km2(geometry: Any) -> float:
     try:
         return float(world.area_km2(shape(geometry)))
@@ -175,27 +217,41 @@ class OrderStore:
         if workspace_id != self._state.config.workspace_id:
             raise ApiError(403, f"Access to workspace {workspace_id} is forbidden", title="Forbidden")
 
-    def validate(
-        self, body: Any
-    ) -> tuple[ProductFacts, dict[str, Any], list[str], int, dict[str, Any] | None]:
-        """Everything E23/E24 check before anything happens: facts, params, tags, estimate, scene."""
+    def validate(self, body: Any) -> OrderRequest:
+        """Everything 2023 placement and estimate check before anything happens (400 naming each problem)."""
         data_product_id, params, tags = parse_order_body(body)
         product, facts = product_facts(data_product_id)
-        catalog = self._state.catalog
-        errors = list(world.validate_order_params(product, params, catalog=catalog))
+        errors = self.param_errors(product, params)
         if errors:
             raise bad_request("Invalid order parameters: " + "; ".join(errors))
+        return self.prepare(product, facts, params, tags)
+
+    def param_errors(self, product: dict[str, Any], params: dict[str, Any]) -> list[str]:
+        """Why ``params`` (canonical, geometry inside) cannot be ordered; empty when they can."""
+        return list(world.validate_order_params(product, params, catalog=self._state.catalog))
+
+    def prepare(
+        self, product: dict[str, Any], facts: ProductFacts, params: dict[str, Any], tags: list[str]
+    ) -> OrderRequest:
+        """Price checked ``params`` and find their scene (400 when the scene or price is missing)."""
+        catalog = self._state.catalog
         feature = None
+        geometry_key = "aoi" if facts.type == "ARCHIVE" else "geometry"
+        area = _area_km2(params.get(geometry_key))
         if facts.type == "ARCHIVE":
             scene = catalog.scene(params["id"]) if catalog is not None else None
             if scene is None:
                 raise bad_request(f"Image '{params.get('id')}' not found in the catalog")
             feature = scene.feature()
+            with contextlib.suppress(Exception):
+                area = float(world.area_km2(shape(params["aoi"]).intersection(shape(scene.geometry))))
         try:
             credits = int(world.estimate_order_credits(product, params, catalog=catalog))
         except ValueError as exc:
             raise bad_request(f"Invalid order parameters: {exc}") from None
-        return facts, params, tags, credits, feature
+        spec = world.SPECS.get(facts.collection)
+        size = max(area, spec.min_area_km2 if spec else 0.0)
+        return OrderRequest(facts, params, tags, credits, feature, round(size, 2))
 
     def _emit(self, record: OrderRecord, when: datetime) -> None:
         order = record.order
@@ -224,12 +280,13 @@ class OrderStore:
         if changed:
             self._emit(record, when)
 
-    def _refund(self, record: OrderRecord, when: datetime) -> None:
+    def _refund(self, record: OrderRecord, when: datetime, reason: str = "Refund for failed order") -> None:
         amount, record.charged = record.charged, 0
         order_id = record.order["id"]
-        self._state.credits.refund(amount, "ORDER", f"Refund for failed order {order_id}", {"id": order_id})
+        self._state.credits.refund(amount, "ORDER", f"{reason} {order_id}", {"id": order_id})
 
     def _charge(self, record: OrderRecord, amount: int) -> None:
+        """The one place an order spends credits (a budget's consumption belongs here too)."""
         order = record.order
         self._state.credits.charge(
             amount,
@@ -247,59 +304,147 @@ class OrderStore:
                     "dataProvider": record.product.provider,
                     "creditsUsed": amount,
                 },
+                **({"budgetId": record.budget_id} if record.budget_id else {}),
             },
         )
         record.charged += amount
 
     # -- E23 / E24 ---------------------------------------------------------------------------------
     def estimate(self, body: Any) -> int:
-        return self.validate(body)[3]
+        return self.validate(body).credits
 
     def place(self, workspace_id: str, body: Any) -> dict[str, Any]:
-        state = self._state
+        """2023 placement: one order, PLACED at once."""
         self.check_workspace(workspace_id)
-        with state.lock:
-            facts, params, tags, credits, feature = self.validate(body)
-            tasking = facts.type == "TASKING"
-            if not tasking:
-                state.credits.require(credits)
-            now = state.clock.now()
-            user = {"id": state.user_id, "type": "USER"}
-            order: dict[str, Any] = {
-                "id": state.new_id(),
-                "userId": state.user_id,
-                "workspaceId": workspace_id,
-                "dataProvider": facts.provider,
-                "status": PLACED,
-                "type": facts.type,
-                "dataProductId": facts.id,
-                "tags": list(tags),
-                "createdAt": iso(now),
-                "updatedAt": iso(now),
-                "assets": [],
-                "createdBy": dict(user),
-                "updatedBy": dict(user),
-                "orderDetails": dict(params),
-            }
-            self._seq += 1
-            record = OrderRecord(order=order, product=facts, params=params, seq=self._seq)
-            record.fail_status = next((FAIL_TAGS[t] for t in tags if t in FAIL_TAGS), None)
-            self.records[order["id"]] = record
-            if tasking:
-                record.base_price = credits
-                self._open_tasking(record, now)
-            else:
-                self._charge(record, credits)
-                record.feature = feature
-                record.next_at = now + self._duration(PLACED_SECONDS)
-                self._active[order["id"]] = record
-            self._emit(record, now)
-            return self.public(record)
+        with self._state.lock:
+            request = self.validate(body)
+            if request.facts.type != "TASKING":
+                self._state.credits.require(request.credits)
+            return self.public(self._create(workspace_id, request, GEN_2023))
 
-    def _open_tasking(self, record: OrderRecord, now: datetime) -> None:
-        tasking = self._state.tasking
+    def place_batch(
+        self, workspace_id: str, requests: list[OrderRequest], display_name: str, budget_id: str | None
+    ) -> list[OrderRecord]:
+        """Today's batch placement: all orders or none (402 before any when credits do not cover all)."""
+        self.check_workspace(workspace_id)
+        with self._state.lock:
+            self._state.credits.require(sum(r.credits for r in requests if r.facts.type != "TASKING"))
+            return [
+                self._create(workspace_id, r, GEN_CURRENT, display_name=display_name, budget_id=budget_id)
+                for r in requests
+            ]
+
+    def _create(
+        self,
+        workspace_id: str,
+        request: OrderRequest,
+        generation: str,
+        *,
+        display_name: str | None = None,
+        budget_id: str | None = None,
+    ) -> OrderRecord:
+        """Store a new order (under ``state.lock``, credits checked): 2023 at PLACED, today's at CREATED."""
+        state = self._state
+        facts, params, tags = request.facts, request.params, request.tags
+        now = state.clock.now()
+        user = {"id": state.user_id, "type": "USER"}
+        current = generation == GEN_CURRENT
+        order: dict[str, Any] = {
+            "id": state.new_id(),
+            "userId": state.user_id,
+            "workspaceId": workspace_id,
+            "dataProvider": facts.provider,
+            "status": CREATED if current else PLACED,
+            "type": facts.type,
+            "dataProductId": facts.id,
+            "tags": list(tags),
+            "createdAt": iso(now),
+            "updatedAt": iso(now),
+            "assets": [],
+            "createdBy": dict(user),
+            "updatedBy": dict(user),
+            "orderDetails": dict(params),
+        }
+        self._seq += 1
+        record = OrderRecord(order=order, product=facts, params=params, seq=self._seq, generation=generation)
+        record.display_name = display_name or default_display_name(params, facts.id)
+        record.budget_id = budget_id
+        fail_tags = FAIL_TAGS_CURRENT if current else FAIL_TAGS
+        record.fail_status = next((fail_tags[t] for t in tags if t in fail_tags), None)
+        self.records[order["id"]] = record
+        record.feature = request.feature
+        if facts.type == "TASKING":
+            record.base_price = request.credits
+        else:
+            self._charge(record, request.credits)
+        if current:
+            record.next_at = now + self._duration(CREATED_SECONDS)
+            self._active[order["id"]] = record
+        elif facts.type == "TASKING":
+            sub = self._open_tasking(record, now)
+            order["subStatus"] = sub
+            order["orderDetails"]["subStatus"] = sub
+        else:
+            record.next_at = now + self._duration(PLACED_SECONDS)
+            self._active[order["id"]] = record
+        self._emit(record, now)
+        return record
+
+    # -- today's generation: update and cancellation -----------------------------------------------
+    def record(self, order_id: str) -> OrderRecord:
+        """The order ``order_id`` of any generation (404 problem when there is none)."""
+        record = self.records.get(order_id)
+        if record is None:
+            raise ApiError(404, f"Order {order_id} not found", title="Resource does not exist.")
+        return record
+
+    def update(self, order_id: str, changes: dict[str, Any]) -> OrderRecord:
+        """Apply a checked merge-patch (``tags`` and/or ``budgetId``; ``None`` tags clear them)."""
+        state = self._state
+        with state.lock:
+            record = self.record(order_id)
+            if "tags" in changes:
+                record.order["tags"] = list(changes["tags"] or [])
+            if "budgetId" in changes:
+                record.budget_id = changes["budgetId"]
+            if changes:
+                record.order["updatedAt"] = iso(state.clock.now())
+                record.order["updatedBy"] = {"id": state.user_id, "type": "USER"}
+            return record
+
+    def cancel(self, order_id: str) -> OrderRecord:
+        """Cancel a CREATED or PLACEMENT_FAILED order and give its credits back (409 otherwise)."""
+        state = self._state
+        with state.lock:
+            record = self.record(order_id)
+            if record.status not in CANCELLABLE:
+                raise ApiError(
+                    409,
+                    f"Order {order_id} cannot be canceled in status {record.status}; only CREATED or "
+                    "PLACEMENT_FAILED orders can",
+                    title="Conflict",
+                )
+            now = state.clock.now()
+            self._refund(record, now, "Refund for canceled order")
+            self._set(record, CANCELED, now, None, by={"id": state.user_id, "type": "USER"})
+            record.next_at = None
+            self._active.pop(order_id, None)
+            return record
+
+    @staticmethod
+    def _needs_study(record: OrderRecord) -> bool:
+        """Whether a tasking order gets a MANUAL feasibility study (options to choose from)."""
         geometry = record.params.get("geometry") or record.params.get("aoi")
-        manual = FEASIBILITY_TAG in record.order["tags"] or _area_km2(geometry) > FEASIBILITY_AREA_KM2
+        return (
+            FEASIBILITY_TAG in record.order["tags"]
+            or _area_km2(geometry) > FEASIBILITY_AREA_KM2
+            or feasibility_integration(record.product.collection) == FEASIBILITY_STUDY_REQUIRED
+        )
+
+    def _open_tasking(self, record: OrderRecord, now: datetime) -> str:
+        """Create the order's feasibility study (and quotation unless studied by hand); the sub-status."""
+        tasking = self._state.tasking
+        manual = self._needs_study(record)
         options = [text for text, _ in FEASIBILITY_OPTIONS] if manual else []
         study = tasking.create_feasibility(record.order, options, now, manual=manual)
         record.feasibility_id = study["id"]
@@ -309,20 +454,27 @@ class OrderStore:
             quotation = tasking.create_quotation(record.order, record.base_price, now)
             record.quotation_id = quotation["id"]
             sub = "QUOTATION_WAITING_RESPONSE"
-        record.order["subStatus"] = sub
-        record.order["orderDetails"]["subStatus"] = sub
+        return sub
 
     # -- callbacks of the tasking routes (under state.lock) -----------------------------------------
     def feasibility_accepted(self, order_id: str, option_index: int, when: datetime) -> None:
         """A study option was chosen: issue the quotation for it."""
         record = self.records.get(order_id)
-        if record is None or record.status in TERMINAL or record.quotation_id:
+        if record is None or record.status in TERMINAL or record.quotation_id or record.upload:
             return
         factor = FEASIBILITY_OPTIONS[option_index][1] if 0 <= option_index < len(FEASIBILITY_OPTIONS) else 1.0
-        quotation = self._state.tasking.create_quotation(
-            record.order, round(record.base_price * factor), when
-        )
-        record.quotation_id = quotation["id"]
+        record.quotation_factor = factor
+        if record.generation == GEN_CURRENT:  # UP42 takes a while to upload the quotation
+            record.upload = "quotation"
+            record.next_at = when + self._duration(UPLOAD_SECONDS)
+            self._active[order_id] = record
+            self._set(record, record.status, when, "QUOTATION_WAITING_UPLOAD")
+            return
+        self._issue_quotation(record, when)
+
+    def _issue_quotation(self, record: OrderRecord, when: datetime) -> None:
+        price = round(record.base_price * record.quotation_factor)
+        record.quotation_id = self._state.tasking.create_quotation(record.order, price, when)["id"]
         self._set(record, record.status, when, "QUOTATION_WAITING_RESPONSE")
 
     def quotation_decided(self, order_id: str, decision: str, price: int, when: datetime) -> None:
@@ -332,15 +484,41 @@ class OrderStore:
             return
         user = {"id": self._state.user_id, "type": "USER"}
         if decision != "ACCEPTED":
-            self._set(record, FAILED, when, None, by=user)
+            if record.generation == GEN_CURRENT:
+                self._set(record, FAILED_PERMANENTLY, when, "QUOTATION_REJECTED", by=user)
+            else:
+                self._set(record, FAILED, when, None, by=user)
             return
         self._charge(record, price)
         self._set(record, BEING_FULFILLED, when, "QUOTATION_ACCEPTED", by=user)
+        record.acquiring_since = when
         record.next_at = when + self._duration(ACQUISITION_SECONDS)
         self._active[order_id] = record
         if record.fail_status is None:
             record.feature = self._tasking_feature(record, when)
             self._start_asset(record)
+
+    def acquired(self, order_id: str) -> tuple[str, BaseGeometry, BaseGeometry]:
+        """Type, target and covered part of an order: tasking acquisitions sweep west to east."""
+        state = self._state
+        with state.lock:
+            record = self.record(order_id)
+            target = tasking_footprint(record.params)
+            if record.status == FULFILLED:
+                fraction = 1.0
+            elif record.status == BEING_FULFILLED and record.acquiring_since is not None:
+                elapsed = (state.clock.now() - record.acquiring_since).total_seconds()
+                fraction = min(1.0, elapsed / state.config.duration(ACQUISITION_SECONDS))
+            else:
+                fraction = 0.0
+            west, south, east, north = target.bounds
+            if fraction <= 0:
+                covered: BaseGeometry = Polygon()
+            elif fraction >= 1:
+                covered = target
+            else:
+                covered = target.intersection(box(west, south, west + fraction * (east - west), north))
+            return record.product.type, target, covered
 
     # -- progression ---------------------------------------------------------------------------------
     def advance(self, now: datetime) -> None:
@@ -355,6 +533,33 @@ class OrderStore:
         """Apply the transition due at ``record.next_at``; False when it has to wait."""
         due = record.next_at
         assert due is not None
+        if record.status == CREATED:  # today's generation only: the cancellable window is over
+            self._set(record, BEING_PLACED, due)
+            record.next_at = due + self._duration(BEING_PLACED_SECONDS)
+            return True
+        if record.status == BEING_PLACED:
+            if record.fail_status == PLACEMENT_FAILED:
+                self._set(record, PLACEMENT_FAILED, due)  # waits there until cancelled
+                record.next_at = None
+            elif record.product.type == "TASKING":  # UP42 prepares the study or the quotation first
+                waiting = (
+                    "FEASIBILITY_WAITING_UPLOAD" if self._needs_study(record) else "QUOTATION_WAITING_UPLOAD"
+                )
+                self._set(record, PLACED, due, waiting)
+                record.upload = "study"
+                record.next_at = due + self._duration(UPLOAD_SECONDS)
+            else:
+                self._set(record, PLACED, due)
+                record.next_at = due + self._duration(PLACED_SECONDS)
+            return True
+        if record.upload == "study":  # then the decisions drive the order on
+            record.upload, record.next_at = None, None
+            self._set(record, PLACED, due, self._open_tasking(record, due))
+            return True
+        if record.upload == "quotation":
+            record.upload, record.next_at = None, None
+            self._issue_quotation(record, due)
+            return True
         if record.status == PLACED:
             self._set(record, BEING_FULFILLED, due)
             record.next_at = due + self._duration(FULFILMENT_SECONDS)
@@ -369,7 +574,9 @@ class OrderStore:
         if build == "building":
             return False
         if build == "failed":
-            self._finish_failed(record, FAILED, now)
+            self._finish_failed(
+                record, FAILED_PERMANENTLY if record.generation == GEN_CURRENT else FAILED, now
+            )
             return True
         built_at = assets.records[record.asset_id].built_at or now
         when = max(due, built_at)
@@ -409,13 +616,7 @@ class OrderStore:
         """The acquired scene of a tasking order: the ordered geometry, acquired inside the window."""
         params, facts = record.params, record.product
         rng = random.Random(f"tasking:{self._state.config.seed}:{record.order['id']}")
-        try:
-            geom = shape(params.get("geometry") or params.get("aoi"))
-        except Exception:
-            geom = box(13.35, 52.48, 13.45, 52.54)
-        if geom.area == 0:  # point products: a ~5 km square around the point
-            c = geom.centroid
-            geom = box(c.x - 0.025, c.y - 0.025, c.x + 0.025, c.y + 0.025)
+        geom = tasking_footprint(params)
         acquired = now
         for key, pick in (("acquisitionStart", max), ("acquisitionEnd", min)):
             with contextlib.suppress(KeyError, ValueError):
@@ -455,31 +656,31 @@ class OrderStore:
                 raise ApiError(404, f"Order {order_id} not found", title="Not Found")
             return self.public(record)
 
-    def list_orders(self, workspace_id: str, request: Request) -> Any:
-        self.check_workspace(workspace_id)
-        field_name, descending = query_sort(request, SORT_FIELDS, "createdAt")
-        types = {t.upper() for t in request.query_params.getlist("type") if t}
-        if types - set(ORDER_TYPES):
-            raise bad_request(
-                f"Invalid order type {sorted(types - set(ORDER_TYPES))}; expected ARCHIVE or TASKING"
-            )
-        tags = set(request.query_params.getlist("tags"))
-        page = query_int(request, "page", 0, minimum=0)
-        size = min(query_int(request, "size", LIST_DEFAULT_SIZE, minimum=1), LIST_MAX_SIZE)
+    def select(
+        self,
+        keep: Callable[[OrderRecord], bool],
+        view: Callable[[OrderRecord], dict[str, Any]],
+        sort_field: str,
+        descending: bool,
+    ) -> list[dict[str, Any]]:
+        """The orders ``keep`` accepts, rendered by ``view`` and sorted on a field of that view."""
         with self._state.lock:
-            records = [
-                r
-                for r in self.records.values()
-                if r.order["workspaceId"] == workspace_id
-                and (not types or r.order["type"] in types)
-                and (not tags or bool(tags & set(r.order["tags"])))
-            ]
-            records.sort(key=lambda r: r.seq)
-            records.sort(key=lambda r: str(r.order.get(field_name) or ""), reverse=descending)
-            orders = [self.public(r) for r in records]
-        if request.query_params.get("format") != "paginated":
-            return orders
-        return spring_page(orders, page, size, sort_field=field_name)
+            records = sorted((r for r in self.records.values() if keep(r)), key=lambda r: r.seq)
+            orders = [view(r) for r in records]
+        orders.sort(key=lambda o: str(o.get(sort_field) or ""), reverse=descending)
+        return orders
+
+
+def tasking_footprint(params: dict[str, Any]) -> BaseGeometry:
+    """What a tasking order acquires: its geometry, or a ~5 km square around an ordered point."""
+    try:
+        geom = shape(params.get("geometry") or params.get("aoi"))
+    except Exception:
+        geom = box(13.35, 52.48, 13.45, 52.54)
+    if geom.area == 0:
+        c = geom.centroid
+        geom = box(c.x - 0.025, c.y - 0.025, c.x + 0.025, c.y + 0.025)
+    return geom
 
 
 def _platform_and_gsd(collection: str) -> tuple[str, float]:
@@ -490,32 +691,3 @@ def _platform_and_gsd(collection: str) -> tuple[str, float]:
     satellites = (spec.satellites if spec else ()) or (archive.satellites if archive else ())
     resolution = spec.resolution if spec else (archive.resolution if archive else 0.5)
     return (satellites[0] if satellites else collection.upper()), float(resolution)
-
-
-def install(state: EmulatorState) -> list[BaseRoute]:
-    store = OrderStore(state)
-    state.orders = store
-    state.register(store)
-
-    async def place(request: Request) -> Response:
-        body = await json_body(request)
-        return envelope(store.place(request.path_params["workspace_id"], body))
-
-    async def estimate(request: Request) -> Response:
-        store.check_workspace(request.path_params["workspace_id"])
-        body = await json_body(request)
-        with state.lock:
-            return envelope({"credits": store.estimate(body)})
-
-    async def get_order(request: Request) -> Response:
-        return envelope(store.get(request.path_params["workspace_id"], request.path_params["order_id"]))
-
-    async def list_orders(request: Request) -> Response:
-        return envelope(store.list_orders(request.path_params["workspace_id"], request))
-
-    return [
-        *route("/workspaces/{workspace_id}/orders/estimate", estimate, ["POST"]),
-        *route("/workspaces/{workspace_id}/orders", place, ["POST"]),
-        *route("/workspaces/{workspace_id}/orders", list_orders, ["GET"]),
-        *route("/workspaces/{workspace_id}/orders/{order_id}", get_order, ["GET"]),
-    ]
