@@ -61,7 +61,7 @@ from up42_provider.emulator.orders.models import (
     OrderRequest,
     product_facts,
 )
-from up42_provider.emulator.world import catalog as world
+from up42_provider.emulator import world
 
 STATUSES = (
     "CREATED",

@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from up42_provider.emulator.clock import iso
 from up42_provider.emulator.http import ApiError, bad_request
-from up42_provider.emulator.world import catalog as world
+from up42_provider.emulator import world
 
 if TYPE_CHECKING:
     from up42_provider.emulator.state import EmulatorState
