@@ -36,6 +36,12 @@ def _connection_type() -> dict[str, Any]:
                 "schema": {"type": ["number", "null"], "default": 120, "minimum": 0},
                 "description": "Upper bound of the total time spent retrying one request.",
             },
+            "create_settle_seconds": {
+                "label": "Create settle time (s)",
+                "schema": {"type": ["number", "null"], "minimum": 0},
+                "description": "How long a creation whose answer was lost must stay invisible before it "
+                "is sent again (default: twice the read timeout, at least 30 s).",
+            },
             "verify_ssl": {
                 "label": "Verify TLS certificates",
                 "schema": {"type": ["boolean", "null"], "default": True},

@@ -96,3 +96,56 @@ def test_control_api_reports_fired_faults(fresh_api: RawClient):
     _project(fresh_api)
     info = requests.get(f"{fresh_api.base}/_emulator/info", timeout=5).json()
     assert info["faultsFired"]["error"] == 1
+
+
+def _webhook(name: str) -> dict:
+    return {"name": name, "url": "https://example.invalid/h", "events": ["job.status"], "active": False}
+
+
+def _webhook_names(api: RawClient) -> list[str]:
+    return [w["name"] for w in api.get(f"/workspaces/{api.workspace_id}/webhooks").json()["data"]]
+
+
+def test_late_rule_completes_the_creation_after_the_client_gave_up(fresh_api: RawClient):
+    from tests.hooks.conftest import wait_for
+
+    fresh_api.server.state.faults.configure(late_seconds=1.0)
+    fresh_api.server.state.faults.add_rule("late", count=1, method="POST", path="/webhooks")
+    with pytest.raises(requests.ReadTimeout):
+        fresh_api.post(
+            f"/workspaces/{fresh_api.workspace_id}/webhooks", json=_webhook("late"), timeout=(5, 0.2)
+        )
+    wait_for(lambda: "late" in _webhook_names(fresh_api), timeout=30)
+    wait_for(lambda: fresh_api.server.state.faults.late_in_flight == 0, timeout=30)
+    assert _webhook_names(fresh_api).count("late") == 1
+    assert fresh_api.server.state.faults.fired["late"] == 1
+
+
+def test_late_504_answers_504_and_creates_behind_it(fresh_api: RawClient):
+    from tests.hooks.conftest import wait_for
+
+    fresh_api.server.state.faults.configure(late_seconds=0.5)
+    fresh_api.server.state.faults.add_rule("late_504", count=1, path="/webhooks")
+    r = fresh_api.post(f"/workspaces/{fresh_api.workspace_id}/webhooks", json=_webhook("gw"))
+    assert r.status_code == 504 and r.json()["error"]["code"] == 504
+    wait_for(lambda: "gw" in _webhook_names(fresh_api), timeout=30)
+    assert _webhook_names(fresh_api).count("gw") == 1
+
+
+def test_late_rate_from_the_config_and_never_on_reads(fresh_api: RawClient):
+    fresh_api.server.state.faults.configure(late_504_rate=1.0, late_seconds=0.1)
+    assert _project(fresh_api).status_code == 200  # a GET is never held
+    r = fresh_api.post(f"/workspaces/{fresh_api.workspace_id}/webhooks", json=_webhook("rate"))
+    assert r.status_code == 504
+    assert fresh_api.server.state.faults.fired["late_504"] == 1
+
+
+def test_cli_knobs_of_the_late_faults():
+    from up42_provider.emulator.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(
+        ["--fault-late", "0.5", "--fault-late-504", "0.25", "--late-seconds", "9"]
+    )
+    faults = config_from_args(args).faults
+    assert (faults.late_rate, faults.late_504_rate, faults.late_seconds) == (0.5, 0.25, 9.0)
+    assert FaultConfig().late_rate == FaultConfig().late_504_rate == 0.0  # off by default

@@ -28,7 +28,7 @@ def hook(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 @pytest.fixture
 def fresh_hook(fresh_emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[UP42Hook]:
     """A hook on a private emulator (faults, settings, credits, counting)."""
-    h = make_hook(fresh_emulator, monkeypatch, max_retry_wait=5)
+    h = make_hook(fresh_emulator, monkeypatch, max_retry_wait=5, create_settle_seconds=1)
     yield h
     h.close()
 

@@ -127,6 +127,26 @@ def test_search_paginates_over_next_links(hook: UP42Hook, emulator: EmulatorServ
     assert len(all_pages) == len(everything)  # stops when there is no next link
 
 
+def test_search_without_a_limit_stops_at_the_cap_and_says_so(
+    hook: UP42Hook, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+):
+    body = search_body()
+    del body["limit"]  # nothing says how many: the default cap applies, not "every match"
+    everything = hook.search(body, limit="all", page_size=500)["features"]
+    monkeypatch.setattr(hook, "search_cap", 8)  # the emulator's catalog is smaller than 500 scenes
+    assert len(everything) > 8
+    capfd.readouterr()
+    capped = hook.search(body)["features"]
+    assert [f["properties"]["id"] for f in capped] == [f["properties"]["id"] for f in everything[:8]]
+    assert "stopped at 8 features, the default cap" in capfd.readouterr().out
+    assert len(hook.search(body, limit=len(everything) + 1)["features"]) == len(everything)
+    assert len(list(hook.iter_search(body, limit="all", page_size=7))) == len(everything)
+    assert "default cap" not in capfd.readouterr().out  # an explicit limit is not a cap
+    assert UP42Hook.search_cap == 500
+    with pytest.raises(ValueError, match="positive integer or 'all'"):
+        hook.search(body, limit="everything")
+
+
 def test_search_validates_geometry_before_any_request(hook: UP42Hook, emulator: EmulatorServer):
     hook.get_project()  # token and client ready
     body = search_body()
@@ -139,6 +159,13 @@ def test_search_validates_geometry_before_any_request(hook: UP42Hook, emulator: 
     with pytest.raises(ValueError, match="limit must be a positive integer"):
         hook.search(search_body(), limit=0)
     assert api_calls(emulator, hook) == before
+
+
+def test_search_refuses_tasking_collections(hook: UP42Hook):
+    """Listings include tasking collections; a catalog search over one is refused with the fix."""
+    assert {c["type"] for c in hook.get_collections()} == {"ARCHIVE", "TASKING"}
+    with pytest.raises(ValueError, match=r"\['phr-tasking'\] are TASKING collections"):
+        hook.search(search_body(collections=["phr-tasking"]))
 
 
 def test_search_with_explicit_host(hook: UP42Hook):

@@ -196,3 +196,23 @@ def test_import_does_not_load_heavy_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_create_settle_seconds_from_extra_hook_or_default(emulator: EmulatorServer, monkeypatch):
+    """The wait before re-sending a creation with a lost answer outlasts the read timeout."""
+    from tests.hooks.conftest import make_hook
+    from up42_provider.hooks._connection import settle_seconds_from
+
+    assert settle_seconds_from("c", {}, read_timeout=60) == 120  # twice the read timeout
+    assert settle_seconds_from("c", {}, read_timeout=5) == 30  # never below 30 s
+    assert settle_seconds_from("c", {"create_settle_seconds": "7.5"}, read_timeout=60) == 7.5
+    with pytest.raises(UP42ConnectionConfigError, match="'create_settle_seconds' must be a number"):
+        settle_seconds_from("c", {"create_settle_seconds": "soon"}, read_timeout=60)
+    with pytest.raises(UP42ConnectionConfigError, match="'create_settle_seconds' must be at least 0"):
+        settle_seconds_from("c", {"create_settle_seconds": -1}, read_timeout=60)
+    assert make_hook(emulator, monkeypatch, timeout=[5, 45]).create_settle_seconds == 90
+    assert make_hook(emulator, monkeypatch, create_settle_seconds=12).create_settle_seconds == 12
+    monkeypatch.setenv("AIRFLOW_CONN_UP42_DEFAULT", emulator.airflow_connection(create_settle_seconds=12))
+    assert UP42Hook(create_settle_seconds=3).create_settle_seconds == 3  # the hook argument wins
+    with pytest.raises(ValueError, match="create_settle_seconds must be >= 0"):
+        UP42Hook(create_settle_seconds=-2)

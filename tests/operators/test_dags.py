@@ -91,6 +91,28 @@ def test_lost_order_answer_and_retries_place_one_order(airflow_worker, fresh_up4
     assert result.xcom["order"] == [order["id"]] and order["status"] == "FULFILLED"
 
 
+@pytest.mark.parametrize("fresh_emulator", [{"speed": 20.0}], indirect=True)
+def test_gateway_504_while_up42_goes_on_places_one_order(airflow_worker, fresh_up42: Up42):
+    """A gateway answers 504 and UP42 creates the order 2 s later: the task waits, finds it, uses it."""
+    from tests.airflow_env import connection_env
+
+    from .conftest import wait_for
+
+    faults = fresh_up42.server.state.faults
+    faults.configure(late_seconds=2.0)
+    faults.add_rule("late_504", count=1, method="POST", path=r"/orders$")
+    env = connection_env(fresh_up42.server, max_retry_wait=5, create_settle_seconds=8)
+    result = airflow_worker.run_dag(
+        "ops_order_archive", conf={"aoi": BERLIN, "data_product_id": fresh_up42.archive_product}, env=env
+    )
+    assert result.error is None and result.state == "success", result.log[-4000:]
+    assert faults.fired["late_504"] == 1
+    wait_for(lambda: faults.late_in_flight == 0)
+    (order,) = fresh_up42.orders()
+    assert result.xcom["order"] == [order["id"]]
+    assert "outcome unknown" in result.log and "UP42 had created it" in result.log
+
+
 def test_tasking_order_accepted_and_deferred(airflow_worker, up42: Up42):
     from .test_order import TASKING_PARAMS
 

@@ -99,6 +99,23 @@ def test_bad_input_fails_before_any_request(up42: Up42, kwargs, message):
     assert up42.requests == before
 
 
+def test_limit_all_is_the_explicit_way_to_get_every_match(up42: Up42):
+    body = search(limit="all").search_parameters()
+    assert body["limit"] == 500  # one full page per request
+    every = up42.hook.search(body, limit="all")["features"]
+    assert len(every) > 10
+    result = execute(search(limit="ALL"))
+    assert len(result["features"]) == len(every)
+    default = UP42SearchCatalogOperator(
+        task_id="default",
+        aoi=BERLIN,
+        collections=["phr"],
+        acquisition_start="2022-01-01",
+        acquisition_end="2022-12-31",
+    )
+    assert len(execute(default)["features"]) == 10  # no limit given: the safe default, not everything
+
+
 def test_empty_result(up42: Up42):
     op = search(acquisition_start="1990-01-01", acquisition_end="1990-01-02")
     assert execute(op)["features"] == []

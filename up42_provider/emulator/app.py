@@ -52,6 +52,7 @@ class EmulatorMiddleware:
     def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
         self.app = app
         self.state = state
+        self._late: set[asyncio.Task[None]] = set()  # late creations still running (kept referenced)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,7 +95,71 @@ class EmulatorMiddleware:
         if method == "POST" and CREATING_CALLS.match(path) and faults.draw("lost_response", method, path):
             await self._lose_response(scope, receive, send)
             return
+        if method == "POST" and CREATING_CALLS.match(path):
+            if faults.draw("late", method, path):
+                await self._complete_late(scope, receive, send, answer_504=False)
+                return
+            if faults.draw("late_504", method, path):
+                await self._complete_late(scope, receive, send, answer_504=True)
+                return
         await self.app(scope, receive, send)
+
+    async def _complete_late(self, scope: Scope, receive: Receive, send: Send, *, answer_504: bool) -> None:
+        """A backend that goes on after the client gave up: hold, then create anyway.
+
+        The handler runs in its own task on the already-read body, with a ``receive`` that never
+        reports ``http.disconnect``, so neither a client timeout nor a dropped connection stops it.
+        ``answer_504`` answers 504 at once (a gateway's timeout) while the creation completes
+        ``late_seconds`` later; otherwise the real answer is sent after the hold, if anyone listens.
+        """
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client is gone already; the work is still done
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()  # never a disconnect
+            raise AssertionError("unreachable")
+
+        answer: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            answer.append(message)
+
+        faults = self.state.faults
+
+        async def work() -> None:
+            try:
+                await asyncio.sleep(faults.config.late_seconds)
+                await self.app(scope, replay, keep)
+            except Exception:
+                log.exception("late creation failed")
+            finally:
+                faults.late_in_flight -= 1
+
+        faults.late_in_flight += 1
+
+        task = asyncio.create_task(work())
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
+        if answer_504:
+            exc = ApiError(504, "Gateway timeout", title="Gateway Timeout")
+            await error_response(Request(scope), exc)(scope, receive, send)
+            return
+        await asyncio.shield(task)
+        with contextlib.suppress(Exception):  # the client may have hung up long ago
+            for message in answer:
+                await send(message)
 
     async def _lose_response(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Do the work, then drop the connection before the client can read the answer."""
@@ -128,6 +193,7 @@ async def control_info(request: Request) -> Response:
             "credits": state.credits.balance,
             "requests": state.requests_seen,
             "faultsFired": state.faults.fired,
+            "lateInFlight": state.faults.late_in_flight,
         }
     )
 

@@ -81,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument(
         "--fault-lost-response", type=float, default=0.0, help="rate of creating calls whose response is lost"
     )
+    faults.add_argument(
+        "--fault-late",
+        type=float,
+        default=0.0,
+        help="rate of creating calls held --late-seconds and completed even after the client gave up",
+    )
+    faults.add_argument(
+        "--fault-late-504",
+        type=float,
+        default=0.0,
+        help="rate of creating calls answered 504 at once and completed --late-seconds later",
+    )
+    faults.add_argument("--late-seconds", type=float, default=4.0, help="delay of a late creation")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -109,6 +122,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
             drop_rate=args.fault_drop,
             token_expiry_rate=args.fault_token_expiry,
             lost_response_rate=args.fault_lost_response,
+            late_rate=args.fault_late,
+            late_504_rate=args.fault_late_504,
+            late_seconds=args.late_seconds,
         ),
     )
 

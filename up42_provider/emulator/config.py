@@ -33,6 +33,12 @@ class FaultConfig:
     drop_rate: float = 0.0  # drop the connection in the middle of a download body
     token_expiry_rate: float = 0.0  # treat a valid token as expired (401)
     lost_response_rate: float = 0.0  # creating calls: do the work, then drop the connection
+    # Creating calls whose backend goes on after the client gave up: "late" holds the request
+    # late_seconds and then completes it even if the client has disconnected; "late_504" answers
+    # 504 at once (a gateway timing out) and completes the creation late_seconds later.
+    late_rate: float = 0.0
+    late_504_rate: float = 0.0
+    late_seconds: float = 4.0
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,22 @@ from typing import Literal
 
 from up42_provider.emulator.config import FaultConfig
 
-FaultKind = Literal["error", "rate_limit", "slow", "drop", "token_expiry", "lost_response"]
-KINDS: tuple[FaultKind, ...] = ("error", "rate_limit", "slow", "drop", "token_expiry", "lost_response")
+FaultKind = Literal[
+    "error", "rate_limit", "slow", "drop", "token_expiry", "lost_response", "late", "late_504"
+]
+KINDS: tuple[FaultKind, ...] = (
+    "error",
+    "rate_limit",
+    "slow",
+    "drop",
+    "token_expiry",
+    "lost_response",
+    "late",
+    "late_504",
+)
 
-# Calls that create something (both generations): the only ones the "accepted but response lost"
-# fault applies to.
+# Calls that create something (both generations): the only ones the "lost_response", "late" and
+# "late_504" faults apply to (the work is done although the client never sees the answer).
 CREATING_CALLS = re.compile(
     r"^/(workspaces/[^/]+/orders|workspaces/[^/]+/webhooks|projects/[^/]+/workflows|"
     r"projects/[^/]+/workflows/[^/]+/jobs|v2/orders|v2/processing/processes/[^/]+/execution)/?$"
@@ -31,6 +42,8 @@ _RATE_FIELD = {
     "drop": "drop_rate",
     "token_expiry": "token_expiry_rate",
     "lost_response": "lost_response_rate",
+    "late": "late_rate",
+    "late_504": "late_504_rate",
 }
 
 
@@ -40,6 +53,7 @@ class FaultRule:
     count: int = 1
     method: str | None = None
     path: re.Pattern[str] | None = None
+    skip: int = 0  # let this many matching requests pass first ("the second POST is slow")
 
     def matches(self, kind: str, method: str, path: str) -> bool:
         return (
@@ -55,6 +69,7 @@ class FaultRule:
             "count": self.count,
             "method": self.method,
             "path": self.path.pattern if self.path else None,
+            "skip": self.skip,
         }
 
 
@@ -65,18 +80,30 @@ class FaultInjector:
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
         self.fired: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.late_in_flight = 0  # "late"/"late_504" creations still being worked on
 
     def configure(self, **rates: float) -> None:
         self.config = replace(self.config, **rates)
 
     def add_rule(
-        self, kind: FaultKind, count: int = 1, method: str | None = None, path: str | None = None
+        self,
+        kind: FaultKind,
+        count: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+        skip: int = 0,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(KINDS)}")
         with self._lock:
             self._rules.append(
-                FaultRule(kind, count, method.upper() if method else None, re.compile(path) if path else None)
+                FaultRule(
+                    kind,
+                    count,
+                    method.upper() if method else None,
+                    re.compile(path) if path else None,
+                    int(skip),
+                )
             )
 
     def clear(self) -> None:
@@ -98,6 +125,9 @@ class FaultInjector:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(kind, method, path):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        continue
                     rule.count -= 1
                     self.fired[kind] += 1
                     return True

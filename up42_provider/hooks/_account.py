@@ -18,6 +18,7 @@ from up42_provider.hooks._helpers import (
     WEBHOOK_EVENTS,
     _require_id,
     _take,
+    keep_one,
 )
 from up42_provider.hooks._pagination import spring_pages
 from up42_provider.utils import parameters as P
@@ -206,14 +207,18 @@ class AccountMixin:
 
         known = matches()
         if reuse_existing and known:
-            return known[0]
+            return keep_one(known)[0]
         known_ids = {w.get("id") for w in known}
 
-        def find() -> dict[str, Any] | None:
-            return next((w for w in matches() if w.get("id") not in known_ids), None)
+        def find() -> list[dict[str, Any]]:
+            return [w for w in matches() if w.get("id") not in known_ids]
 
         return self._create_once(
-            f"create webhook {name!r}", lambda: self._call(V1.create_webhook, json=body), find
+            f"create webhook {name!r}",
+            lambda: self._call(V1.create_webhook, json=body),
+            find,
+            fetch=self.get_webhook,
+            discard=self.delete_webhook,
         )
 
     def update_webhook(

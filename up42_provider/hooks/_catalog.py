@@ -6,7 +6,7 @@ import copy
 import itertools
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import UP42Error, UP42NotFoundError
@@ -15,11 +15,14 @@ from up42_provider.hooks._helpers import (
     ORDER_SORT_FIELDS,
     ORDER_TYPES,
     QUOTATION_DECISIONS,
+    SEARCH_ALL,
+    SEARCH_CAP,
     _choices,
     _require_id,
     _sort,
     _strings,
     _take,
+    keep_one,
 )
 from up42_provider.hooks._pagination import next_link, spring_pages
 from up42_provider.utils import parameters as P
@@ -29,10 +32,16 @@ from up42_provider.utils.geometry import to_polygon_geojson
 class CatalogMixin:
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
 
+    search_cap: int = SEARCH_CAP  # features a search without any limit stops at
+
     # ----------------------------------------------------------------------------------- catalog
 
     def get_collections(self, collection_type: str | None = None) -> list[dict[str, Any]]:
-        """E18: collections, optionally only ``ARCHIVE`` (catalog) or ``TASKING`` ones."""
+        """E18: collections, optionally only ``ARCHIVE`` (catalog) or ``TASKING`` ones.
+
+        Without ``collection_type`` both kinds are listed (each entry carries its ``type``): the
+        hook serves catalog and tasking alike, where up42-py's ``Catalog`` shows ARCHIVE only.
+        """
         _choices(collection_type, ORDER_TYPES, "collection_type")
         items = self._call(V1.get_collections) or []
         if collection_type is not None:
@@ -42,6 +51,9 @@ class CatalogMixin:
     def get_data_products(self, collection_type: str | None = None, basic: bool = False) -> Any:
         """E19: integrated data products; ``basic`` gives up42-py's
         ``{title: {"collection", "host", "data_products": {configuration title: id}}}``.
+
+        Without ``collection_type`` archive and tasking products are both listed (unlike up42-py's
+        ``Catalog``); pass ``"ARCHIVE"`` or ``"TASKING"`` for one kind.
         """
         _choices(collection_type, ORDER_TYPES, "collection_type")
         products = [
@@ -83,6 +95,13 @@ class CatalogMixin:
             self._hosts = {
                 c["name"]: c["hostName"] for c in collections_ if c.get("name") and c.get("hostName")
             }
+            self._tasking_collections = {c["name"] for c in collections_ if c.get("type") == "TASKING"}
+        tasking = [n for n in names if n in self._tasking_collections]
+        if tasking:
+            raise ValueError(
+                f"collection(s) {tasking} are TASKING collections (new acquisitions), not catalog archives; "
+                "search ARCHIVE collections (get_collections('ARCHIVE')) or order tasking instead"
+            )
         if any(n not in self._hosts for n in names):  # data products name hosts too (up42-py reads these)
             for p in self._call(V1.get_data_products) or []:
                 collection = p.get("collection") or {}
@@ -105,18 +124,25 @@ class CatalogMixin:
         search_parameters: Mapping[str, Any],
         *,
         host: str | None = None,
-        limit: int | None = None,
+        limit: int | Literal["all"] | None = None,
         page_size: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """E21 (P5): catalog features; the same body is POSTed to each absolute ``next`` link.
 
-        ``limit`` defaults to the body's ``limit`` (up42-py semantics; unbounded without one).
-        Pages hold ``page_size`` features (default: the limit, at most 500 as the service caps).
+        ``limit`` defaults to the body's ``limit`` (up42-py semantics). Without either the search
+        stops at :attr:`search_cap` features (500, where the 2023 SDK stops) and says so in the
+        log, so a forgotten limit never pages through thousands of scenes; ``limit="all"`` asks
+        for every match. Pages hold ``page_size`` features (default: the limit, at most 500).
         """
         body = self._search_body(search_parameters)
         wanted = limit if limit is not None else body.get("limit")
-        if wanted is not None and (isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1):
-            raise ValueError(f"limit must be a positive integer, got {wanted!r}")
+        capped = wanted is None
+        if capped:
+            wanted = self.search_cap
+        elif wanted == SEARCH_ALL:
+            wanted = None
+        elif isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
+            raise ValueError(f"limit must be a positive integer or {SEARCH_ALL!r}, got {wanted!r}")
         if page_size is not None and (
             isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1
         ):
@@ -124,7 +150,23 @@ class CatalogMixin:
         body["limit"] = min(page_size or wanted or P.MAX_SEARCH_PAGE, P.MAX_SEARCH_PAGE)
         host = host or self.get_catalog_host(body.get("collections") or [])
         items = self._search_pages(body, host)
-        return itertools.islice(items, wanted) if wanted is not None else items
+        if wanted is None:
+            return items
+        if not capped:
+            return itertools.islice(items, wanted)
+        return self._capped(items, wanted)
+
+    def _capped(self, items: Iterator[dict[str, Any]], cap: int) -> Iterator[dict[str, Any]]:
+        count = 0
+        for item in itertools.islice(items, cap):
+            count += 1
+            yield item
+        if count >= cap:
+            self.log.warning(
+                "Catalog search stopped at %d features, the default cap (no limit given); there may "
+                "be more: pass limit=<n>, or limit='all' for every match",
+                cap,
+            )
 
     @staticmethod
     def _search_body(search_parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,10 +196,10 @@ class CatalogMixin:
         search_parameters: Mapping[str, Any],
         *,
         host: str | None = None,
-        limit: int | None = None,
+        limit: int | Literal["all"] | None = None,
         page_size: int | None = None,
     ) -> dict[str, Any]:
-        """E21: a FeatureCollection of up to ``limit`` (default: the body's ``limit``) features."""
+        """E21: a FeatureCollection of up to ``limit`` features (see :meth:`iter_search`)."""
         features = list(self.iter_search(search_parameters, host=host, limit=limit, page_size=page_size))
         return {"type": "FeatureCollection", "features": features}
 
@@ -234,8 +276,9 @@ class CatalogMixin:
 
         ``tag`` (generated when not given) is added to the order's ``tags`` as client token: when
         the answer is lost (time-out, broken connection, 5xx) the order is looked up by that tag
-        (E26) and returned if UP42 created it, else the request is sent once more. Pass a tag
-        that is stable across Airflow task retries together with ``reuse_existing=True`` to get
+        (E26) for the hook's settle window and returned if UP42 created it; only then is the
+        request sent once more (see ``UP42Hook._create_once``; duplicates land in ``"duplicates"``).
+        Pass a tag that is stable across Airflow task retries together with ``reuse_existing=True`` to get
         the order a previous try placed instead of a second one.
         """
         body = self._order_body(order_parameters)
@@ -247,8 +290,9 @@ class CatalogMixin:
         else:
             known = self.get_orders(tags=[tag], limit=self.page_size)
             if reuse_existing and known:
-                self.log.info("Order with tag %r exists already: %s", tag, known[0].get("id"))
-                return known[0]
+                first = keep_one(known)[0]
+                self.log.info("Order with tag %r exists already: %s", tag, first.get("id"))
+                return first
             known_ids = {o.get("id") for o in known}
         body = P.with_tag(body, tag)
 
@@ -258,11 +302,14 @@ class CatalogMixin:
                 raise UP42Error(f"Order was not placed: {data}", method="POST", path=V1.create_order.path)
             return self.get_order(data["id"])
 
-        def find() -> dict[str, Any] | None:
+        def find() -> list[dict[str, Any]]:
             orders = self.get_orders(tags=[tag], limit=self.page_size)
-            return next((o for o in orders if o.get("id") not in known_ids), None)
+            return [o for o in orders if o.get("id") not in known_ids]
 
-        return self._create_once(f"place order tagged {tag!r}", create, find)
+        # The 2023 order API has no cancellation: a duplicate order is reported, not cancelled.
+        return self._create_once(
+            f"place order tagged {tag!r}", create, find, fetch=self.get_order, discard=None
+        )
 
     def get_order(self, order_id: str) -> dict[str, Any]:
         """E25: the order (``status``, ``assets``, ...)."""

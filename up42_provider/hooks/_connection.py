@@ -17,7 +17,8 @@ from up42_provider.api.settings import DEFAULT_BASE_URL, ClientSettings
 
 log = logging.getLogger(__name__)
 
-KNOWN_EXTRAS = ("timeout", "max_attempts", "max_retry_wait", "verify_ssl")
+KNOWN_EXTRAS = ("timeout", "max_attempts", "max_retry_wait", "verify_ssl", "create_settle_seconds")
+MIN_CREATE_SETTLE = 30.0  # seconds: the floor of the default settle window
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -173,3 +174,12 @@ def settings_from_connection(
         return ClientSettings(base_url=base_url, project_id=project_id, api_key=api_key, **kwargs)
     except ValueError as exc:  # the settings' own checks, should ours have missed one
         raise UP42ConnectionConfigError(f"UP42 connection {conn_id!r}: {exc}") from None
+
+
+def settle_seconds_from(conn_id: str, extra: Mapping[str, Any] | None, *, read_timeout: float) -> float:
+    """Extra ``create_settle_seconds``, else twice the read timeout (at least 30 s): how long a
+    creation whose answer was lost must stay invisible before the request is sent again."""
+    value = (extra or {}).get("create_settle_seconds")
+    if value in (None, ""):
+        return max(MIN_CREATE_SETTLE, 2 * read_timeout)
+    return _number(conn_id, "create_settle_seconds", value, minimum=0)

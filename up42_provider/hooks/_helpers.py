@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from up42_provider.api.errors import UP42Error, UP42ServerError, UP42TransportError
@@ -20,7 +21,10 @@ BLOCK_TYPES = ("DATA", "PROCESSING")
 WEBHOOK_EVENTS = ("job.status", "order.status")
 PAGE_SIZE = 50  # P3 page size, as up42-py
 CREDITS_PAGE_SIZE = 2000  # P1, the documented maximum
+SEARCH_CAP = 500  # catalog features a search without a limit stops at (the 2023 SDK's maximum)
+SEARCH_ALL = "all"  # the explicit limit of a search that wants every match
 STORAGE_STAC_LIMIT = 10_000  # P6 cap of up42-py
+MAX_LOOKUP_INTERVAL = 15.0  # seconds between two lookups of a creation whose answer was lost
 JOB_LOOKUP_LIMIT = 150  # newest jobs searched for a job of the same name (three E47 pages)
 SETTING_RANGES = {
     "JOB_QUERY_MAX_AOI_SIZE": (1, 1000),
@@ -70,3 +74,21 @@ def _is_ambiguous(exc: UP42Error) -> bool:
     if isinstance(exc, UP42TransportError):
         return bool(getattr(exc, "maybe_sent", True))
     return isinstance(exc, UP42ServerError)
+
+
+def _created_at(obj: Mapping[str, Any]) -> datetime:
+    text = str(obj.get("createdAt") or "")
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return datetime.max.replace(tzinfo=timezone.utc)  # undated ones lose
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def keep_one(matches: Iterable[Mapping[str, Any]]) -> tuple[Any, list[Any]]:
+    """The one object to keep among duplicates, and the others: the oldest ``createdAt`` wins,
+    then the smallest id. Every worker reaches the same answer from the same listing."""
+    ordered = sorted(matches, key=lambda m: (_created_at(m), str(m.get("id") or "")))
+    if not ordered:
+        raise ValueError("keep_one needs at least one object")
+    return ordered[0], ordered[1:]

@@ -17,6 +17,7 @@ from up42_provider.hooks._helpers import (
     _require_id,
     _sort,
     _take,
+    keep_one,
 )
 from up42_provider.hooks._pagination import list_pages
 from up42_provider.utils import parameters as P
@@ -51,19 +52,34 @@ class ProcessingMixin:
 
         known = matches()
         if use_existing and known:
-            self.log.info("Using existing workflow %s (%s)", name, known[0].get("id"))
-            return self.get_workflow(known[0]["id"])
+            first = keep_one(known)[0]
+            self.log.info("Using existing workflow %s (%s)", name, first.get("id"))
+            return self.get_workflow(first["id"])
         known_ids = {w.get("id") for w in known}
 
         def create() -> dict[str, Any]:
             data = self._call(V1.create_workflow, json={"name": name, "description": description}) or {}
-            return self.get_workflow(data["id"])
+            if not data.get("id"):
+                raise UP42Error(
+                    f"Workflow was not created: {data}", method="POST", path=V1.create_workflow.path
+                )
+            try:
+                return self.get_workflow(data["id"])
+            except UP42NotFoundError:  # a concurrent worker converging on an older one removed it
+                return data
 
-        def find() -> dict[str, Any] | None:
-            match = next((w for w in matches() if w.get("id") not in known_ids), None)
-            return self.get_workflow(match["id"]) if match else None
+        def find() -> list[dict[str, Any]]:
+            return [w for w in matches() if w.get("id") not in known_ids]
 
-        return self._create_once(f"create workflow {name!r}", create, find)
+        # converge: workers that share a name and both found none converge on the oldest one.
+        return self._create_once(
+            f"create workflow {name!r}",
+            create,
+            find,
+            fetch=self.get_workflow,
+            discard=self.delete_workflow,
+            converge=use_existing,
+        )
 
     def update_workflow(
         self, workflow_id: str, name: str | None = None, description: str | None = None
@@ -226,8 +242,9 @@ class ProcessingMixin:
 
         known = matches()
         if reuse_existing and known:
-            self.log.info("Job %r exists already: %s", name, known[0].get("id"))
-            return self.get_job(known[0]["id"])
+            newest = known[0]  # E47 newest first: the latest try of this job
+            self.log.info("Job %r exists already: %s", name, newest.get("id"))
+            return self.get_job(newest["id"])
         known_ids = {j.get("id") for j in known}
 
         def create() -> dict[str, Any]:
@@ -236,11 +253,12 @@ class ProcessingMixin:
                 raise UP42Error(f"Job was not created: {data}", method="POST", path=V1.create_job.path)
             return self.get_job(data["id"])
 
-        def find() -> dict[str, Any] | None:
-            match = next((j for j in matches() if j.get("id") not in known_ids), None)
-            return self.get_job(match["id"]) if match else None
+        def find() -> list[dict[str, Any]]:
+            return [j for j in matches() if j.get("id") not in known_ids]
 
-        return self._create_once(f"create job {name!r}", create, find)
+        return self._create_once(
+            f"create job {name!r}", create, find, fetch=self.get_job, discard=self.cancel_job
+        )
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """E48: the job (``status``, ``mode``, ...)."""

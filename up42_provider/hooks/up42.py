@@ -3,8 +3,8 @@
 The transport (auth, retries, decoding, error mapping) lives in ``up42_provider.api``; this hook
 adds what is Airflow- or workflow-specific: reading the Airflow connection (sync and async),
 pagination as generators, client-side filters of up42-py, input validation before any request,
-and idempotent creation (orders, jobs, workflows, webhooks are looked up before being re-sent
-when UP42 may have received a request whose answer was lost).
+and exactly-once creation (orders, jobs, workflows, webhooks whose answer was lost are looked up
+for a settle window before anything is re-sent, and duplicates are resolved by one rule).
 
 Heavy geospatial libraries are only imported inside the methods that need them.
 """
@@ -12,6 +12,7 @@ Heavy geospatial libraries are only imported inside the methods that need them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,15 +24,28 @@ from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import (
     UP42AuthenticationError,
     UP42Error,
+    UP42NotFoundError,
     UP42TransportError,
 )
 from up42_provider.api.settings import ClientSettings
 from up42_provider.hooks._account import AccountMixin
 from up42_provider.hooks._catalog import CatalogMixin
-from up42_provider.hooks._connection import UP42ConnectionConfigError, settings_from_connection
-from up42_provider.hooks._helpers import CREDITS_PAGE_SIZE, PAGE_SIZE, T, _is_ambiguous
+from up42_provider.hooks._connection import (
+    UP42ConnectionConfigError,
+    settings_from_connection,
+    settle_seconds_from,
+)
+from up42_provider.hooks._helpers import (
+    CREDITS_PAGE_SIZE,
+    MAX_LOOKUP_INTERVAL,
+    PAGE_SIZE,
+    _is_ambiguous,
+    keep_one,
+)
 from up42_provider.hooks._processing import ProcessingMixin
 from up42_provider.hooks._storage import StorageMixin
+
+NOT_CANCELLABLE = "cannot be cancelled through the API; cancel it in the UP42 console"
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -42,9 +56,11 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
 
     Connection: host = API base URL (default https://api.up42.com; scheme optional, https
     assumed), login = project id, password = project API key; optional extras ``timeout``
-    (seconds, or [connect, read]), ``max_attempts``, ``max_retry_wait`` (seconds), ``verify_ssl``.
+    (seconds, or [connect, read]), ``max_attempts``, ``max_retry_wait`` (seconds), ``verify_ssl``,
+    ``create_settle_seconds`` (see :attr:`create_settle_seconds`).
 
     :param up42_conn_id: the Airflow connection id.
+    :param create_settle_seconds: overrides the connection's ``create_settle_seconds``.
     """
 
     conn_name_attr = "up42_conn_id"
@@ -55,13 +71,23 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
     page_size: int = PAGE_SIZE  # P3 pages (orders, assets), as up42-py
     credits_page_size: int = CREDITS_PAGE_SIZE  # P1 pages (credit history), the documented maximum
 
-    def __init__(self, up42_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        up42_conn_id: str = default_conn_name,
+        *,
+        create_settle_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.up42_conn_id = up42_conn_id
+        if create_settle_seconds is not None and not create_settle_seconds >= 0:
+            raise ValueError(f"create_settle_seconds must be >= 0 seconds, got {create_settle_seconds!r}")
+        self._create_settle = None if create_settle_seconds is None else float(create_settle_seconds)
         self._settings: ClientSettings | None = None
         self._client: UP42Client | None = None
         self._async_client: tuple[asyncio.AbstractEventLoop, AsyncUP42Client] | None = None
         self._hosts: dict[str, str] | None = None
+        self._tasking_collections: set[str] = set()
         # One token for the hook's sync and async clients (fetched once, refreshed before expiry).
         self._tokens = TokenCache()
 
@@ -170,26 +196,140 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
     def _call(self, endpoint: Any, **kwargs: Any) -> Any:
         return self.get_conn().call(endpoint, **kwargs)
 
+    @property
+    def create_settle_seconds(self) -> float:
+        """How long a lookup must find nothing before a creating call with a lost answer is re-sent.
+
+        The hook argument wins over the connection extra ``create_settle_seconds``; the default,
+        twice the read timeout and at least 30 s, outlasts a backend still working on the request.
+        """
+        if self._create_settle is None:
+            conn = self.get_connection(self.up42_conn_id)
+            self._create_settle = settle_seconds_from(
+                conn.conn_id, conn.extra_dejson, read_timeout=self.settings.timeout[1]
+            )
+        return self._create_settle
+
     def _create_once(
         self,
         what: str,
-        create: Callable[[], T],
-        find: Callable[[], T | None],
-    ) -> T:
-        """Create; if the outcome is unknown, return what UP42 did create, else send once more."""
+        create: Callable[[], dict[str, Any]],
+        find: Callable[[], list[dict[str, Any]]],
+        *,
+        fetch: Callable[[str], dict[str, Any]],
+        discard: Callable[[str], None] | None,
+        converge: bool = False,
+    ) -> dict[str, Any]:
+        """Create exactly once, even when UP42 finishes a request whose answer the client lost.
+
+        ``find`` lists the objects this call may have created (same tag or name, not there
+        before). After an ambiguous outcome nothing is sent again until ``find`` has come back
+        empty for :attr:`create_settle_seconds`; if it finds something, that is used. After a
+        re-send (and always with ``converge``: concurrent workers sharing a name), the objects
+        are listed once more and one is kept by :func:`keep_one`'s rule.
+        """
+        sent = 0
+        while True:
+            sent += 1
+            try:
+                created = create()
+                break
+            except UP42Error as exc:
+                if not _is_ambiguous(exc):
+                    raise
+                self.log.warning(
+                    "%s: outcome unknown (%s); waiting up to %g s for UP42 to show it",
+                    what,
+                    exc,
+                    self.create_settle_seconds,
+                )
+                found = self._await_creation(what, find)
+                if found is None:
+                    raise exc from None
+                if found:
+                    self.log.info("%s: UP42 had created it; using the existing one", what)
+                    return self._keep_one(what, found, fetch, discard)
+                if sent >= 2:
+                    raise
+                self.log.warning(
+                    "%s: not created after %g s; sending the request once more",
+                    what,
+                    self.create_settle_seconds,
+                )
+        if sent == 1 and not converge:
+            return created
         try:
-            return create()
-        except UP42Error as exc:
-            if not _is_ambiguous(exc):
-                raise
-            self.log.warning("%s: outcome unknown (%s); looking up whether UP42 created it", what, exc)
+            matches = find()
+        except UP42Error as lookup_error:  # created for sure: keep it rather than fail the task
+            self.log.warning(
+                "%s: duplicate check failed (%s); keeping %s", what, lookup_error, created.get("id")
+            )
+            return created
+        if created.get("id") not in {m.get("id") for m in matches}:
+            matches.append(created)
+        return self._keep_one(what, matches, fetch, discard)
+
+    def _await_creation(
+        self, what: str, find: Callable[[], list[dict[str, Any]]]
+    ) -> list[dict[str, Any]] | None:
+        """Poll ``find`` with back-off until it finds something or the settle window has passed.
+
+        Returns what was found, ``[]`` when a lookup at the end of the window confirmed absence,
+        or ``None`` when absence could not be confirmed (the lookups failed): never re-send then.
+        """
+        settle = self.create_settle_seconds
+        deadline = time.monotonic() + settle
+        delay = min(1.0, max(settle / 10, 0.05))
+        while True:
+            final = time.monotonic() >= deadline
             try:
                 found = find()
             except UP42Error as lookup_error:
-                self.log.warning("%s: lookup failed too (%s)", what, lookup_error)
-                raise exc from lookup_error
-            if found is not None:
-                self.log.info("%s: UP42 had created it; using the existing one", what)
-                return found
-            self.log.warning("%s: UP42 did not create it; sending the request once more", what)
-            return create()
+                self.log.warning("%s: lookup failed (%s)", what, lookup_error)
+            else:
+                if found or final:
+                    return found
+            if final:
+                return None
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, MAX_LOOKUP_INTERVAL)
+
+    def _keep_one(
+        self,
+        what: str,
+        matches: list[dict[str, Any]],
+        fetch: Callable[[str], dict[str, Any]],
+        discard: Callable[[str], None] | None,
+    ) -> dict[str, Any]:
+        """Keep the :func:`keep_one` winner; cancel or delete the others where UP42 allows it.
+
+        Duplicates are logged as warnings and listed under ``"duplicates"`` in the result.
+        """
+        winner, others = keep_one(matches)
+        report: list[dict[str, Any]] = []
+        for dup in others:
+            entry: dict[str, Any] = {"id": dup.get("id"), "createdAt": dup.get("createdAt"), "removed": False}
+            if discard is not None:
+                try:
+                    discard(str(dup["id"]))
+                    entry["removed"] = True
+                except UP42NotFoundError:
+                    entry["removed"] = True  # another worker removed it already
+                except UP42Error as exc:
+                    entry["error"] = str(exc)
+            report.append(entry)
+        result = fetch(str(winner["id"]))
+        if report:
+            states = [
+                f"{e['id']} ({'removed' if e['removed'] else e.get('error') or NOT_CANCELLABLE})"
+                for e in report
+            ]
+            self.log.warning(
+                "%s: UP42 holds %d duplicate(s) besides %s, kept by the oldest-first rule: %s",
+                what,
+                len(report),
+                winner["id"],
+                "; ".join(states),
+            )
+            result = {**result, "duplicates": report}
+        return result

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from up42_provider.hooks._helpers import SEARCH_ALL
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.operators._aoi import resolve_aoi
 from up42_provider.operators._common import as_list, as_number, as_positive_int
@@ -57,7 +58,8 @@ class UP42SearchCatalogOperator(BaseOperator):
     :param acquisition_start: start of the acquisition window (``YYYY-MM-DD`` or ISO timestamp).
     :param acquisition_end: end of the window; a date-only value includes that whole day.
     :param max_cloud_cover: maximum cloud cover in percent (0-100).
-    :param limit: maximum number of images (default 10; more than 500 are paged).
+    :param limit: maximum number of images (default 10; more than 500 are paged), or ``"all"``
+        for every match (the explicit opt-in: a large AOI or period can match thousands).
     :param sortby: ``acquisitionDate`` (default), ``cloudCoverage``, ``incidenceAngle``, ...
     :param ascending: sort order.
     :param usage_type: ``["DATA"]``, ``["ANALYTICS"]`` or both.
@@ -93,7 +95,7 @@ class UP42SearchCatalogOperator(BaseOperator):
         acquisition_start: Any,
         acquisition_end: Any,
         max_cloud_cover: float | None = None,
-        limit: int = DEFAULT_LIMIT,
+        limit: int | str = DEFAULT_LIMIT,
         sortby: str = "acquisitionDate",
         ascending: bool = True,
         usage_type: Sequence[str] | None = None,
@@ -141,16 +143,21 @@ class UP42SearchCatalogOperator(BaseOperator):
             self.acquisition_start,
             self.acquisition_end,
             usage_type=self.usage_type,
-            limit=as_positive_int(self.limit, "limit", allow_none=False) or DEFAULT_LIMIT,
+            limit=P.MAX_SEARCH_PAGE
+            if self._wants_all()
+            else as_positive_int(self.limit, "limit", allow_none=False) or DEFAULT_LIMIT,
             max_cloudcover=as_number(self.max_cloud_cover, "max_cloud_cover"),
             sortby=self.sortby,
             ascending=self.ascending,
         )
 
+    def _wants_all(self) -> bool:
+        return isinstance(self.limit, str) and self.limit.strip().lower() == SEARCH_ALL
+
     def execute(self, context: Context) -> dict[str, Any]:
         body = self.search_parameters()
         hook = UP42Hook(up42_conn_id=self.up42_conn_id)
-        result = hook.search(body)
+        result = hook.search(body, limit=SEARCH_ALL if self._wants_all() else None)
         features = result.get("features") or []
         ids = image_ids(features)
         if self.plot_coverage_to:
