@@ -15,7 +15,7 @@ import requests
 from tests.conftest import RawClient
 from tests.emulator.test_orders import BERLIN, HAMBURG, archive_body, product_id, scene_ids
 from tests.emulator.test_orders import place as place_2023
-from up42_provider.emulator.world import catalog as world
+from up42_provider.emulator import world
 
 ORDER_KEYS = {
     "id", "displayName", "status", "workspaceId", "accountId", "type", "dataProductId", "tags",

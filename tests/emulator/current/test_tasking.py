@@ -22,8 +22,8 @@ from tests.emulator.current.test_orders import (
     wait_for,
 )
 from tests.emulator.test_orders import product_id, scene_ids
+from up42_provider.emulator import world
 from up42_provider.emulator.orders.models import FEASIBILITY_OPTIONS
-from up42_provider.emulator.world import catalog as world
 
 QUOTATIONS, STUDIES = "/v2/tasking/quotation", "/v2/tasking/feasibility-studies"
 QUOTATION_KEYS = {"id", "createdAt", "updatedAt", "decisionAt", "accountId", "workspaceId", "orderId"}

@@ -434,7 +434,7 @@ class ProcessingStore:
                 return False
             else:
                 at = max(at, job.build.built_at or at)
-                job.collection_id = results.publish(state, job.build, job.id, job.inputs["title"], at)
+                job.collection_id = results.publish(state, job.build, job.id, job.inputs["title"])
                 self._set(job, SUCCESSFUL, at)
         elif job.status == SUCCESSFUL:
             self._set(job, CAPTURED, at)

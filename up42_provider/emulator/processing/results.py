@@ -1,19 +1,17 @@
 """Where processing meets storage: the one place that reads input items and writes result items.
 
-Inputs are storage STAC items named by their ``self`` href; results are a new STAC collection in the
-same storage store (``state.assets``) whose items carry ``up42-system:job_id`` and whose assets are
-GeoTIFF blobs computed from the input's file (``processing.rasters``). Result assets are listed with
-``source`` ``ANALYTICS`` by the 2023 asset listing too: one storage under both generations.
+Inputs are storage STAC items named by their ``self`` href (:meth:`AssetStore.find_item`); their
+raster is the item's GeoTIFF blob (:meth:`AssetStore.raster_key`, inside the ZIP for a 2023
+delivery). Results are computed while the job runs (``processing.rasters``) and then become a new
+STAC collection through :meth:`AssetStore.add_results`, whose items carry ``up42-system:job_id``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import logging
-import re
-import zipfile
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,28 +22,30 @@ import rasterio
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from up42_provider.emulator.clock import iso
+from up42_provider.emulator.geo import parse_datetime
 from up42_provider.emulator.processing import rasters
+from up42_provider.emulator.storage.models import GEOTIFF, ResultFile, ResultItem
 
 if TYPE_CHECKING:
     from up42_provider.emulator.state import EmulatorState
 
 log = logging.getLogger("up42_provider.emulator.processing")
 
-_ITEM_HREF = re.compile(r"/v2/assets/stac/collections/(?P<collection>[^/?#]+)/items/(?P<item>[^/?#]+)/?$")
-GEOTIFF = "image/tiff; application=geotiff"
 # Algorithms whose result has twice the input's resolution.
 _FINER = frozenset({"upsample", "pansharpen"})
+# Input item properties a result item keeps.
+_KEPT = ("gsd", "platform", "proj:epsg", "up42-product:collection_name")
 
 
 @dataclass
 class InputItem:
-    """A storage item given as a processing input, with the GDAL path of its raster."""
+    """A storage item given as a processing input, with the blob key of its GeoTIFF."""
 
     item_id: str
     collection_id: str
     item: dict[str, Any]
-    raster_path: str
+    raster_key: str
+    state: EmulatorState
 
     @property
     def geometry(self) -> BaseGeometry:
@@ -53,43 +53,26 @@ class InputItem:
 
     @property
     def bands(self) -> list[str]:
-        with rasterio.open(self.raster_path) as src:
+        """Band descriptions of the raster (built first when nobody downloaded it yet)."""
+        path = self.state.blobs.ensure_sync(self.raster_key).path
+        with rasterio.open(path) as src:
             return [d or f"band{i}" for i, d in enumerate(src.descriptions, start=1)]
-
-
-def _raster_path(path: Path) -> str | None:
-    """The GeoTIFF of a delivery: the file itself, or the first ``.tif`` inside a ZIP delivery."""
-    if path.suffix.lower() in (".tif", ".tiff"):
-        return str(path)
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            member = next((n for n in archive.namelist() if n.lower().endswith((".tif", ".tiff"))), None)
-        return f"/vsizip/{path}/{member}" if member else None
-    return None
 
 
 def find_item(state: EmulatorState, href: str) -> InputItem | None:
     """The visible storage item at ``href`` (its ``self`` link, absolute or as a path) with a raster."""
-    match = _ITEM_HREF.search(href.split("?", 1)[0])
-    if match is None:
+    record = state.assets.find_item(href)
+    key = state.assets.raster_key(record) if record is not None else None
+    if record is None or key is None:
         return None
-    store = state.assets
-    for record in store.collection_records(match["collection"]):
-        if record.item["id"] == match["item"]:
-            blob = state.blobs.get(record.blob_key)
-            path = _raster_path(blob.path) if blob is not None else None
-            if path is None:
-                return None
-            return InputItem(record.item["id"], record.collection_id, record.item, path)
-    return None
+    return InputItem(record.item["id"], record.collection_id, record.item, key, state)
 
 
 @dataclass
 class ResultBuild:
-    """The result files of one job, computed in a worker thread while the job runs."""
+    """The result file of one job, computed in a worker thread while the job runs."""
 
-    collection_id: str
-    keys: list[str]
+    key: str
     sources: list[InputItem]
     algorithm: str
     ready: bool = False
@@ -105,21 +88,21 @@ def start_build(
     params: Mapping[str, Any],
     pending: set[concurrent.futures.Future[None]],
 ) -> ResultBuild:
-    """Register the job's result GeoTIFF (of the first item; on the second's grid if any) and start it."""
+    """Compute the job's result GeoTIFF (of the first item; on the second's grid if any) in the background."""
     key = f"processing:{job_id}:0"
-    sources = [i.raster_path for i in items]
     settings = {k: v for k, v in params.items() if k in ("greyWeights", "sensitivity")}
-
-    def build_file(path: Path) -> None:
-        rasters.derive(algorithm, path, sources, settings)
-
-    state.blobs.register(key, f"{items[0].item_id}_{algorithm.replace(':', '_')}.tif", GEOTIFF, build_file)
-    build = ResultBuild(state.new_id(), [key], list(items), algorithm)
+    build = ResultBuild(key, list(items), algorithm)
 
     async def run() -> None:
         try:
-            for blob_key in build.keys:
-                await state.blobs.ensure(blob_key)
+            sources = [str((await state.blobs.ensure(i.raster_key)).path) for i in items]
+
+            def build_file(path: Path) -> None:
+                rasters.derive(algorithm, path, sources, settings)
+
+            filename = f"{items[0].item_id}_{algorithm.replace(':', '_')}.tif"
+            state.blobs.register(key, filename, GEOTIFF, build_file)
+            await state.blobs.ensure(key)
         except Exception as exc:  # the job fails with the reason
             log.exception("computing processing result %s failed", key)
             with state.lock:
@@ -138,75 +121,29 @@ def start_build(
     return build
 
 
-def publish(state: EmulatorState, build: ResultBuild, job_id: str, title: str, at: datetime) -> str:
-    """Put the built results into storage as one STAC collection; returns the collection id."""
-    # Imported here: the storage routes module imports the state, which imports this package.
-    from up42_provider.emulator.storage.models import AssetRecord, StacCollection
-
-    store = state.assets
+def publish(state: EmulatorState, build: ResultBuild, job_id: str, title: str) -> str:
+    """Put the built result into storage as one STAC collection; returns the collection id."""
+    blob = state.blobs.get(build.key)
+    assert blob is not None, "publish only a ready build"
     source = build.sources[0]
-    workspace_id = source.item["properties"].get("up42-system:workspace_id") or state.config.workspace_id
-    with state.lock:
-        collection = StacCollection(
-            id=build.collection_id,
-            order_id="",
-            title=title,
-            description=f"Results of processing job {job_id}",
-            created_at=at,
-        )
-        store.collections[collection.id] = collection
-        for key in build.keys:
-            blob = state.blobs.get(key)
-            assert blob is not None
-            asset_id = state.new_id()
-            props = source.item["properties"]
-            gsd = props.get("gsd")
-            if isinstance(gsd, int | float) and build.algorithm in _FINER:
-                gsd = gsd / 2
-            item = {
-                "type": "Feature",
-                "stac_version": "1.0.0",
-                "id": state.new_id(),
-                "collection": collection.id,
-                "stac_extensions": list(source.item.get("stac_extensions") or []),
-                "geometry": json.loads(json.dumps(source.item["geometry"])),
-                "bbox": list(source.item.get("bbox") or source.geometry.bounds),
-                "properties": {
-                    "datetime": props.get("datetime"),
-                    "start_datetime": props.get("start_datetime"),
-                    "end_datetime": props.get("end_datetime"),
-                    "gsd": gsd,
-                    "platform": props.get("platform"),
-                    "proj:epsg": props.get("proj:epsg"),
-                    "up42-system:asset_id": asset_id,
-                    "up42-system:workspace_id": workspace_id,
-                    "up42-system:job_id": job_id,
-                    "up42-system:source": "PROCESSING",
-                    "up42-product:collection_name": props.get("up42-product:collection_name"),
-                    "up42-user:title": None,
-                    "up42-user:tags": [],
-                },
-            }
-            asset = {
-                "id": asset_id,
-                "accountId": state.config.account_id,
-                "workspaceId": workspace_id,
-                "createdAt": iso(at),
-                "updatedAt": iso(at),
-                "name": blob.filename.rsplit(".", 1)[0],
-                "title": title,
-                "tags": [],
-                "size": int(blob.size),
-                "order": {"id": "", "status": None, "hostId": ""},
-                "source": "ANALYTICS",
-                "productId": None,
-                "contentType": GEOTIFF,
-                "producerName": "UP42",
-                "collectionName": props.get("up42-product:collection_name") or "",
-                "geospatialMetadataExtraction": "SUCCESSFUL",
-                "jobId": job_id,
-            }
-            record = AssetRecord(asset, item, collection.id, key, visible=True, ready=True, built_at=at)
-            store.records[asset_id] = record
-            collection.asset_ids.append(asset_id)
+    props = source.item["properties"]
+    kept = {k: props[k] for k in _KEPT if props.get(k) is not None}
+    gsd = kept.get("gsd")
+    if isinstance(gsd, int | float) and build.algorithm in _FINER:
+        kept["gsd"] = gsd / 2
+    when = props.get("datetime") or props.get("start_datetime")
+    workspace_id = props.get("up42-system:workspace_id") or state.config.workspace_id
+    computed = blob.path
+
+    def copy(path: Path) -> None:
+        shutil.copyfile(computed, path)
+
+    item = ResultItem(
+        geometry=source.item["geometry"],
+        datetime=parse_datetime(when) if when else state.clock.now(),
+        files=[ResultFile("data", blob.filename, GEOTIFF, copy, roles=("data",), title=title)],
+        properties=kept,
+        title=blob.filename.rsplit(".", 1)[0],
+    )
+    collection = state.assets.add_results(job_id=job_id, workspace_id=workspace_id, title=title, items=[item])
     return collection.id
