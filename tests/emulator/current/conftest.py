@@ -25,39 +25,15 @@ def password_grant(server: EmulatorServer, password: str | None = None, **extra:
     return requests.post(f"{server.url}{TOKEN_PATH}", data=form, timeout=10)
 
 
-class CurrentClient:
-    """Real HTTP with a token of today's generation (bare JSON, no envelopes)."""
-
-    def __init__(self, server: EmulatorServer) -> None:
-        self.server = server
-        self.base = server.url
-        self.session = requests.Session()
-        self.workspace_id = server.config.workspace_id
-        self.token = self.authenticate()
+class CurrentClient(RawClient):
+    """Real HTTP with a token of today's generation (bare JSON, no envelopes): the password grant."""
 
     def authenticate(self) -> str:
         r = password_grant(self.server)
         r.raise_for_status()
-        token = r.json()["access_token"]
-        self.session.headers["Authorization"] = f"Bearer {token}"
-        return token
-
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        url = path if path.startswith("http") else f"{self.base}{path}"
-        kwargs.setdefault("timeout", 30)
-        return self.session.request(method, url, **kwargs)
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def patch(self, path: str, **kwargs) -> requests.Response:
-        return self.request("PATCH", path, **kwargs)
-
-    def delete(self, path: str, **kwargs) -> requests.Response:
-        return self.request("DELETE", path, **kwargs)
+        self.token: str = r.json()["access_token"]
+        self.session.headers["Authorization"] = f"Bearer {self.token}"
+        return self.token
 
 
 @pytest.fixture
@@ -70,16 +46,16 @@ def fresh_current_api(fresh_emulator: EmulatorServer) -> CurrentClient:
     return CurrentClient(fresh_emulator)
 
 
-def current_client(server: EmulatorServer) -> RawClient:
-    """A raw client for storage/processing tests (still the 2023 token; both generations accept it)."""
-    return RawClient(server)
+def current_client(server: EmulatorServer) -> CurrentClient:
+    """A client signed in as today's users are (e-mail and password)."""
+    return CurrentClient(server)
 
 
 @pytest.fixture
-def v2(emulator: EmulatorServer) -> RawClient:
+def v2(emulator: EmulatorServer) -> CurrentClient:
     return current_client(emulator)
 
 
 @pytest.fixture
-def fresh_v2(fresh_emulator: EmulatorServer) -> RawClient:
+def fresh_v2(fresh_emulator: EmulatorServer) -> CurrentClient:
     return current_client(fresh_emulator)

@@ -280,6 +280,40 @@ def test_archive_life_cycle_on_the_clock_and_the_delivery_in_storage(fresh_v2: R
     assert len(items) == 1 and items[0]["properties"]["up42-system:workspace_id"] == fresh_v2.workspace_id
 
 
+def budget_of(api: RawClient, status: str) -> str:
+    return api.get("/v2/budgets", params={"status": status}).json()["content"][0]["id"]
+
+
+def usage(api: RawClient, budget_id: str) -> int:
+    return api.get(f"/v2/budgets/{budget_id}/usage").json()["consumedCredits"]
+
+
+def test_an_order_booked_on_a_budget_raises_its_usage_and_a_refund_lowers_it(fresh_v2: RawClient):
+    budget = budget_of(fresh_v2, "ACTIVE")
+    (scene,) = scene_ids(fresh_v2, "phr")
+    body = archive_batch(scene, BERLIN, budgetId=budget)
+    price = estimate(fresh_v2, body)["summary"]["totalCredits"]
+    order_id = place_one(fresh_v2, body)
+    assert get(fresh_v2, order_id)["budgetId"] == budget
+    assert usage(fresh_v2, budget) == price > 0
+    assert fresh_v2.post(f"/v2/orders/{order_id}/cancellation").status_code == 200
+    assert usage(fresh_v2, budget) == 0
+
+
+@pytest.mark.parametrize("which", ["INACTIVE", "unknown"])
+def test_placement_on_an_unusable_budget_is_refused_before_any_order(fresh_v2: RawClient, which: str):
+    budget = budget_of(fresh_v2, which) if which == "INACTIVE" else str(uuid.uuid4())
+    (scene,) = scene_ids(fresh_v2, "phr")
+    before = balance(fresh_v2)
+    r = fresh_v2.post(
+        f"/v2/orders?workspaceId={fresh_v2.workspace_id}",
+        json=archive_batch(scene, BERLIN, name="on a bad budget", budgetId=budget),
+    )
+    assert r.status_code == 400 and budget in r.json()["detail"], r.text
+    assert balance(fresh_v2) == before
+    assert walk(fresh_v2, {"displayName": "on a bad budget"})[0] == []
+
+
 # -- cancellation, failure triggers -----------------------------------------------------------------------
 
 
@@ -380,7 +414,9 @@ def test_list_filters_paging_and_links_on_every_page(fresh_v2: RawClient):
 # -- merge-patch ---------------------------------------------------------------------------------------
 
 
-def test_merge_patch_changes_only_what_it_names(v2: RawClient):
+@pytest.mark.parametrize("fresh_emulator", [{"speed": 0.01}], indirect=True)  # stays CREATED
+def test_merge_patch_changes_only_what_it_names(fresh_v2: RawClient):
+    v2 = fresh_v2
     order_id = place_one(v2, tasking_batch(tags=["one"]))
     headers = {"Content-Type": "application/merge-patch+json"}
 

@@ -225,7 +225,8 @@ def test_execution_needs_the_own_workspace(world: World):
 def test_job_walks_every_status_and_captures_its_credits(world: World):
     api = world.api
     before = balance(api)
-    budget = "7b2b9c36-1f0e-4c4e-9d55-2b8a4f1c0b42"
+    budget = api.get("/v2/budgets", params={"status": "ACTIVE"}).json()["content"][0]["id"]
+    used = api.get(f"/v2/budgets/{budget}/usage").json()["consumedCredits"]
     r = execute(api, "upsampling-ns", {"title": "walk", "item": world.href()}, budgetId=budget)
     assert r.status_code == 200, r.text
     created = r.json()
@@ -260,6 +261,17 @@ def test_job_walks_every_status_and_captures_its_credits(world: World):
     assert balance(api) == before - cost["totalCredits"]
     (charge,) = charges_of(api, job_id)
     assert charge["delta"] == -cost["totalCredits"] and charge["details"]["budgetId"] == budget
+    assert api.get(f"/v2/budgets/{budget}/usage").json()["consumedCredits"] == used + cost["totalCredits"]
+
+
+def test_execution_refuses_an_unknown_or_inactive_budget_before_any_job(world: World):
+    api = world.api
+    inactive = api.get("/v2/budgets", params={"status": "INACTIVE"}).json()["content"][0]["id"]
+    before = len(api.get("/v2/processing/jobs", params={"limit": 100}).json()["jobs"])
+    for budget in (inactive, "00000000-0000-4000-8000-000000000000"):
+        r = execute(api, "upsampling-ns", {"title": "t", "item": world.href()}, budgetId=budget)
+        assert r.status_code == 400 and budget in r.json()["detail"], r.text
+    assert len(api.get("/v2/processing/jobs", params={"limit": 100}).json()["jobs"]) == before
 
 
 def test_failure_trigger_fails_then_releases_the_credits(world: World):

@@ -129,6 +129,7 @@ class OrderRecord:
     generation: str = GEN_2023  # the wire it was placed through (decides where its life cycle starts)
     display_name: str = ""
     budget_id: str | None = None
+    charged_budget_id: str | None = None  # the budget the charge was booked on (a refund goes back there)
     acquiring_since: datetime | None = None  # tasking: when the acquisition started (coverage grows)
     upload: str | None = None  # today's tasking: "study" or "quotation" is being uploaded (next_at)
     quotation_factor: float = 1.0  # price factor of the chosen feasibility option
@@ -283,11 +284,16 @@ class OrderStore:
     def _refund(self, record: OrderRecord, when: datetime, reason: str = "Refund for failed order") -> None:
         amount, record.charged = record.charged, 0
         order_id = record.order["id"]
-        self._state.credits.refund(amount, "ORDER", f"{reason} {order_id}", {"id": order_id})
+        details: dict[str, Any] = {"id": order_id}
+        if record.charged_budget_id:
+            details["budgetId"] = record.charged_budget_id
+        self._state.credits.refund(amount, "ORDER", f"{reason} {order_id}", details)
 
     def _charge(self, record: OrderRecord, amount: int) -> None:
-        """The one place an order spends credits (a budget's consumption belongs here too)."""
+        """The one place an order spends credits, booked on its budget (checked first) if it has one."""
         order = record.order
+        if record.budget_id:
+            self._state.budgets.require(record.budget_id, amount)
         self._state.credits.charge(
             amount,
             "ORDER",
@@ -308,6 +314,7 @@ class OrderStore:
             },
         )
         record.charged += amount
+        record.charged_budget_id = record.budget_id
 
     # -- E23 / E24 ---------------------------------------------------------------------------------
     def estimate(self, body: Any) -> int:
@@ -328,7 +335,10 @@ class OrderStore:
         """Today's batch placement: all orders or none (402 before any when credits do not cover all)."""
         self.check_workspace(workspace_id)
         with self._state.lock:
-            self._state.credits.require(sum(r.credits for r in requests if r.facts.type != "TASKING"))
+            total = sum(r.credits for r in requests if r.facts.type != "TASKING")
+            if budget_id:  # before any order exists: a refused budget places nothing
+                self._state.budgets.require(budget_id, total)
+            self._state.credits.require(total)
             return [
                 self._create(workspace_id, r, GEN_CURRENT, display_name=display_name, budget_id=budget_id)
                 for r in requests

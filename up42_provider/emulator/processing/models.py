@@ -409,13 +409,9 @@ class ProcessingStore:
                 self._set(job, VALID, at)
         elif job.status == VALID:
             assert job.cost is not None
-            if job.cost.credits > state.credits.balance:
-                job.errors = [
-                    {
-                        "name": "InsufficientCredits",
-                        "message": f"{job.cost.credits} credits required, {state.credits.balance} available",
-                    }
-                ]
+            refused = self._refusal(job)
+            if refused:
+                job.errors = [refused]
                 self._set(job, REJECTED, at)
             else:
                 self._withhold(job)
@@ -450,6 +446,20 @@ class ProcessingStore:
             await asyncio.wait(pending, timeout=timeout)
 
     # -- credits (the one call site for the balance and budgets) ---------------------------------
+    def _refusal(self, job: ProcessingJob) -> dict[str, str] | None:
+        """Why the balance or the job's budget cannot cover its cost (the job ends ``rejected``), if so."""
+        assert job.cost is not None
+        balance = self._state.credits.balance
+        if job.cost.credits > balance:
+            message = f"{job.cost.credits} credits required, {balance} available"
+            return {"name": "InsufficientCredits", "message": message}
+        if job.budget_id:
+            try:
+                self._state.budgets.require(job.budget_id, job.cost.credits)
+            except ApiError as exc:
+                return {"name": "BudgetExceeded", "message": exc.message}
+        return None
+
     def _withhold(self, job: ProcessingJob) -> None:
         assert job.cost is not None
         details = {"jobId": job.id, "processId": job.process.id, "budgetId": job.budget_id}

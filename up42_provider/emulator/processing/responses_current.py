@@ -126,9 +126,10 @@ async def execute(request: Request) -> Response:
         return _invalid(exc)
     if not isinstance(inputs, dict):
         return _invalid(InvalidInputs(schema_error="data.inputs must be object"))
-    job = state.processing.execute(
-        process, inputs, workspace_id, request.query_params.get("budgetId") or None
-    )
+    budget_id = request.query_params.get("budgetId") or None
+    if budget_id:  # an unknown or inactive budget is bad input, refused before a job exists
+        state.budgets.require(budget_id, 0)
+    job = state.processing.execute(process, inputs, workspace_id, budget_id)
     with state.lock:
         return bare(job.as_json(state, base_url(request)))
 

@@ -165,6 +165,9 @@ class TaskingStore:
                 raise ApiError(405, "Resource (Quotation) is write-protected.")
             if decision == ACCEPTED:
                 state.credits.require(quotation["creditsPrice"])
+                order = state.orders.records.get(quotation["orderId"])
+                if order is not None and order.budget_id:  # the quotation stays open on a refusal
+                    state.budgets.require(order.budget_id, quotation["creditsPrice"])
             now = state.clock.now()
             quotation.update(
                 decision=decision,
