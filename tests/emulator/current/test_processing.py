@@ -148,6 +148,24 @@ def test_process_descriptions_carry_their_eula(world: World):
     assert missing.status_code == 404 and missing.json()["status"] == 404
 
 
+def test_process_eulas_are_glossary_eulas_and_a_revoked_one_ends_jobs_unlicensed(world: World):
+    api = world.api
+    description = api.get(f"{PROCESSES}/true-color-conversion").json()
+    (eula_id,) = next(p for p in description["additionalParameters"]["parameters"] if p["name"] == "eula-id")[
+        "value"
+    ]
+    r = api.get(f"/v2/eulas/{eula_id}")
+    assert r.status_code == 200 and r.json()["id"] == eula_id and r.json()["isAccepted"] is True
+    world.server.state.glossary.accept(eula_id, accepted=False)
+    try:
+        assert api.get(f"/v2/eulas/{eula_id}").json()["isAccepted"] is False
+        started = executed(api, "true-color-conversion", {"title": "t", "item": world.href()})
+        ended = run_until(api, started["jobID"], {"unlicensed"})
+        assert eula_id in ended["results"]["errors"][0]["message"]
+    finally:
+        world.server.state.glossary.accept(eula_id)
+
+
 # -- validation and cost -----------------------------------------------------------------------------
 
 

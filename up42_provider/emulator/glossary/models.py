@@ -4,9 +4,10 @@ A v2 data product is the 2023 data product: the same id, so an order placed with
 generation's glossary is the same kind of order. Products the 2023 API marks as not integrated
 are listed without ``id`` (the 4.x SDK cannot order a product without one).
 
-EULAs: one per producer (what ``dataProducts[].eulaId`` points to) plus the processing EULA
-(:data:`PROCESSING_EULA`), all accepted for the emulator's account. ``GlossaryStore.accept``
-(``accepted=False``) lets tests and other domains model an EULA that is not accepted.
+EULAs: one per producer (what ``dataProducts[].eulaId`` points to), the processing EULA
+(:data:`PROCESSING_EULA`) and one per process (its ``eula-id``), all accepted for the emulator's
+account. ``GlossaryStore.accept`` (``accepted=False``) lets tests and other domains model an EULA
+that is not accepted (a process whose EULA is not accepted ends its jobs ``unlicensed``).
 """
 
 from __future__ import annotations
@@ -125,6 +126,13 @@ class GlossaryStore:
             (PROCESSING_EULA, "UP42 processing terms"),
         ):
             self.eulas[eula_id(name)] = Eula(id=eula_id(name), name=name, title=title, accepted=True)
+        # Each process names its own EULA (``eula-id`` of its description); the SDK reads it here.
+        from up42_provider.emulator.processing.models import PROCESSES  # processing imports storage
+
+        for process in PROCESSES.values():
+            self.eulas[process.eula_id] = Eula(
+                id=process.eula_id, name=process.id, title=f"{process.title} EULA", accepted=True
+            )
 
     def eula(self, eula: str) -> Eula:
         found = self.eulas.get(str(eula))

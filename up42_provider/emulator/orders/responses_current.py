@@ -41,6 +41,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from up42_provider.emulator import world
 from up42_provider.emulator.http import (
     ApiError,
     bad_request,
@@ -61,7 +62,6 @@ from up42_provider.emulator.orders.models import (
     OrderRequest,
     product_facts,
 )
-from up42_provider.emulator import world
 
 STATUSES = (
     "CREATED",

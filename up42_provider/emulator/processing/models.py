@@ -35,13 +35,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import math
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from up42_provider.emulator.clock import iso
 from up42_provider.emulator.geo import area_km2
+from up42_provider.emulator.glossary.models import eula_id
 from up42_provider.emulator.http import ApiError
 from up42_provider.emulator.processing import results
 
@@ -61,7 +61,6 @@ RUN_SECONDS = 10.0
 FAIL_AT = 0.6
 MAX_TITLE = 100
 
-_NS = uuid.UUID("3f0e5b8c-2a71-4c9d-8e60-6b1d0c7a4242")
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,8 @@ class Process:
 
     @property
     def eula_id(self) -> str:
-        return str(uuid.uuid5(_NS, f"eula:{self.id}"))
+        """Its EULA in the glossary (``/v2/eulas/{id}``), where acceptance is recorded."""
+        return eula_id(f"process:{self.id}")
 
     def description(self) -> dict[str, Any]:
         """The OGC-API-Processes description; the SDK reads only the ``eula-id`` parameter."""
@@ -110,10 +110,6 @@ class Process:
             },
             "links": [],
         }
-
-    def eula(self) -> dict[str, Any]:
-        """The ``/v2/eulas/{id}`` answer for this process's EULA (accepted for the emulator's account)."""
-        return {"id": self.eula_id, "isAccepted": True, "productId": self.id, "title": f"{self.title} EULA"}
 
 
 INPUT_ITEMS = {
@@ -155,11 +151,6 @@ def find_process(process_id: str) -> Process:
     if process is None:
         raise ApiError(404, f"Process {process_id} not found", title=f"Process {process_id} does not exist.")
     return process
-
-
-def find_eula(eula_id: str) -> dict[str, Any] | None:
-    """A process EULA by id (for the ``/v2/eulas/{id}`` handler of the glossary)."""
-    return next((p.eula() for p in PROCESSES.values() if p.eula_id == eula_id), None)
 
 
 # -- inputs ------------------------------------------------------------------------------------------
@@ -393,8 +384,12 @@ class ProcessingStore:
         """Apply the transition due at ``at``; False when it has to wait (results still computing)."""
         state = self._state
         if job.status == CREATED:
-            self._set(job, UNLICENSED if job.unlicensed else LICENSED, at)
-            if job.unlicensed:
+            unlicensed = job.unlicensed or not state.glossary.eula(job.process.eula_id).accepted
+            self._set(job, UNLICENSED if unlicensed else LICENSED, at)
+            if unlicensed and not job.unlicensed:
+                message = f"EULA {job.process.eula_id} of the process {job.process.id} not accepted"
+                job.errors = [{"name": "EulaNotAccepted", "message": message}]
+            elif job.unlicensed:
                 message = f"EULA for the process {job.process.id} not accepted"
                 message += f" (job title contains '{TRIGGER_UNLICENSED}')"
                 job.errors = [{"name": "EulaNotAccepted", "message": message}]

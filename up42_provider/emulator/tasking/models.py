@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from up42_provider.emulator import world
 from up42_provider.emulator.clock import iso
 from up42_provider.emulator.http import ApiError, bad_request
-from up42_provider.emulator import world
 
 if TYPE_CHECKING:
     from up42_provider.emulator.state import EmulatorState
