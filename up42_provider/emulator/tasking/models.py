@@ -34,9 +34,7 @@ if TYPE_CHECKING:
 
 FEASIBILITY_STUDY_REQUIRED = "FEASIBILITY_STUDY_REQUIRED"
 FEASIBILITY_STUDY_MAY_BE_REQUIRED = "FEASIBILITY_STUDY_MAY_BE_REQUIRED"
-# Which tasking collections need a study by hand: always, or above FEASIBILITY_AREA_KM2 (or when
-# tagged ``emulator:feasibility``). The glossary advertises the same value in ``integrations``.
-_FEASIBILITY = {"phr-tasking": FEASIBILITY_STUDY_MAY_BE_REQUIRED, "spot-tasking": FEASIBILITY_STUDY_REQUIRED}
+
 
 NOT_DECIDED, ACCEPTED, REJECTED = "NOT_DECIDED", "ACCEPTED", "REJECTED"
 QUOTATION_DECISIONS = (NOT_DECIDED, ACCEPTED, REJECTED)
@@ -46,8 +44,14 @@ DEFAULT_SIZE, MAX_SIZE = 10, 2000
 
 
 def feasibility_integration(collection: str) -> str | None:
-    """The feasibility integration of a collection (``None`` for archive collections)."""
-    return _FEASIBILITY.get(collection)
+    """The feasibility integration the glossary lists for a collection (``None`` when it has none).
+
+    ``FEASIBILITY_STUDY_REQUIRED``: every order gets a study by hand; ``..._MAY_BE_REQUIRED``: only
+    above ``FEASIBILITY_AREA_KM2`` or when tagged ``emulator:feasibility``.
+    """
+    spec = world.SPECS.get(collection)
+    found = [i for i in spec.integrations if i.startswith("FEASIBILITY_STUDY_")] if spec else []
+    return found[0] if found else None
 
 
 def coverage(target: BaseGeometry, covered: BaseGeometry) -> dict[str, Any]:
