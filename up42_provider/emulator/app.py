@@ -25,10 +25,9 @@ from up42_provider.emulator.state import EmulatorState
 
 log = logging.getLogger("up42_provider.emulator")
 
-# Domain modules: either a legacy module with ``install(state) -> list[BaseRoute]`` (order matters: a
-# module may use the stores of the modules installed before it), or a domain package laid out as
-# ``models`` / ``responses`` / ``responses_current`` / ``urls``, whose ``urls`` module holds
-# ``ROUTES_2023`` and ``ROUTES_CURRENT`` (its store is built by ``EmulatorState`` itself).
+# Domain packages, laid out as ``models`` / ``responses`` / ``responses_current`` / ``urls``; each
+# ``urls`` module holds ``ROUTES_2023`` and ``ROUTES_CURRENT`` (its store is built by ``EmulatorState``
+# itself, so the order here matters only where two domains route the same path).
 DOMAIN_MODULES = (
     "up42_provider.emulator.storage",  # assets, blobs, signed URLs, STAC storage of both generations
     "up42_provider.emulator.account",  # both generations' sign-in, project, credits, budgets
@@ -255,12 +254,8 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
 
     routes: list[BaseRoute] = [*CONTROL_ROUTES]
     for name in DOMAIN_MODULES:
-        module = importlib.import_module(name)
-        if hasattr(module, "install"):
-            routes.extend(module.install(state))
-        else:
-            urls = importlib.import_module(f"{name}.urls")
-            routes.extend([*getattr(urls, "ROUTES_2023", []), *getattr(urls, "ROUTES_CURRENT", [])])
+        urls = importlib.import_module(f"{name}.urls")
+        routes.extend([*getattr(urls, "ROUTES_2023", []), *getattr(urls, "ROUTES_CURRENT", [])])
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
