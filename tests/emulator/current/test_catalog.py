@@ -47,6 +47,8 @@ def test_host_search_without_limit_pages_by_next_links(current_api: CurrentClien
         "/catalog/hosts/earthsearch/stac/search", json={**body, "limit": 500}
     ).json()["features"]
     assert ids == [f["properties"]["id"] for f in everything]
+    # Today's 4.x ``Scene`` reads ``properties.datetime``: the acquisition time.
+    assert all(f["properties"]["datetime"] == f["properties"]["acquisitionDate"] for f in everything)
 
 
 def test_invalid_host_search_is_422_in_the_envelope_for_today(current_api: CurrentClient, api: RawClient):

@@ -278,6 +278,9 @@ def test_archive_life_cycle_on_the_clock_and_the_delivery_in_storage(fresh_v2: R
     search = {"filter": {"op": "=", "args": [{"property": "asset_id"}, asset_id]}, "filter-lang": "cql2-json"}
     items = fresh_v2.post("/v2/assets/stac/search", json=search).json()["features"]
     assert len(items) == 1 and items[0]["properties"]["up42-system:workspace_id"] == fresh_v2.workspace_id
+    # Today's delivery: the item's asset is the GeoTIFF itself, and it names its order.
+    assert items[0]["properties"]["up42-order:id"] == order_id
+    assert items[0]["assets"]["image"]["type"] == "image/tiff; application=geotiff"
 
 
 def budget_of(api: RawClient, status: str) -> str:

@@ -3,7 +3,8 @@
 A caller with a 2023 token gets the 2023 behaviour (an invalid search is a 400, a missing quicklook
 an empty 404 that the 0.30.1 SDK skips). A caller with today's token gets what the 4.x SDK reads:
 an invalid search is a **422** in the v1 envelope, a missing quicklook a JSON 404. ``limit`` is
-optional in both (the 4.x SDK never sends it; pages then hold ``DEFAULT_LIMIT`` features).
+optional in both (the 4.x SDK never sends it; pages then hold ``DEFAULT_LIMIT`` features). Today's
+callers also get ``properties.datetime`` (the acquisition time), which the 4.x ``Scene`` reads.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ async def search(request: Request) -> Response:
         raise
     page = scenes[offset : offset + page_size]
     features = await run_in_threadpool(lambda: [s.feature() for s in page])
+    if current:  # today's items are STAC items: the acquisition time is their ``datetime`` too
+        for feature in features:
+            feature["properties"].setdefault("datetime", feature["properties"].get("acquisitionDate"))
     self_href = f"{base_url(request)}/catalog/hosts/{host}/stac/search"
     links = [{"rel": "self", "href": self_href}]
     if offset + page_size < len(scenes):

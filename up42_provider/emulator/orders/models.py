@@ -619,6 +619,8 @@ class OrderStore:
             title=record.params.get("displayName")
             if isinstance(record.params.get("displayName"), str)
             else None,
+            # Today's deliveries are files (the item's asset the GeoTIFF); 2023's one ZIP archive.
+            layout="files" if record.generation == GEN_CURRENT else "archive",
         )
         record.asset_id = asset["id"]
 

@@ -62,7 +62,6 @@ FAIL_AT = 0.6
 MAX_TITLE = 100
 
 
-
 @dataclass(frozen=True)
 class Process:
     """One process: its inputs form (``kind``), price per km² of input and result algorithm."""
