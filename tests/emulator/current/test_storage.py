@@ -45,7 +45,8 @@ from up42_provider.emulator.storage.models import GEOTIFF, ResultFile, ResultIte
 
 STAC = "/v2/assets/stac"
 SEARCH = f"{STAC}/search"
-PROBLEM_404 = {"status": 404, "title": "Resource does not exist.", "detail": {}}
+# Today's callers get a problem whose ``detail`` names the problem (2023 callers: ``{}``).
+PROBLEM_404 = {"status": 404, "title": "Resource does not exist.", "detail": "Resource does not exist."}
 
 
 @dataclass
