@@ -33,13 +33,16 @@ def _in_order(observed: list[str], life: list[str]) -> bool:
     return len(positions) == len(observed) and positions == sorted(positions)
 
 
-def _assert_geotiff(download: dict, server) -> None:
-    """A real GeoTIFF, byte for byte what the emulator serves for that asset."""
+def _assert_geotiff(download: dict, server, *, still_served: bool = True) -> None:
+    """A real GeoTIFF, byte for byte what the emulator serves for that asset (``still_served``)."""
     path = Path(download["path"])
     assert download["magic"] in TIFF_MAGIC, download
     assert path.suffix == ".tif" and not path.stem.endswith(".tif"), path.name
     with rasterio.open(path) as raster:
         assert raster.crs is not None and raster.count >= 1 and raster.width > 1
+    assert download["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    if not still_served:
+        return
     token = password_token(server)
     signed = requests.post(
         f"{download['href']}/download-url", headers={"Authorization": f"Bearer {token}"}, timeout=30
@@ -90,7 +93,10 @@ def test_glossary_lists_collections_by_type_and_sort_with_order_schemas(run_flow
     assert result["by_name_desc"] == sorted(names, reverse=True)
     for collection in collections:
         assert collection["providers"] and collection["data_products"], collection
-        assert all(p["id"] for p in collection["data_products"]), collection  # all orderable
+    # A data product's ``id`` is optional (API and SDK): without one it cannot be ordered. Ids are global.
+    ids = [p["id"] for c in collections for p in c["data_products"] if p["id"]]
+    assert ids and len(ids) == len(set(ids))
+    for collection in collections:
         if "SEARCH_AVAILABLE" in collection["integrations"]:  # searched through its host
             assert any("HOST" in p["roles"] for p in collection["providers"]), collection
     assert "id" in result["schema"]["properties"]  # the archive product's order schema names the scene id
@@ -347,7 +353,8 @@ def test_job_results_collection_is_read_and_downloaded(processing, require_curre
     assert result["collection"]["id"] == job["collection_url"].rstrip("/").split("/")[-1]
     assert result["results"] and all(i["job_id"] == job["id"] for i in result["results"])
     assert all(i["collection_id"] == result["collection"]["id"] for i in result["results"])
-    _assert_geotiff(result["download"], require_current)
+    # The flow ends by deleting this results collection (test_bulk_deletion...), so it is no longer served.
+    _assert_geotiff(result["download"], require_current, still_served=False)
 
 
 def test_jobs_are_listed_with_filters_and_pages(processing):
