@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import RawClient
+from up42_provider.emulator.account.models import seed_history
 from up42_provider.emulator.clock import iso, parse_iso
 from up42_provider.emulator.config import EmulatorConfig
-from up42_provider.emulator.routes.account import seed_history
 from up42_provider.emulator.state import EmulatorState
 
 SETTING_NAMES = {"JOB_QUERY_MAX_AOI_SIZE", "MAX_CONCURRENT_JOBS", "JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE"}

@@ -9,7 +9,7 @@ import requests
 from shapely.geometry import shape
 
 from tests.conftest import RawClient
-from up42_provider.emulator.world.blocks import (
+from up42_provider.emulator.blocks.models import (
     BLOCKS,
     block_consumption,
     block_credits,

@@ -15,10 +15,10 @@ from PIL import Image
 from shapely.geometry import Point, box, shape
 
 from tests.conftest import RawClient
+from up42_provider.emulator import world
 from up42_provider.emulator.config import EmulatorConfig
 from up42_provider.emulator.server import EmulatorServer
-from up42_provider.emulator.world import catalog as world
-from up42_provider.emulator.world.catalog import (
+from up42_provider.emulator.world import (
     DATA_PRODUCTS,
     Catalog,
     estimate_order_credits,

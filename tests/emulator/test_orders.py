@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import RawClient
-from up42_provider.emulator.world import catalog as world
+from up42_provider.emulator import world
 
 BERLIN = {
     "type": "Polygon",

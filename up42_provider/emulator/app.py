@@ -19,27 +19,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from up42_provider.emulator import auth
 from up42_provider.emulator.config import EmulatorConfig
-from up42_provider.emulator.faults import CREATING_CALLS, FaultInjector
-from up42_provider.emulator.http import ApiError, error_response, route
+from up42_provider.emulator.faults import CREATING_CALLS
+from up42_provider.emulator.http import ApiError, emulator_state, error_response, route
 from up42_provider.emulator.state import EmulatorState
 
 log = logging.getLogger("up42_provider.emulator")
 
-# Domain modules: either a legacy module with ``install(state) -> list[BaseRoute]`` (order matters: a
-# module may use the stores of the modules installed before it), or a domain package laid out as
-# ``models`` / ``responses`` / ``responses_current`` / ``urls``, whose ``urls`` module holds
-# ``ROUTES_2023`` and ``ROUTES_CURRENT`` (its store is built by ``EmulatorState`` itself).
+# Domain packages, laid out as ``models`` / ``responses`` / ``responses_current`` / ``urls``; each
+# ``urls`` module holds ``ROUTES_2023`` and ``ROUTES_CURRENT`` (its store is built by ``EmulatorState``
+# itself, so the order here matters only where two domains route the same path).
 DOMAIN_MODULES = (
-    "up42_provider.emulator.routes.storage",  # signed URLs and the blob store (X1)
-    "up42_provider.emulator.routes.account",  # E02-E04, E09-E10
-    "up42_provider.emulator.routes.webhooks",  # E11-E17 and event delivery
-    "up42_provider.emulator.routes.blocks",  # E05-E08, coverage files (X2)
-    "up42_provider.emulator.routes.catalog",  # E18-E22
-    "up42_provider.emulator.routes.assets",  # E31-E36 and the storage STAC API
-    "up42_provider.emulator.routes.orders",  # E23-E26
-    "up42_provider.emulator.routes.tasking",  # E27-E30
-    "up42_provider.emulator.routes.workflows",  # E37-E45
-    "up42_provider.emulator.routes.jobs",  # E46-E58
+    "up42_provider.emulator.storage",  # assets, blobs, signed URLs, STAC storage of both generations
+    "up42_provider.emulator.account",  # both generations' sign-in, project, credits, budgets
+    "up42_provider.emulator.webhooks",  # webhook definitions and event delivery
+    "up42_provider.emulator.blocks",  # block marketplace and coverage files (2023)
+    "up42_provider.emulator.glossary",  # collections, data products, order schemas, EULAs
+    "up42_provider.emulator.catalog",  # host search, quicklooks, today's STAC catalog
+    "up42_provider.emulator.orders",  # orders of both generations
+    "up42_provider.emulator.tasking",  # quotations, feasibility studies, order coverage
+    "up42_provider.emulator.workflows",  # workflows, task chains, job estimate (2023)
+    "up42_provider.emulator.jobs",  # jobs and job tasks (2023)
+    "up42_provider.emulator.processing",  # processes and processing jobs (today)
 )
 
 TICK_SECONDS = 0.2
@@ -65,6 +65,7 @@ class EmulatorMiddleware:
             await self.app(scope, receive, send)
             return
         state.advance()
+        auth.note_generation(state, request)
         faults = state.faults
         if not path.startswith("/storage/"):
             if faults.draw("slow", method, path):
@@ -176,61 +177,67 @@ class EmulatorMiddleware:
         # Returning without completing the response makes the server close the connection.
 
 
-def _admin_routes(state: EmulatorState) -> list[BaseRoute]:
-    """The emulator's own control API under /_emulator (not part of UP42's API)."""
+# -- the emulator's own control API under /_emulator (not part of UP42's API) ---------------------
+async def control_info(request: Request) -> Response:
+    state = emulator_state(request)
+    cfg = state.config
+    return JSONResponse(
+        {
+            "projectId": cfg.project_id,
+            "workspaceId": cfg.workspace_id,
+            "accountUsername": cfg.account_username,
+            "seed": cfg.seed,
+            "speed": cfg.speed,
+            "now": state.clock.now().isoformat(),
+            "credits": state.credits.balance,
+            "requests": state.requests_seen,
+            "faultsFired": state.faults.fired,
+            "lateInFlight": state.faults.late_in_flight,
+        }
+    )
 
-    async def info(request: Request) -> Response:
-        cfg = state.config
-        return JSONResponse(
-            {
-                "projectId": cfg.project_id,
-                "workspaceId": cfg.workspace_id,
-                "seed": cfg.seed,
-                "speed": cfg.speed,
-                "now": state.clock.now().isoformat(),
-                "credits": state.credits.balance,
-                "requests": state.requests_seen,
-                "faultsFired": state.faults.fired,
-                "lateInFlight": state.faults.late_in_flight,
-            }
-        )
 
-    async def faults(request: Request) -> Response:
-        if request.method == "POST":
-            body = json.loads(await request.body() or b"{}")
-            if body.get("clear"):
-                state.faults.clear()
-            rates = body.get("rates") or {}
-            try:
-                state.faults.configure(**{k: float(v) for k, v in rates.items()})
-                for rule in body.get("rules") or []:
-                    state.faults.add_rule(**rule)
-            except (TypeError, ValueError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(
-            {
-                "rates": state.faults.config.__dict__,
-                "rules": state.faults.rules(),
-                "fired": state.faults.fired,
-            }
-        )
-
-    async def clock(request: Request) -> Response:
+async def control_faults(request: Request) -> Response:
+    state = emulator_state(request)
+    if request.method == "POST":
         body = json.loads(await request.body() or b"{}")
-        now = state.clock.advance(float(body.get("advance", 0)))
-        state.advance()
-        return JSONResponse({"now": now.isoformat()})
+        if body.get("clear"):
+            state.faults.clear()
+        rates = body.get("rates") or {}
+        try:
+            state.faults.configure(**{k: float(v) for k, v in rates.items()})
+            for rule in body.get("rules") or []:
+                state.faults.add_rule(**rule)
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse(
+        {
+            "rates": state.faults.config.__dict__,
+            "rules": state.faults.rules(),
+            "fired": state.faults.fired,
+        }
+    )
 
-    async def expire_tokens(request: Request) -> Response:
-        state.tokens.revoke_all_before()
-        return JSONResponse({"expired": True})
 
-    return [
-        *route("/_emulator/info", info, ["GET"]),
-        *route("/_emulator/faults", faults, ["GET", "POST"]),
-        *route("/_emulator/clock", clock, ["POST"]),
-        *route("/_emulator/expire-tokens", expire_tokens, ["POST"]),
-    ]
+async def control_clock(request: Request) -> Response:
+    state = emulator_state(request)
+    body = json.loads(await request.body() or b"{}")
+    now = state.clock.advance(float(body.get("advance", 0)))
+    state.advance()
+    return JSONResponse({"now": now.isoformat()})
+
+
+async def control_expire_tokens(request: Request) -> Response:
+    emulator_state(request).tokens.revoke_all_before()
+    return JSONResponse({"expired": True})
+
+
+CONTROL_ROUTES = [
+    *route("/_emulator/info", control_info, ["GET"]),
+    *route("/_emulator/faults", control_faults, ["GET", "POST"]),
+    *route("/_emulator/clock", control_clock, ["POST"]),
+    *route("/_emulator/expire-tokens", control_expire_tokens, ["POST"]),
+]
 
 
 def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
@@ -244,16 +251,11 @@ def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
         data_dir = Path(config.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
     state = EmulatorState(config, data_dir)
-    state.faults = FaultInjector(config.faults, config.seed)
 
-    routes: list[BaseRoute] = [*auth.install(state), *_admin_routes(state)]
+    routes: list[BaseRoute] = [*CONTROL_ROUTES]
     for name in DOMAIN_MODULES:
-        module = importlib.import_module(name)
-        if hasattr(module, "install"):
-            routes.extend(module.install(state))
-        else:
-            urls = importlib.import_module(f"{name}.urls")
-            routes.extend([*getattr(urls, "ROUTES_2023", []), *getattr(urls, "ROUTES_CURRENT", [])])
+        urls = importlib.import_module(f"{name}.urls")
+        routes.extend([*getattr(urls, "ROUTES_2023", []), *getattr(urls, "ROUTES_CURRENT", [])])
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)

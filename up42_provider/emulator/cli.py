@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import socket
@@ -13,6 +14,8 @@ import uvicorn
 
 from up42_provider.emulator.app import create_app
 from up42_provider.emulator.config import (
+    DEFAULT_ACCOUNT_PASSWORD,
+    DEFAULT_ACCOUNT_USERNAME,
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_PROJECT_API_KEY,
@@ -30,8 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default=DEFAULT_HOST, help="interface to listen on")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on (0: any free port)")
-    p.add_argument("--project-id", default=DEFAULT_PROJECT_ID, help="project id clients authenticate with")
-    p.add_argument("--project-api-key", default=DEFAULT_PROJECT_API_KEY, help="project API key")
+    p.add_argument(
+        "--project-id", default=DEFAULT_PROJECT_ID, help="project id 2023 clients authenticate with"
+    )
+    p.add_argument(
+        "--project-api-key", default=DEFAULT_PROJECT_API_KEY, help="project API key (2023 generation)"
+    )
+    p.add_argument(
+        "--account-username",
+        default=DEFAULT_ACCOUNT_USERNAME,
+        help="account e-mail today's generation signs in with (OAuth password grant)",
+    )
+    p.add_argument(
+        "--account-password", default=DEFAULT_ACCOUNT_PASSWORD, help="account password (today's generation)"
+    )
     p.add_argument(
         "--speed", type=float, default=1.0, help="time factor: 10 makes every simulated duration 10x shorter"
     )
@@ -87,6 +102,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     return EmulatorConfig(
         project_id=args.project_id,
         project_api_key=args.project_api_key,
+        account_username=args.account_username,
+        account_password=args.account_password,
         seed=args.seed,
         speed=args.speed,
         token_lifetime=args.token_lifetime,
@@ -110,6 +127,25 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
             late_seconds=args.late_seconds,
         ),
     )
+
+
+def announcement(config: EmulatorConfig, base: str) -> list[str]:
+    """The start-up text: both generations' credentials and a ready Airflow connection for each."""
+    lines = [
+        f"UP42 emulator listening on {base}",
+        f"  workspace id:    {config.workspace_id}",
+        f"  speed: x{config.speed:g}  seed: {config.seed}  token lifetime: {config.token_lifetime} s",
+        "  2023 generation (project id + API key, POST /oauth/token):",
+        f"    project id:      {config.project_id}",
+        f"    project API key: {config.project_api_key}",
+        f"    AIRFLOW_CONN_UP42_DEFAULT='{json.dumps(config.airflow_connection(base, '2023'))}'",
+        "  today's generation (account e-mail + password, OAuth password grant at",
+        f"  {base}/realms/public/protocol/openid-connect/token):",
+        f"    username:        {config.account_username}",
+        f"    password:        {config.account_password}",
+        f"    AIRFLOW_CONN_UP42_DEFAULT='{json.dumps(config.airflow_connection(base, 'current'))}'",
+    ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,20 +176,8 @@ def main(argv: list[str] | None = None) -> int:
 
     async def announce() -> None:
         # Printed when the app is ready; the socket already listens, so a script can wait for it.
-        print(f"UP42 emulator listening on {base}", flush=True)
-        print(f"  project id:      {config.project_id}", flush=True)
-        print(f"  project API key: {config.project_api_key}", flush=True)
-        print(f"  workspace id:    {config.workspace_id}", flush=True)
-        print(
-            f"  speed: x{config.speed:g}  seed: {config.seed}  token lifetime: {config.token_lifetime} s",
-            flush=True,
-        )
-        print(
-            "  Airflow connection: AIRFLOW_CONN_UP42_DEFAULT='"
-            f'{{"conn_type": "up42", "host": "{base}", "login": "{config.project_id}", '
-            f'"password": "{config.project_api_key}"}}\'',
-            flush=True,
-        )
+        for line in announcement(config, base):
+            print(line, flush=True)
 
     app.emulator.startup_hooks.append(announce)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler that was

@@ -5,6 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
+# The one time parsing lives in geo.py; ``parse_iso`` is the name the route modules know it by.
+from up42_provider.emulator.geo import parse_datetime as parse_iso
+
+__all__ = ["Clock", "iso", "parse_iso"]
+
 
 class Clock:
     def __init__(self) -> None:
@@ -25,16 +30,3 @@ class Clock:
 def iso(ts: datetime) -> str:
     """UP42 timestamp format: microseconds and a Z suffix (``2022-06-20T04:05:31.755744Z``)."""
     return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str) -> datetime:
-    """Parse the timestamps clients send (``Z``, offsets, date-only)."""
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    if len(value) == 10:
-        value += "T00:00:00+00:00"
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)

@@ -28,11 +28,11 @@ KINDS: tuple[FaultKind, ...] = (
     "late_504",
 )
 
-# Calls that create something: the only ones the "lost_response", "late" and "late_504" faults
-# apply to (the work is done although the client never sees the answer).
+# Calls that create something (both generations): the only ones the "lost_response", "late" and
+# "late_504" faults apply to (the work is done although the client never sees the answer).
 CREATING_CALLS = re.compile(
     r"^/(workspaces/[^/]+/orders|workspaces/[^/]+/webhooks|projects/[^/]+/workflows|"
-    r"projects/[^/]+/workflows/[^/]+/jobs)/?$"
+    r"projects/[^/]+/workflows/[^/]+/jobs|v2/orders|v2/processing/processes/[^/]+/execution)/?$"
 )
 
 _RATE_FIELD = {

@@ -1,7 +1,10 @@
-"""Response shapes of the UP42 API (API.md §4, §6) and the route table helpers.
+"""Response shapes of both UP42 API generations and the route table helpers.
 
-Every route module builds its answers with these helpers so that envelopes, problem bodies and
-Spring pages look the same everywhere.
+Every handler builds its answers with these helpers so that envelopes, problem bodies and Spring
+pages look the same everywhere. Errors are raised as :class:`ApiError` and rendered by
+:func:`error_response` in the shape of the endpoint's family (see :func:`error_shape`): the 2023
+v1 envelope, the v2 problem object, the glossary's ``{code, message, details}`` or Keycloak's
+``{error, error_description}``.
 """
 
 from __future__ import annotations
@@ -26,14 +29,27 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class ApiError(Exception):
-    """An error answer. Rendered as a v1 envelope or a v2 problem object depending on the path."""
+    """An error answer, rendered in the error shape of the endpoint it happened on.
 
-    def __init__(self, status: int, message: str, *, title: str | None = None, headers: dict | None = None):
+    ``code`` is the machine-readable error of the OAuth endpoints (``invalid_grant``, ...); the
+    other shapes ignore it.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        title: str | None = None,
+        headers: dict | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.title = title or message
         self.headers = headers or {}
+        self.code = code
 
 
 def emulator_state(request: Request) -> EmulatorState:
@@ -50,9 +66,48 @@ def is_v2(path: str) -> bool:
     return path.startswith("/v2/")
 
 
+OIDC_PREFIX = "/realms/public/protocol/openid-connect/"
+# Today's glossary answers errors as {code, message, details} (its OpenAPI), not as a problem object.
+GLOSSARY_PREFIXES = ("/v2/collections", "/v2/eulas")
+# Scope key set by the bearer check: the generation of the token a request carried.
+GENERATION_KEY = "up42.generation"
+
+_OAUTH_CODES = {400: "invalid_request", 401: "invalid_token", 403: "insufficient_scope"}
+
+
+def error_shape(path: str) -> str:
+    """Which error body an endpoint answers with: ``oauth``, ``glossary``, ``problem`` or ``envelope``."""
+    if path.startswith(OIDC_PREFIX):
+        return "oauth"
+    if path.startswith(GLOSSARY_PREFIXES):
+        return "glossary"
+    return "problem" if is_v2(path) else "envelope"
+
+
+def request_generation(request: Request) -> str:
+    """``current`` when the request carried a token of today's generation, else ``2023``."""
+    return str(request.scope.get(GENERATION_KEY, "2023"))
+
+
 def error_response(request: Request, exc: ApiError) -> Response:
-    if is_v2(request.url.path):
-        body: Any = {"status": exc.status, "title": exc.title, "detail": {}}
+    """``exc`` in the error shape of the endpoint (and, for v1 envelopes, of the caller's generation)."""
+    shape = error_shape(request.url.path)
+    if shape == "oauth":
+        code = exc.code or _OAUTH_CODES.get(
+            exc.status, "server_error" if exc.status >= 500 else "invalid_request"
+        )
+        body: Any = {"error": code, "error_description": exc.message}
+    elif shape == "glossary":
+        body = {"code": exc.status, "message": exc.message, "details": exc.title}
+    elif shape == "problem":
+        # A message that says more than the title travels in ``detail`` (as the real 400s do);
+        # today's callers always get it.
+        named = request_generation(request) == "current" or exc.message != exc.title
+        detail: Any = exc.message if named else {}
+        body = {"status": exc.status, "title": exc.title, "detail": detail}
+    elif request_generation(request) == "current":
+        # Today's legacy catalog search still answers the envelope, with an object and details.
+        body = {"data": {}, "error": {"code": exc.status, "message": exc.message, "details": exc.title}}
     else:
         body = {"data": None, "error": {"code": exc.status, "message": exc.message}}
     return JSONResponse(body, status_code=exc.status, headers=exc.headers)
@@ -123,7 +178,7 @@ def query_sort(request: Request, allowed: Iterable[str], default: str = "created
     field, _, direction = raw.partition(",")
     field = field.strip() or default
     if field not in set(allowed):
-        raise ApiError(400, f"Invalid sort field '{field}'", title="Bad request")
+        raise bad_request(f"Invalid sort field '{field}'")
     return field, direction.strip().lower() != "asc"
 
 
@@ -134,11 +189,9 @@ def query_int(request: Request, name: str, default: int, minimum: int = 0, maxim
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(
-            400, f"Query parameter '{name}' must be an integer, got '{raw}'", title="Bad request"
-        ) from None
+        raise bad_request(f"Query parameter '{name}' must be an integer, got '{raw}'") from None
     if value < minimum or (maximum is not None and value > maximum):
-        raise ApiError(400, f"Query parameter '{name}' out of range: {value}", title="Bad request")
+        raise bad_request(f"Query parameter '{name}' out of range: {value}")
     return value
 
 
@@ -150,8 +203,7 @@ def query_time(request: Request, name: str) -> datetime | None:
     try:
         return parse_iso(raw.replace(" ", "+"))
     except ValueError:
-        message = f"Query parameter '{name}' is not an ISO-8601 timestamp: '{raw}'"
-        raise ApiError(400, message, title="Bad request") from None
+        raise bad_request(f"Query parameter '{name}' is not an ISO-8601 timestamp: '{raw}'") from None
 
 
 async def json_body(request: Request, *, required: bool = True) -> Any:
@@ -159,12 +211,12 @@ async def json_body(request: Request, *, required: bool = True) -> Any:
     raw = await request.body()
     if not raw.strip():
         if required:
-            raise ApiError(400, "Request body is missing", title="Bad request")
+            raise bad_request("Request body is missing")
         return {}
     try:
         return json.loads(raw)
     except ValueError:
-        raise ApiError(400, "Request body is not valid JSON", title="Bad request") from None
+        raise bad_request("Request body is not valid JSON") from None
 
 
 def base_url(request: Request) -> str:

@@ -48,17 +48,13 @@ class EmulatorServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def airflow_connection(self, **extra: Any) -> str:
-        """The JSON form of an Airflow connection to this emulator, for ``AIRFLOW_CONN_UP42_DEFAULT``."""
-        return json.dumps(
-            {
-                "conn_type": "up42",
-                "host": self.url,
-                "login": self.config.project_id,
-                "password": self.config.project_api_key,
-                "extra": extra,
-            }
-        )
+    def airflow_connection(self, generation: str = "2023", **extra: Any) -> str:
+        """The JSON form of an Airflow connection to this emulator, for ``AIRFLOW_CONN_UP42_DEFAULT``.
+
+        ``generation="current"`` signs in with the account (e-mail and password) instead of the
+        2023 project id and API key.
+        """
+        return json.dumps(self.config.airflow_connection(self.url, generation, **extra))
 
     def start(self, timeout: float = 30) -> EmulatorServer:
         self._thread = threading.Thread(

@@ -1,7 +1,9 @@
-"""The emulator's in-memory world state: one ``EmulatorState`` per app.
+"""The emulator's in-memory world state: one ``EmulatorState`` per app, under both generations.
 
-Each domain keeps its own store (orders, jobs, ...) in its own module; this container wires them
-together and owns what they share: configuration, clock, seeded randomness, credits, events.
+Each domain keeps its records and store in its own ``<domain>/models.py``; this container builds
+every store (typed attributes, no install order: a store reaches other stores through the state
+when it is called, never when it is built) and owns what they share: configuration, clock,
+seeded randomness, events.
 
 Time progression is lazy and explicit: every request first calls :meth:`EmulatorState.advance`,
 which lets each store apply the status transitions that are due (charging credits, creating
@@ -20,55 +22,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from up42_provider.emulator.account.models import BudgetStore, Credits, Tokens
 from up42_provider.emulator.clock import Clock, iso
 from up42_provider.emulator.config import EmulatorConfig
-from up42_provider.emulator.http import ApiError
+from up42_provider.emulator.faults import FaultInjector
+from up42_provider.emulator.glossary.models import GlossaryStore
+from up42_provider.emulator.jobs.models import JobStore
+from up42_provider.emulator.orders.models import OrderStore
+from up42_provider.emulator.processing.models import ProcessingStore
+from up42_provider.emulator.storage.blobs import BlobStore
+from up42_provider.emulator.storage.models import AssetStore
+from up42_provider.emulator.tasking.models import TaskingStore
+from up42_provider.emulator.webhooks.models import WebhookStore
+from up42_provider.emulator.workflows.models import WorkflowStore
+from up42_provider.emulator.world.catalog import Catalog
 
 
 class Store(Protocol):
     def advance(self, now: datetime) -> None: ...
-
-
-class Credits:
-    """The account's credit balance and its history (E09, E10)."""
-
-    def __init__(self, state: EmulatorState) -> None:
-        self._state = state
-        self.balance: int = state.config.initial_credits
-        self.history: list[dict[str, Any]] = []
-
-    def require(self, amount: int) -> None:
-        """Refuse before anything is created when the balance cannot cover ``amount``."""
-        if amount > self.balance:
-            raise ApiError(
-                402,
-                f"Insufficient credits: {amount} required, {self.balance} available",
-                title="Insufficient credits",
-            )
-
-    def charge(self, amount: int, kind: str, description: str, details: dict[str, Any] | None = None) -> None:
-        """Spend ``amount`` credits and record it (``kind``: JOB_TASK, ORDER, ...)."""
-        self.require(amount)
-        self._record(-amount, kind, description, details, {"id": self._state.user_id, "type": "USER"})
-
-    def refund(self, amount: int, kind: str, description: str, details: dict[str, Any] | None = None) -> None:
-        """Give ``amount`` credits back (a failed order), recorded as a positive delta by the system."""
-        if amount > 0:
-            self._record(amount, kind, description, details, {"id": "system", "type": "INTERNAL"})
-
-    def _record(
-        self, delta: int, kind: str, description: str, details: dict[str, Any] | None, by: dict[str, str]
-    ) -> None:
-        self.balance += delta
-        self.history.append(
-            {
-                "createdAt": iso(self._state.clock.now()),
-                "createdBy": by,
-                "delta": delta,
-                "type": kind,
-                "details": {"allocation": "None", "description": description, **(details or {})},
-            }
-        )
 
 
 class EmulatorState:
@@ -82,7 +53,6 @@ class EmulatorState:
         self.rng = random.Random(config.seed)
         self.started_at = self.clock.now()
         self.user_id = str(uuid.uuid5(uuid.UUID(config.project_id), "user"))
-        self.credits = Credits(self)
         self.project: dict[str, Any] = {
             "id": config.project_id,
             "name": "emulator-project",
@@ -98,22 +68,31 @@ class EmulatorState:
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._stores: list[Store] = []
         self.requests_seen = 0
-        # Set by the app factory / lifespan; typed loosely to keep this module import-light.
-        self.faults: Any = None
-        self.tokens: Any = None
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # set by the app's lifespan
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
-        # Domain stores, set by their modules' install(): blobs, webhooks, orders, assets, tasking,
-        # workflows, jobs.
-        self.blobs: Any = None
-        self.webhooks: Any = None
-        self.orders: Any = None
-        self.assets: Any = None
-        self.tasking: Any = None
-        self.workflows: Any = None
-        self.jobs: Any = None
-        self.catalog: Any = None  # world.catalog.Catalog, set by routes/catalog.py
+        self.faults = FaultInjector(config.faults, config.seed)
+        # The world both generations share.
+        self.tokens = Tokens(self)
+        self.credits = Credits(self)
+        self.budgets = BudgetStore(self)
+        self.catalog = Catalog(config.seed, now=self.clock.now)
+        self.glossary = GlossaryStore(self)
+        self.webhooks = WebhookStore(self)
+        self.blobs: BlobStore = BlobStore(self)
+        self.assets: AssetStore = AssetStore(self)
+        for store in (self.credits, self.budgets, self.glossary, self.webhooks, self.assets):
+            self.register(store)
+        self.shutdown_hooks.append(self.assets.wait_for_builds)
+        self.orders: OrderStore = OrderStore(self)
+        self.register(self.orders)
+        self.tasking: TaskingStore = TaskingStore(self)
+        # Typed domain stores; they reach other stores through the state only when called.
+        self.workflows: WorkflowStore = WorkflowStore(self)
+        self.jobs: JobStore = JobStore(self)
+        self.register(self.jobs)
+        self.processing: ProcessingStore = ProcessingStore(self)
+        self.register(self.processing)
 
     # -- ids -----------------------------------------------------------------------------------
     def new_id(self) -> str:

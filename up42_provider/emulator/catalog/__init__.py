@@ -1,0 +1,1 @@
+"""Catalog search: host search and quicklooks of both generations; today's STAC catalog ``/v2/catalog/``."""

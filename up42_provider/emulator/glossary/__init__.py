@@ -1,0 +1,1 @@
+"""The product glossary: collections, data products, order schemas and EULAs (both generations)."""

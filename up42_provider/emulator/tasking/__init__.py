@@ -1,0 +1,1 @@
+"""Tasking: quotations, feasibility studies and order coverage of tasking orders."""
