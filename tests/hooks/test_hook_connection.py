@@ -91,8 +91,18 @@ def test_defaults_and_extras():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"login": None}, r"login \(Project ID\) is empty; set it to your UP42 project id"),
-        ({"login": "my-project"}, r"login \(Project ID\) 'my-project' is not a UUID"),
+        ({"login": None}, r"login is empty; use either the 2023 project credentials"),
+        (
+            {"login": "my-project"},
+            r"cannot tell the API generation from login 'my-project'.*'api_generation'",
+        ),
+        (
+            {"login": "my-project", "api_generation": "2023"},
+            r"login \(Project ID\) 'my-project' is not a UUID",
+        ),
+        ({"api_generation": "2024"}, r"extra 'api_generation' must be one of auto, 2023, current"),
+        ({"login": "me@example.com", "region": "us"}, r"extra 'region' must be one of eu, sa"),
+        ({"login": "me@example.com", "password": ""}, r"password \(account password\) is empty"),
         ({"password": ""}, r"password \(Project API key\) is empty"),
         ({"timeout": "soon"}, "extra 'timeout' must be a number"),
         ({"timeout": 0}, "extra 'timeout' must be at least"),
@@ -176,7 +186,7 @@ def test_test_connection_unreachable(monkeypatch):
 def test_test_connection_bad_fields(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_UP42_DEFAULT", json.dumps({"conn_type": "up42", "password": "k"}))
     ok, message = UP42Hook().test_connection()
-    assert not ok and "login (Project ID) is empty" in message
+    assert not ok and "login is empty" in message
     ok, message = UP42Hook(up42_conn_id="does_not_exist").test_connection()
     assert not ok and "does_not_exist" in message
 

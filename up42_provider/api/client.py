@@ -26,7 +26,7 @@ import httpx
 import requests
 
 from up42_provider.api import failures
-from up42_provider.api.auth import AuthStrategy, ClientCredentialsAuth, Token, TokenCache
+from up42_provider.api.auth import AuthStrategy, Token, TokenCache, auth_for
 from up42_provider.api.endpoints import Endpoint
 from up42_provider.api.errors import UP42Error
 from up42_provider.api.masking import amask_secret, amask_signed_url, mask_secret, mask_signed_url
@@ -103,7 +103,7 @@ class _ClientCore:
         token_cache: TokenCache | None = None,
     ) -> None:
         self.settings = settings
-        self.auth: AuthStrategy = auth or ClientCredentialsAuth()
+        self.auth: AuthStrategy = auth or auth_for(settings)
         # Private by default; pass one cache (e.g. TokenCache.for_settings) to share a token.
         self.tokens = token_cache if token_cache is not None else TokenCache()
         self._token_request = self.auth.token_request(settings)
@@ -114,7 +114,8 @@ class _ClientCore:
 
     def __repr__(self) -> str:
         settings = self.settings
-        return f"{type(self).__name__}(base_url={settings.base_url!r}, project_id={settings.project_id!r})"
+        who = settings.project_id if settings.generation == "2023" else settings.username
+        return f"{type(self).__name__}(base_url={settings.base_url!r}, login={who!r})"
 
     @property
     def project_id(self) -> str:
@@ -138,9 +139,10 @@ class _ClientCore:
         if workspace_id is not None:
             path_params["workspace_id"] = workspace_id
         path = endpoint.format_path(**path_params)
+        root = self.settings.auth_url if endpoint.host == "auth" else self.settings.base_url
         return Prepared(
             method=endpoint.method,
-            url=self.settings.base_url + path,
+            url=root + path,
             path=path,
             params=encode_query(params),
             body=self._body(endpoint.method, json),

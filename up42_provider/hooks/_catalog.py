@@ -12,14 +12,12 @@ from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import UP42Error, UP42NotFoundError
 from up42_provider.hooks._helpers import (
     FEASIBILITY_DECISIONS,
-    ORDER_SORT_FIELDS,
     ORDER_TYPES,
     QUOTATION_DECISIONS,
     SEARCH_ALL,
     SEARCH_CAP,
     _choices,
     _require_id,
-    _sort,
     _strings,
     _take,
     keep_one,
@@ -309,49 +307,6 @@ class CatalogMixin:
         # The 2023 order API has no cancellation: a duplicate order is reported, not cancelled.
         return self._create_once(
             f"place order tagged {tag!r}", create, find, fetch=self.get_order, discard=None
-        )
-
-    def get_order(self, order_id: str) -> dict[str, Any]:
-        """E25: the order (``status``, ``assets``, ...)."""
-        return self._call(V1.get_order, order_id=_require_id(order_id, "order_id"))
-
-    async def aget_order(self, order_id: str) -> dict[str, Any]:
-        """E25, async (for triggers)."""
-        client = await self.aget_client()
-        return await client.call(V1.get_order, order_id=_require_id(order_id, "order_id"))
-
-    def iter_orders(
-        self,
-        *,
-        order_type: str | None = None,
-        tags: str | Iterable[str] | None = None,
-        sortby: str = "createdAt",
-        descending: bool = True,
-    ) -> Iterator[dict[str, Any]]:
-        """E26 (P3): the workspace's orders, newest first by default."""
-        params: dict[str, Any] = {"format": "paginated", "sort": _sort(sortby, descending, ORDER_SORT_FIELDS)}
-        if order_type is not None:
-            params["type"] = _choices(order_type, ORDER_TYPES, "order_type")[0]  # type: ignore[index]
-        if tags is not None:
-            params["tags"] = _strings(tags)
-        params["size"] = self.page_size
-
-        def fetch(page: int | None) -> Any:
-            return self._call(V1.get_orders, params=params if page is None else {**params, "page": page})
-
-        return spring_pages(fetch, first_page_param=False)
-
-    def get_orders(
-        self,
-        *,
-        order_type: str | None = None,
-        tags: str | Iterable[str] | None = None,
-        sortby: str = "createdAt",
-        descending: bool = True,
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        return _take(
-            self.iter_orders(order_type=order_type, tags=tags, sortby=sortby, descending=descending), limit
         )
 
     def get_order_assets(self, order_id: str) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from airflow.sdk import BaseHook
 
 from up42_provider.api.auth import TokenCache
 from up42_provider.api.client import AsyncUP42Client, UP42Client
-from up42_provider.api.endpoints import V1
+from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import (
     UP42AuthenticationError,
     UP42Error,
@@ -42,6 +42,8 @@ from up42_provider.hooks._helpers import (
     _is_ambiguous,
     keep_one,
 )
+from up42_provider.hooks._jobs import JobsMixin
+from up42_provider.hooks._orders import OrdersMixin
 from up42_provider.hooks._processing import ProcessingMixin
 from up42_provider.hooks._storage import StorageMixin
 
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 
-class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHook):
+class UP42Hook(OrdersMixin, JobsMixin, AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHook):
     """Talk to UP42 (or its emulator) through an Airflow connection of type ``up42``.
 
     Connection: host = API base URL (default https://api.up42.com; scheme optional, https
@@ -146,6 +148,15 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
     def client(self) -> UP42Client:
         return self.get_conn()
 
+    @property
+    def generation(self) -> str:
+        """ "2023" (project id + API key) or "current" (account e-mail + password), from the connection."""
+        return self.settings.generation
+
+    async def ageneration(self) -> str:
+        """:attr:`generation` read through the async connection path."""
+        return (await self.asettings()).generation
+
     async def aget_client(self) -> AsyncUP42Client:
         """The async UP42 client of the running event loop (an httpx client is bound to its loop)."""
         loop = asyncio.get_running_loop()
@@ -175,21 +186,31 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         except Exception as exc:  # connection not found, ...
             return False, f"Cannot read UP42 connection {self.up42_conn_id!r}: {exc}"
         client = UP42Client(settings)
+        current = settings.generation == "current"
+        hint = (
+            "check the account e-mail (login) and the account password (password)"
+            if current
+            else "check the project id (login) and the project API key (password)"
+        )
         try:
-            project = client.call(V1.get_project) or {}
+            answer = (client.call(V2.userinfo) if current else client.call(V1.get_project)) or {}
         except UP42AuthenticationError as exc:
             return False, (
-                f"UP42 rejected the credentials of connection {self.up42_conn_id!r} ({exc.message}); "
-                "check the project id (login) and the project API key (password)"
+                f"UP42 rejected the credentials of connection {self.up42_conn_id!r} ({exc.message}); {hint}"
             )
         except UP42TransportError as exc:
-            return False, f"Cannot reach UP42 at {settings.base_url}: {exc.message}; check the host field"
+            where = settings.auth_url if current else settings.base_url
+            return False, f"Cannot reach UP42 at {where}: {exc.message}; check the host field and region"
         except UP42Error as exc:
             return False, str(exc)
         finally:
             client.close()
-        name = project.get("name") or "?"
-        return True, f"Connected to UP42 project {name} ({project.get('id') or settings.project_id})"
+        if current:
+            workspace = answer.get("sub") or "?"
+            who = answer.get("email") or answer.get("preferred_username") or settings.username
+            return True, f"Connected to UP42 (today's API) as {who}, workspace {workspace}"
+        name = answer.get("name") or "?"
+        return True, f"Connected to UP42 project {name} ({answer.get('id') or settings.project_id})"
 
     # --------------------------------------------------------------------------- internals
 
