@@ -13,6 +13,7 @@ from up42_provider.api.client import AsyncUP42Client, UP42Client
 from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import UP42AuthenticationError
 from up42_provider.emulator.server import EmulatorServer
+from up42_provider.get_provider_info import get_provider_info
 from up42_provider.hooks._connection import UP42ConnectionConfigError, base_url_from, settings_from_connection
 from up42_provider.hooks.up42 import UP42Hook
 
@@ -145,7 +146,10 @@ def test_hook_class_attributes_and_ui():
     )
     ui = UP42Hook.get_ui_field_behaviour()
     assert ui["hidden_fields"] == ["schema", "port"]
-    assert ui["relabeling"]["login"] == "Project ID"
+    # one declaration: the hook's fallback is the provider info's form
+    form = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
+    assert ui["relabeling"] == form["relabeling"] and ui["placeholders"] == form["placeholders"]
+    assert "project ID" in ui["relabeling"]["login"] and "e-mail" in ui["relabeling"]["login"]
 
 
 # ----------------------------------------------------------------------------------------- clients

@@ -12,6 +12,7 @@ from typing import Any
 from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import UP42Error
 from up42_provider.api.masking import mask_secret
+from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import (
     BLOCK_TYPES,
     SETTING_RANGES,
@@ -24,7 +25,7 @@ from up42_provider.hooks._pagination import spring_pages
 from up42_provider.utils import parameters as P
 
 
-class AccountMixin:
+class AccountMixin(HookBase):
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
 
     # ------------------------------------------------------------------------------- project

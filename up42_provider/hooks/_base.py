@@ -6,11 +6,12 @@ hook itself stays the one implementation.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow.sdk.types import Logger
+
     from up42_provider.api.client import AsyncUP42Client, UP42Client
     from up42_provider.api.endpoints import Endpoint
     from up42_provider.api.settings import ClientSettings
@@ -24,7 +25,7 @@ class HookBase:
     if TYPE_CHECKING:
 
         @property
-        def log(self) -> logging.Logger: ...
+        def log(self) -> Logger: ...
 
         @property
         def settings(self) -> ClientSettings: ...
@@ -47,6 +48,19 @@ class HookBase:
         async def aget_client(self) -> AsyncUP42Client: ...
 
         def _call(self, endpoint: Endpoint, **kwargs: Any) -> Any: ...
+
+        # used across mixins (each defined once, in its resource's mixin)
+        def get_order(self, order_id: str) -> dict[str, Any]: ...
+
+        def get_orders(self, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]: ...
+
+        def get_job(self, job_id: str) -> dict[str, Any]: ...
+
+        def iter_jobs(self, **filters: Any) -> Iterator[dict[str, Any]]: ...
+
+        def get_blocks(self, *args: Any, **kwargs: Any) -> Any: ...
+
+        def get_asset(self, asset_id: str) -> dict[str, Any]: ...
 
         def _create_once(
             self,

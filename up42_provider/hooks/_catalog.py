@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import UP42Error, UP42NotFoundError
+from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import (
     FEASIBILITY_DECISIONS,
     ORDER_TYPES,
@@ -27,7 +28,7 @@ from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import to_polygon_geojson
 
 
-class CatalogMixin:
+class CatalogMixin(HookBase):
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
 
     search_cap: int = SEARCH_CAP  # features a search without any limit stops at

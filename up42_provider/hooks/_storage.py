@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from up42_provider.api.endpoints import V1
+from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import (
     ASSET_SOURCES,
     STORAGE_STAC_LIMIT,
@@ -20,7 +21,7 @@ from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import to_polygon_geojson
 
 
-class StorageMixin:
+class StorageMixin(HookBase):
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
 
     # ------------------------------------------------------------------------------------ storage

@@ -97,17 +97,10 @@ class UP42Hook(OrdersMixin, JobsMixin, AccountMixin, CatalogMixin, StorageMixin,
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Airflow 3.2+ reads ``ui-field-behaviour`` from provider info; kept for older UIs."""
-        return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"host": "API base URL", "login": "Project ID", "password": "Project API key"},
-            "placeholders": {
-                "host": "https://api.up42.com",
-                "login": "your UP42 project id (UUID)",
-                "password": "your UP42 project API key",
-                "extra": '{"timeout": 60, "max_attempts": 5, "max_retry_wait": 120, "verify_ssl": true}',
-            },
-        }
+        """Airflow 3.2+ reads ``ui-field-behaviour`` from provider info; the same one for older UIs."""
+        from up42_provider.get_provider_info import ui_field_behaviour
+
+        return ui_field_behaviour()
 
     # ------------------------------------------------------------------------------- connection
 
