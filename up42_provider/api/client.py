@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -27,7 +27,7 @@ import requests
 
 from up42_provider.api import failures
 from up42_provider.api.auth import AuthStrategy, Token, TokenCache, auth_for
-from up42_provider.api.endpoints import Endpoint
+from up42_provider.api.endpoints import Endpoint, ResponseKind
 from up42_provider.api.errors import UP42Error
 from up42_provider.api.masking import amask_secret, amask_signed_url, mask_secret, mask_signed_url
 from up42_provider.api.redact import redact_url
@@ -57,7 +57,7 @@ class Prepared:
     path: str
     params: list[tuple[str, str]] | None
     body: bytes | None
-    kind: str
+    kind: ResponseKind
     creates: bool
     authenticated: bool = True
     extra_headers: tuple[tuple[str, str], ...] = ()
@@ -364,7 +364,7 @@ class UP42Client(_ClientCore):
             req.kind,
             response.status_code,
             response.headers,
-            response.content,  # type: ignore[arg-type]
+            response.content,
             req.method,
             req.path,
         )
@@ -602,7 +602,7 @@ class AsyncUP42Client(_ClientCore):
             req.kind,
             response.status_code,
             response.headers,
-            response.content,  # type: ignore[arg-type]
+            response.content,
             req.method,
             req.path,
         )
@@ -611,7 +611,7 @@ class AsyncUP42Client(_ClientCore):
         request = self.client.build_request(
             req.method,
             req.url,
-            params=req.params,
+            params=cast(Any, req.params),
             content=req.body,
             headers=self._headers(req, token),
             timeout=self._timeout,

@@ -65,7 +65,7 @@ class AccountMixin(HookBase):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
         current = {s["name"]: str(s["value"]) for s in self.get_project_settings()}
-        settings = {
+        settings: dict[str, Any] = {
             name: str(value) if value is not None else current.get(name) for name, value in wanted.items()
         }
         missing = [name for name, value in settings.items() if value is None]
@@ -112,12 +112,14 @@ class AccountMixin(HookBase):
 
     def validate_manifest(self, manifest: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
         """E08: validate a block manifest (dict, or path to a JSON file)."""
-        if not isinstance(manifest, Mapping):
+        if isinstance(manifest, Mapping):
+            body = dict(manifest)
+        else:
             path = Path(manifest)
             if not path.is_file():
                 raise ValueError(f"manifest {str(path)!r} is neither a dict nor an existing JSON file")
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        return self._call(V1.validate_manifest, json=dict(manifest))
+            body = json.loads(path.read_text(encoding="utf-8"))
+        return self._call(V1.validate_manifest, json=body)
 
     def get_credits_balance(self) -> dict[str, Any]:
         """E09: ``{"balance": n}``."""

@@ -6,7 +6,7 @@ hook itself stays the one implementation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,6 +21,8 @@ class HookBase:
     page_size: int
     credits_page_size: int
     up42_conn_id: str
+    _hosts: dict[str, str] | None  # catalog host per collection name (E18, read once)
+    _tasking_collections: set[str]
 
     if TYPE_CHECKING:
 
@@ -50,14 +52,6 @@ class HookBase:
         def _call(self, endpoint: Endpoint, **kwargs: Any) -> Any: ...
 
         # used across mixins (each defined once, in its resource's mixin)
-        def get_order(self, order_id: str) -> dict[str, Any]: ...
-
-        def get_orders(self, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]: ...
-
-        def get_job(self, job_id: str) -> dict[str, Any]: ...
-
-        def iter_jobs(self, **filters: Any) -> Iterator[dict[str, Any]]: ...
-
         def get_blocks(self, *args: Any, **kwargs: Any) -> Any: ...
 
         def get_asset(self, asset_id: str) -> dict[str, Any]: ...

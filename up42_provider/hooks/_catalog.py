@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import UP42Error, UP42NotFoundError
-from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import (
     FEASIBILITY_DECISIONS,
     ORDER_TYPES,
@@ -23,12 +22,13 @@ from up42_provider.hooks._helpers import (
     _take,
     keep_one,
 )
+from up42_provider.hooks._orders import OrdersMixin
 from up42_provider.hooks._pagination import next_link, spring_pages
 from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import to_polygon_geojson
 
 
-class CatalogMixin(HookBase):
+class CatalogMixin(OrdersMixin):
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
 
     search_cap: int = SEARCH_CAP  # features a search without any limit stops at
@@ -64,7 +64,7 @@ class CatalogMixin(HookBase):
         ]
         if not basic:
             return products
-        result: dict[str, Any] = {}
+        result: dict[Any, Any] = {}  # keyed by collection title (None when UP42 gives none)
         for p in products:
             collection = p.get("collection") or {}
             entry = result.setdefault(
@@ -292,7 +292,7 @@ class CatalogMixin(HookBase):
                 first = keep_one(known)[0]
                 self.log.info("Order with tag %r exists already: %s", tag, first.get("id"))
                 return first
-            known_ids = {o.get("id") for o in known}
+            known_ids = {str(o.get("id")) for o in known}
         body = P.with_tag(body, tag)
 
         def create() -> dict[str, Any]:

@@ -11,17 +11,17 @@ from typing import Any
 
 from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import UP42Error, UP42NotFoundError
-from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import (
     JOB_LOOKUP_LIMIT,
     _require_id,
     keep_one,
 )
+from up42_provider.hooks._jobs import JobsMixin
 from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import to_polygon_geojson
 
 
-class ProcessingMixin(HookBase):
+class ProcessingMixin(JobsMixin):
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
 
     # ---------------------------------------------------------------------------------- workflows

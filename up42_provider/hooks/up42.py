@@ -42,8 +42,6 @@ from up42_provider.hooks._helpers import (
     _is_ambiguous,
     keep_one,
 )
-from up42_provider.hooks._jobs import JobsMixin
-from up42_provider.hooks._orders import OrdersMixin
 from up42_provider.hooks._processing import ProcessingMixin
 from up42_provider.hooks._storage import StorageMixin
 
@@ -53,7 +51,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 
-class UP42Hook(OrdersMixin, JobsMixin, AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHook):
+class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHook):
     """Talk to UP42 (or its emulator) through an Airflow connection of type ``up42``.
 
     Connection: host = API base URL (default https://api.up42.com; scheme optional, https
@@ -88,8 +86,8 @@ class UP42Hook(OrdersMixin, JobsMixin, AccountMixin, CatalogMixin, StorageMixin,
         self._settings: ClientSettings | None = None
         self._client: UP42Client | None = None
         self._async_client: tuple[asyncio.AbstractEventLoop, AsyncUP42Client] | None = None
-        self._hosts: dict[str, str] | None = None
-        self._tasking_collections: set[str] = set()
+        self._hosts = None
+        self._tasking_collections = set()
         # One token for the hook's sync and async clients (fetched once, refreshed before expiry).
         self._tokens = TokenCache()
 
@@ -220,7 +218,7 @@ class UP42Hook(OrdersMixin, JobsMixin, AccountMixin, CatalogMixin, StorageMixin,
         if self._create_settle is None:
             conn = self.get_connection(self.up42_conn_id)
             self._create_settle = settle_seconds_from(
-                conn.conn_id, conn.extra_dejson, read_timeout=self.settings.timeout[1]
+                conn.conn_id, conn.extra_dejson, read_timeout=self.settings.read_timeout
             )
         return self._create_settle
 
