@@ -63,6 +63,6 @@ class HookBase:
             find: Callable[[], list[dict[str, Any]]],
             *,
             fetch: Callable[[str], dict[str, Any]],
-            discard: Callable[[str], None] | None,
+            discard: Callable[[str], object] | None,
             converge: bool = False,
         ) -> dict[str, Any]: ...

@@ -8,10 +8,13 @@ filter today and a client-side one in 2023 (E26 has none).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+import copy
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from up42_provider.api.endpoints import V1, V2
+from up42_provider.api.errors import UP42Error
 from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import (
     ORDER_SORT_FIELDS,
@@ -21,10 +24,12 @@ from up42_provider.hooks._helpers import (
     _sort,
     _strings,
     _take,
+    keep_one,
 )
 from up42_provider.hooks._pagination import aspring_pages, spring_pages
 from up42_provider.hooks._shapes import normalize_order, parse_time, updated_since
 from up42_provider.status import StatusVerdict, order_verdict
+from up42_provider.utils.geometry import to_polygon_geojson
 
 _V2_SORT_FIELDS = ("createdAt", "updatedAt", "type", "status")
 
@@ -174,3 +179,121 @@ class OrdersMixin(HookBase):
         """``(status, terminal, failed, reason)`` of an order of this hook's generation."""
         generation = str(order.get("generation") or self.generation)
         return order_verdict(order.get("status"), generation)
+
+    # ------------------------------------------------------------------ today's orders v2 (N06, N07, N11)
+
+    def _require_current(self, what: str) -> None:
+        if self.generation != "current":
+            raise ValueError(
+                f"{what} needs today's UP42 API; connection {self.up42_conn_id!r} uses the 2023 one "
+                "(set the account e-mail and password, or the extra api_generation='current')"
+            )
+
+    @staticmethod
+    def order_v2_body(
+        data_product_id: str,
+        params: Mapping[str, Any],
+        geometries: Sequence[Mapping[str, Any]],
+        *,
+        display_name: str,
+        tags: Sequence[str] | None = None,
+        budget_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The orders v2 payload: one order per geometry, geometry outside ``params``."""
+        if not geometries:
+            raise ValueError("an order needs at least one geometry (a GeoJSON Polygon)")
+        if not 1 <= len(display_name) <= 200:
+            raise ValueError("display_name must have 1 to 200 characters")
+        features = [
+            {"type": "Feature", "properties": {}, "geometry": to_polygon_geojson(g)} for g in geometries
+        ]
+        body: dict[str, Any] = {
+            "dataProduct": _require_id(data_product_id, "data_product_id"),
+            "displayName": display_name,
+            "params": dict(params),
+            "featureCollection": {"type": "FeatureCollection", "features": features},
+        }
+        if tags:
+            body["tags"] = list(tags)
+        if budget_id:
+            body["budgetId"] = budget_id
+        return body
+
+    def estimate_order_v2(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """N06: ``{"summary": {"totalCredits", "totalSize", "unit"}, "results": [...], "errors": [...]}``."""
+        self._require_current("estimate_order_v2")
+        return self._call(V2.estimate_order, json=dict(body)) or {}
+
+    def place_order_v2(
+        self,
+        body: Mapping[str, Any],
+        *,
+        tag: str | None = None,
+        reuse_existing: bool = False,
+        max_credits: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """N06 then N07 per feature: place today's orders exactly once; returns them normalized.
+
+        The batch is priced first (N06): per-feature errors, or a total above ``max_credits``, fail
+        before anything is placed. Each feature is then placed as its own one-feature batch tagged
+        ``<tag>-<index>``, so a lost answer is looked up by that tag (``_create_once``) and a
+        duplicate can be cancelled (N11). A stable ``tag`` with ``reuse_existing`` returns the orders
+        an earlier task try placed.
+        """
+        self._require_current("place_order_v2")
+        features = list(((body.get("featureCollection") or {}).get("features")) or [])
+        if not features:
+            raise ValueError("the order body needs featureCollection.features (one order per feature)")
+        estimate = self.estimate_order_v2(body)
+        if estimate.get("errors"):
+            raise ValueError(f"UP42 cannot price this order, nothing was placed: {estimate['errors']}")
+        total = (estimate.get("summary") or {}).get("totalCredits")
+        if max_credits is not None and isinstance(total, int | float) and total > max_credits:
+            raise ValueError(
+                f"the order costs {total} credits, more than max_credits={max_credits}; nothing was placed"
+            )
+        if tag is not None and (not isinstance(tag, str) or not tag.strip()):
+            raise ValueError("tag must be a non-empty string")
+        base_tag = tag or f"airflow-{uuid.uuid4()}"
+        return [
+            self._place_one_v2(body, feature, f"{base_tag}-{index}", reuse_existing and tag is not None)
+            for index, feature in enumerate(features)
+        ]
+
+    def _place_one_v2(
+        self, body: Mapping[str, Any], feature: Any, tag: str, reuse_existing: bool
+    ) -> dict[str, Any]:
+        known = self.get_orders(tags=[tag], limit=self.page_size)
+        if reuse_existing and known:
+            first = keep_one(known)[0]
+            self.log.info("Order with tag %r exists already: %s", tag, first.get("id"))
+            return first
+        known_ids = {str(o.get("id")) for o in known}
+        one = {
+            **copy.deepcopy(dict(body)),
+            "featureCollection": {"type": "FeatureCollection", "features": [feature]},
+            "tags": [*list(body.get("tags") or []), tag],
+        }
+
+        def create() -> dict[str, Any]:
+            workspace = self.get_conn().workspace_id
+            answer = self._call(V2.create_orders, params={"workspaceId": workspace}, json=one) or {}
+            if answer.get("errors") or not answer.get("results"):
+                raise UP42Error(
+                    f"UP42 did not place the order: {answer.get('errors')}",
+                    method="POST",
+                    path=V2.create_orders.path,
+                )
+            return self.get_order(answer["results"][0]["id"])
+
+        def find() -> list[dict[str, Any]]:
+            return [o for o in self.get_orders(tags=[tag], limit=self.page_size) if o["id"] not in known_ids]
+
+        return self._create_once(
+            f"place order tagged {tag!r}", create, find, fetch=self.get_order, discard=self.cancel_order_v2
+        )
+
+    def cancel_order_v2(self, order_id: str) -> dict[str, Any]:
+        """N11: cancel an order still ``CREATED`` or ``PLACEMENT_FAILED``."""
+        self._require_current("cancel_order_v2")
+        return self._call(V2.cancel_order, order_id=_require_id(order_id, "order_id")) or {}

@@ -229,7 +229,7 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         find: Callable[[], list[dict[str, Any]]],
         *,
         fetch: Callable[[str], dict[str, Any]],
-        discard: Callable[[str], None] | None,
+        discard: Callable[[str], object] | None,
         converge: bool = False,
     ) -> dict[str, Any]:
         """Create exactly once, even when UP42 finishes a request whose answer the client lost.
@@ -311,7 +311,7 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         what: str,
         matches: list[dict[str, Any]],
         fetch: Callable[[str], dict[str, Any]],
-        discard: Callable[[str], None] | None,
+        discard: Callable[[str], object] | None,
     ) -> dict[str, Any]:
         """Keep the :func:`keep_one` winner; cancel or delete the others where UP42 allows it.
 
