@@ -8,10 +8,11 @@ filter over the whole list. ``statuses`` is server-side today (N24 ``status=``),
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
 from up42_provider.api.endpoints import V1, V2
+from up42_provider.api.errors import UP42NotFoundError, UP42ValidationError
 from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import JOB_SORT_FIELDS, _require_id, _sort, _strings, _take
 from up42_provider.hooks._pagination import alink_pages, link_pages, list_pages
@@ -162,3 +163,85 @@ class JobsMixin(HookBase):
         """``(status, terminal, failed, reason)`` of a job; today's reason lists ``results.errors``."""
         generation = str(job.get("generation") or self.generation)
         return job_verdict(job.get("status"), generation, failure_reason(job))
+
+    # ------------------------------------------------------- today's processing (N19, N04, N20-N22)
+
+    def get_process(self, process_id: str) -> dict[str, Any]:
+        """N19: the process description (``additionalParameters`` holds its ``eula-id``)."""
+        return self._call(V2.get_process, process_id=process_id) or {}
+
+    def check_process(self, process_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """N19, N04, N20, N21 in the SDK's order: ``{"errors": [...], "cost": {...} | None}``.
+
+        ``errors`` lists ``{"name", "message"}``: ``ProcessNotFound``, ``EulaNotAccepted``,
+        ``InvalidSchema`` or the 422 errors. The cost is only asked for valid inputs.
+        """
+        try:
+            process = self.get_process(process_id)
+        except UP42NotFoundError:
+            return {"errors": [{"name": "ProcessNotFound", "message": process_id}], "cost": None}
+        parameters = (process.get("additionalParameters") or {}).get("parameters") or []
+        eula_id = next(
+            (p["value"][0] for p in parameters if p.get("name") == "eula-id" and p.get("value")), None
+        )
+        if eula_id and not (self._call(V2.get_eula, eula_id=eula_id) or {}).get("isAccepted"):
+            return {"errors": [{"name": "EulaNotAccepted", "message": str(eula_id)}], "cost": None}
+        body = {"inputs": dict(inputs)}
+        try:
+            self._call(V2.validate_process, json=body, process_id=process_id)
+        except UP42ValidationError as exc:
+            errors = (exc.body or {}).get("errors") if isinstance(exc.body, Mapping) else None
+            return {"errors": errors or [{"name": "InvalidSchema", "message": exc.message}], "cost": None}
+        return {"errors": [], "cost": self._call(V2.get_process_cost, json=body, process_id=process_id)}
+
+    def execute_process(
+        self,
+        process_id: str,
+        inputs: Mapping[str, Any],
+        *,
+        budget_id: str | None = None,
+        max_credits: float | None = None,
+        reuse_existing: bool = False,
+    ) -> dict[str, Any]:
+        """Check (EULA, validation, cost) and then run a processing job (N22) exactly once.
+
+        Nothing is executed when the checks find errors or the cost exceeds ``max_credits``.
+        ``inputs["title"]`` is the client token: after a lost answer the job is looked up by
+        process and title for the settle window before N22 is sent again; with ``reuse_existing``
+        a job an earlier task try started under that title is returned.
+        """
+        if self.generation != "current":
+            raise ValueError("execute_process needs today's UP42 API; 2023 jobs run workflows (create_job)")
+        title = inputs.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise ValueError("inputs need a non-empty 'title' (it names the job and keeps it unique)")
+        checked = self.check_process(process_id, inputs)
+        if checked["errors"]:
+            raise ValueError(f"process {process_id!r} refuses these inputs, nothing ran: {checked['errors']}")
+        credits = (checked["cost"] or {}).get("totalCredits")
+        if max_credits is not None and isinstance(credits, int | float) and credits > max_credits:
+            raise ValueError(
+                f"the job costs {credits} credits, more than max_credits={max_credits}; nothing ran"
+            )
+
+        def matches() -> list[dict[str, Any]]:
+            return [j for j in self.iter_jobs(process_ids=[process_id]) if j.get("name") == title]
+
+        known = matches()
+        if reuse_existing and known:
+            return known[0]
+        known_ids = {j["id"] for j in known}
+
+        def create() -> dict[str, Any]:
+            params = {"workspaceId": self.get_conn().workspace_id, "budgetId": budget_id}
+            raw = self._call(
+                V2.execute_process, params=params, json={"inputs": dict(inputs)}, process_id=process_id
+            )
+            return normalize_job(raw or {}, "current")
+
+        def find() -> list[dict[str, Any]]:
+            return [j for j in matches() if j["id"] not in known_ids]
+
+        return self._create_once(
+            f"run process {process_id!r} titled {title!r}", create, find, fetch=self.get_job, discard=None
+        )
