@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from up42_provider.api.auth import TokenCache
+from up42_provider.api.auth import TokenCache, auth_for
 from up42_provider.api.client import AsyncUP42Client, UP42Client
 from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import (
@@ -88,8 +88,9 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         self._async_client: tuple[asyncio.AbstractEventLoop, AsyncUP42Client] | None = None
         self._hosts = None
         self._tasking_collections = set()
-        # One token for the hook's sync and async clients (fetched once, refreshed before expiry).
-        self._tokens = TokenCache()
+        # The process-wide token of these credentials (TokenCache.for_settings): the hook's sync and
+        # async clients and every other hook on the same credentials share one login.
+        self._tokens: TokenCache | None = None
 
     # ------------------------------------------------------------------------------- UI (fallback)
 
@@ -132,7 +133,7 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
     def get_conn(self) -> UP42Client:
         """The hook's (cached) sync UP42 client."""
         if self._client is None:
-            self._client = UP42Client(self.settings, token_cache=self._tokens)
+            self._client = UP42Client(self.settings, token_cache=self._token_cache(self.settings))
         return self._client
 
     @property
@@ -153,9 +154,15 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         loop = asyncio.get_running_loop()
         if self._async_client is not None and self._async_client[0] is loop:
             return self._async_client[1]
-        client = AsyncUP42Client(await self.asettings(), token_cache=self._tokens)
+        settings = await self.asettings()
+        client = AsyncUP42Client(settings, token_cache=self._token_cache(settings))
         self._async_client = (loop, client)
         return client
+
+    def _token_cache(self, settings: ClientSettings) -> TokenCache:
+        if self._tokens is None:
+            self._tokens = TokenCache.for_settings(settings, auth_for(settings))
+        return self._tokens
 
     def close(self) -> None:
         """Close the sync client (the async one is closed with :meth:`aclose`)."""

@@ -95,6 +95,7 @@ def test_sync_and_async_clients_share_one_token(emulator: EmulatorServer, monkey
     monkeypatch.setenv("AIRFLOW_CONN_UP42_DEFAULT", emulator.airflow_connection("current"))
     hook = UP42Hook()
     workspace = hook.get_conn().workspace_id
+    logins = hook.get_conn().tokens.fetches
 
     async def run() -> tuple[str, object]:
         client = await hook.aget_client()
@@ -105,7 +106,10 @@ def test_sync_and_async_clients_share_one_token(emulator: EmulatorServer, monkey
 
     sub, pooled = asyncio.run(run())
     assert sub == workspace and pooled is True
-    assert hook.get_conn().tokens.fetches == 1
+    assert hook.get_conn().tokens.fetches == logins  # no second login on the async path
+    other = UP42Hook()  # another hook (task, trigger) on the same credentials in this process
+    assert other.get_conn().tokens is hook.get_conn().tokens
+    assert other.get_conn().workspace_id == workspace and hook.get_conn().tokens.fetches == logins
 
 
 def test_token_expiry_mid_run_logs_in_again(fresh_emulator: EmulatorServer, monkeypatch):
@@ -113,9 +117,10 @@ def test_token_expiry_mid_run_logs_in_again(fresh_emulator: EmulatorServer, monk
     hook = UP42Hook()
     hook.get_orders(limit=1)
     first = hook.get_conn().tokens.token
+    logins = hook.get_conn().tokens.fetches
     raw = CurrentClient(fresh_emulator)
     raw.authenticate()
     assert raw.post("/_emulator/clock", json={"advance": 3600}).ok  # the emulator's token expired
     hook.get_orders(limit=1)  # 401, one new password grant, same request again
-    assert hook.get_conn().tokens.fetches == 2
+    assert hook.get_conn().tokens.fetches == logins + 1
     assert hook.get_conn().tokens.token != first
