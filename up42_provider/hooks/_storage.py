@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from up42_provider.api.endpoints import V1
+from up42_provider.api.endpoints import V1, V2
 from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import (
     ASSET_SOURCES,
@@ -182,11 +182,27 @@ class StorageMixin(HookBase):
         """E36: the storage STAC API landing page."""
         return self._call(V1.get_storage_stac_root)
 
-    def stac_client(self) -> Any:
-        """A ``pystac_client.Client`` on the storage STAC API (E36), authorised with the hook's token."""
+    def stac_client(self, *, catalog: bool = False) -> Any:
+        """A ``pystac_client.Client`` on the storage STAC API (or, today, ``catalog=True``: the
+        catalog STAC API), authorised per request with the hook's current token.
+
+        The token is read from the hook's cache for every request (``request_modifier``), so a
+        client kept for longer than a token lives keeps working: both UP42 SDKs sent a fixed header.
+        """
         import pystac_client
 
         client = self.get_conn()
-        token = client.bearer_token()
-        url = f"{client.settings.base_url}{V1.get_storage_stac_root.path}"
-        return pystac_client.Client.open(url, headers={"Authorization": f"Bearer {token}"})
+        current = client.settings.generation == "current"
+        if catalog and not current:
+            raise ValueError("the catalog STAC API belongs to today's UP42 API; use search() for 2023")
+        if current:
+            endpoint = V2.get_catalog_stac_root if catalog else V2.get_storage_stac_root
+        else:
+            endpoint = V1.get_storage_stac_root
+
+        def authorise(request: Any) -> Any:
+            request.headers["Authorization"] = f"Bearer {client.bearer_token()}"
+            return request
+
+        url = f"{client.settings.base_url}{endpoint.path}"
+        return pystac_client.Client.open(url, request_modifier=authorise)
