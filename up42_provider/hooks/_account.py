@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from up42_provider.api.endpoints import V1
+from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import UP42Error
 from up42_provider.api.masking import mask_secret
 from up42_provider.hooks._base import HookBase
@@ -253,3 +253,26 @@ class AccountMixin(HookBase):
     def trigger_webhook_test_events(self, webhook_id: str) -> dict[str, Any]:
         """E17: send one test message per subscribed event."""
         return self._call(V1.trigger_webhook_tests, json={}, webhook_id=_require_id(webhook_id, "webhook_id"))
+
+    # ------------------------------------------------------------------ budgets (today's API)
+
+    def iter_budgets(
+        self, *, statuses: str | Iterable[str] | None = None, include_usage: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """The account's budgets (Spring pages, ``page=0,1,...``), most recently updated first."""
+        if self.generation != "current":
+            raise ValueError("budgets belong to today's UP42 API (account e-mail and password)")
+        params: dict[str, Any] = {"sort": "updatedAt,desc", "includeUsage": include_usage}
+        if statuses is not None:
+            params["status"] = [statuses] if isinstance(statuses, str) else list(statuses)
+
+        def fetch(page: int | None) -> Any:
+            return self._call(V2.get_budgets, params={**params, "page": page or 0})
+
+        return spring_pages(fetch, first_page_param=True)
+
+    def get_budget(self, budget_id: str, *, include_usage: bool = True) -> dict[str, Any]:
+        """One budget, with ``consumedCredits``/``remainingCredits`` when ``include_usage``."""
+        if self.generation != "current":
+            raise ValueError("budgets belong to today's UP42 API (account e-mail and password)")
+        return self._call(V2.get_budget, params={"includeUsage": include_usage}, budget_id=budget_id)

@@ -297,3 +297,22 @@ class OrdersMixin(HookBase):
         """N11: cancel an order still ``CREATED`` or ``PLACEMENT_FAILED``."""
         self._require_current("cancel_order_v2")
         return self._call(V2.cancel_order, order_id=_require_id(order_id, "order_id")) or {}
+
+    def update_order_v2(
+        self, order_id: str, *, tags: Sequence[str] | None = None, budget_id: Any = ...
+    ) -> dict[str, Any]:
+        """N10 merge-patch: ``tags`` replaces the tags (``[]`` clears), ``budget_id=None`` clears the
+        budget; what is not passed stays. Returns the normalized order."""
+        self._require_current("update_order_v2")
+        patch: dict[str, Any] = {}
+        if tags is not None:
+            patch["tags"] = list(tags)
+        if budget_id is not ...:
+            patch["budgetId"] = budget_id
+        raw = self._call(V2.update_order, json=patch, order_id=_require_id(order_id, "order_id"))
+        return normalize_order(raw or {}, "current")
+
+    def get_order_coverage(self, order_id: str) -> Any:
+        """N14: what a tasking order has covered so far."""
+        self._require_current("get_order_coverage")
+        return self._call(V2.get_order_coverage, order_id=_require_id(order_id, "order_id"))
