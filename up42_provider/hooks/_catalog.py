@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
-from up42_provider.api.endpoints import V1
+from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import UP42Error, UP42NotFoundError
 from up42_provider.hooks._helpers import (
     FEASIBILITY_DECISIONS,
@@ -84,11 +84,38 @@ class CatalogMixin(OrdersMixin):
             V1.get_data_product_schema, data_product_id=_require_id(data_product_id, "data_product_id")
         )
 
+    def iter_collections_v2(self, collection_type: str | None = None) -> Iterator[dict[str, Any]]:
+        """Today's glossary (N03): collections with their ``dataProducts`` and ``providers``;
+        ``collection_type`` (``ARCHIVE``/``TASKING``) is filtered client-side, as up42-py does."""
+        if self.generation != "current":
+            raise ValueError("the v2 glossary belongs to today's UP42 API; use get_collections() for 2023")
+        wanted = (
+            None if collection_type is None else _choices(collection_type, ORDER_TYPES, "collection_type")
+        )
+
+        def fetch(page: int | None) -> Any:
+            return self._call(V2.get_collections, params={"page": page or 0})
+
+        return (
+            c for c in spring_pages(fetch, first_page_param=True) if wanted is None or c.get("type") in wanted
+        )
+
     def get_catalog_host(self, collections: str | Iterable[str]) -> str:
         """The provider host serving ``collections`` (all must share one), from E18 (E19 fallback)."""
         names = _strings(collections) or []
         if not names:
             raise ValueError("name at least one collection, e.g. ['phr']")
+        if self._hosts is None and self.generation == "current":
+            # Today: the glossary (N03); the host is the provider whose roles include HOST.
+            glossary = list(self.iter_collections_v2())
+            self._hosts = {}
+            for c in glossary:
+                host = next(
+                    (p["name"] for p in c.get("providers") or [] if "HOST" in (p.get("roles") or [])), None
+                )
+                if c.get("name") and host:
+                    self._hosts[c["name"]] = host
+            self._tasking_collections = {c["name"] for c in glossary if c.get("type") == "TASKING"}
         if self._hosts is None:
             collections_ = self._call(V1.get_collections) or []
             self._hosts = {
@@ -101,7 +128,7 @@ class CatalogMixin(OrdersMixin):
                 f"collection(s) {tasking} are TASKING collections (new acquisitions), not catalog archives; "
                 "search ARCHIVE collections (get_collections('ARCHIVE')) or order tasking instead"
             )
-        if any(n not in self._hosts for n in names):  # data products name hosts too (up42-py reads these)
+        if self.generation == "2023" and any(n not in self._hosts for n in names):  # data products too
             for p in self._call(V1.get_data_products) or []:
                 collection = p.get("collection") or {}
                 host = (collection.get("host") or {}).get("name") or collection.get("hostName")
