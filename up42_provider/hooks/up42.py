@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from up42_provider.api.auth import TokenCache, auth_for
+from up42_provider.api.auth import TokenCache
 from up42_provider.api.client import AsyncUP42Client, UP42Client
 from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import (
@@ -88,9 +88,9 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         self._async_client: tuple[asyncio.AbstractEventLoop, AsyncUP42Client] | None = None
         self._hosts = None
         self._tasking_collections = set()
-        # The process-wide token of these credentials (TokenCache.for_settings): the hook's sync and
-        # async clients and every other hook on the same credentials share one login.
-        self._tokens: TokenCache | None = None
+        # One token for the hook's sync and async clients (fetched once, refreshed before expiry).
+        # Not yet the process-wide TokenCache.for_settings: the trigger pool counts its own logins.
+        self._tokens = TokenCache()
 
     # ------------------------------------------------------------------------------- UI (fallback)
 
@@ -160,8 +160,6 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         return client
 
     def _token_cache(self, settings: ClientSettings) -> TokenCache:
-        if self._tokens is None:
-            self._tokens = TokenCache.for_settings(settings, auth_for(settings))
         return self._tokens
 
     def close(self) -> None:
