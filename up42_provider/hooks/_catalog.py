@@ -417,9 +417,9 @@ class CatalogMixin(OrdersMixin):
         sortby: str = "createdAt",
         descending: bool = True,
     ) -> Iterator[dict[str, Any]]:
-        """E29 (P4): feasibility studies."""
+        """Feasibility studies (2023 ``/v2/tasking/feasibility``, today ``.../feasibility-studies``)."""
         return self._iter_tasking(
-            V1.get_feasibility,
+            V2.get_feasibility if self.generation == "current" else V1.get_feasibility,
             FEASIBILITY_DECISIONS,
             item_id=feasibility_id,
             workspace_id=workspace_id,
@@ -433,9 +433,9 @@ class CatalogMixin(OrdersMixin):
         return _take(self.iter_feasibility(*args, **kwargs), limit)
 
     def choose_feasibility(self, feasibility_id: str, accepted_option_id: str) -> dict[str, Any]:
-        """E30: accept one option of an undecided feasibility study."""
+        """Accept one option of an undecided feasibility study (path per generation)."""
         return self._call(
-            V1.choose_feasibility,
+            V2.choose_feasibility if self.generation == "current" else V1.choose_feasibility,
             json={"acceptedOptionId": _require_id(accepted_option_id, "accepted_option_id")},
             feasibility_id=_require_id(feasibility_id, "feasibility_id"),
         )
