@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from up42_provider.api.endpoints import V1, V2
+from up42_provider.api.redact import redact_url
 from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import (
     ASSET_SOURCES,
@@ -105,6 +107,17 @@ class StorageMixin(HookBase):
             self._call(V1.get_asset_download_url, json={}, asset_id=_require_id(asset_id, "asset_id")) or {}
         )
         return data["url"]
+
+    def get_asset_href_download_url(self, href: str) -> str:
+        """The signed URL behind a STAC asset ``href`` of UP42 storage (``.../v2/assets/<asset id>``),
+        as today's items link their files; the same call as :meth:`get_asset_download_url`."""
+        marker = "/v2/assets/"
+        path = urlsplit(str(href)).path.rstrip("/")
+        if marker not in path:
+            raise ValueError(
+                f"not a UP42 storage asset href (…/v2/assets/<asset id>): {redact_url(str(href))}"
+            )
+        return self.get_asset_download_url(path.rsplit(marker, 1)[1])
 
     @staticmethod
     def storage_stac_search_parameters(

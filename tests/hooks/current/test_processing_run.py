@@ -52,3 +52,22 @@ def test_execute_process_once_after_a_lost_answer(world: World, monkeypatch):  #
     same = [j["id"] for j in hook.iter_jobs() if j["name"] == "once via hook"]
     assert same == [job["id"]] and job["generation"] == "current"
     assert hook.execute_process("upsampling-ns", inputs, reuse_existing=True)["id"] == job["id"]
+
+
+def test_download_url_of_a_stac_asset_href_is_masked(world: World, monkeypatch):  # noqa: F811
+    import requests
+    from airflow.sdk._shared.secrets_masker import redact
+
+    hook = make_current_hook(world.server, monkeypatch)
+    body = {
+        "filter": {"op": "=", "args": [{"property": "order_id"}, world.fulfilled]},
+        "filter-lang": "cql2-json",
+    }
+    item = hook.search_storage_stac(body)["features"][0]
+    href = next(a["href"] for a in item["assets"].values() if "/v2/assets/" in a["href"])
+    url = hook.get_asset_href_download_url(href)
+    assert requests.get(url, timeout=30).status_code == 200
+    query = url.split("?", 1)[1]
+    assert query and query not in redact(url)
+    with pytest.raises(ValueError, match="not a UP42 storage asset href"):
+        hook.get_asset_href_download_url("https://example.com/file.tif")
