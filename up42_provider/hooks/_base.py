@@ -21,7 +21,7 @@ class HookBase:
     page_size: int
     credits_page_size: int
     up42_conn_id: str
-    _hosts: dict[str, str] | None  # catalog host per collection name (E18, read once)
+    _hosts: dict[str, str] | None  # catalog host per collection name (read once)
     _tasking_collections: set[str]
 
     if TYPE_CHECKING:

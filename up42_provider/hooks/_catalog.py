@@ -85,8 +85,8 @@ class CatalogMixin(OrdersMixin):
         )
 
     def iter_collections_v2(self, collection_type: str | None = None) -> Iterator[dict[str, Any]]:
-        """Today's glossary (N03): collections with their ``dataProducts`` and ``providers``;
-        ``collection_type`` (``ARCHIVE``/``TASKING``) is filtered client-side, as up42-py does."""
+        """Today's glossary (``V2.get_collections``): collections with their ``dataProducts`` and
+        ``providers``; ``collection_type`` (``ARCHIVE``/``TASKING``) is filtered client-side."""
         if self.generation != "current":
             raise ValueError("the v2 glossary belongs to today's UP42 API; use get_collections() for 2023")
         wanted = (
@@ -106,7 +106,7 @@ class CatalogMixin(OrdersMixin):
         if not names:
             raise ValueError("name at least one collection, e.g. ['phr']")
         if self._hosts is None and self.generation == "current":
-            # Today: the glossary (N03); the host is the provider whose roles include HOST.
+            # Today: the glossary; the host is the provider whose roles include HOST.
             glossary = list(self.iter_collections_v2())
             self._hosts = {}
             for c in glossary:

@@ -1,8 +1,9 @@
-"""Jobs of both generations: 2023 workflow jobs (E47/E48) and today's processing jobs (N23/N24).
+"""Jobs of both generations: 2023 workflow jobs (``V1.get_jobs``/``get_job``) and today's processing
+jobs (``V2.get_jobs``/``get_job``).
 
-Neither API sorts jobs by update time: 2023 lists ``createdAt`` descending (E47, ``page=``),
-today ``created`` descending (N24, ``next`` links). ``updated_after`` is therefore a client-side
-filter over the whole list. ``statuses`` is server-side today (N24 ``status=``), client-side in
+Neither API sorts jobs by update time: 2023 lists ``createdAt`` descending (``page=``),
+today ``created`` descending (``next`` links). ``updated_after`` is therefore a client-side
+filter over the whole list. ``statuses`` is server-side today (``status=``), client-side in
 2023. Both return the one shape of :func:`~._shapes.normalize_job`.
 """
 
@@ -22,7 +23,7 @@ from up42_provider.status import StatusVerdict, job_verdict
 
 class JobsMixin(HookBase):
     def get_job(self, job_id: str) -> dict[str, Any]:
-        """The job (2023 E48 or today's processing job N23), normalized."""
+        """The job (a 2023 workflow job or today's processing job), normalized."""
         job_id = _require_id(job_id, "job_id")
         if self.generation == "current":
             return normalize_job(self._call(V2.get_job, job_id=job_id), "current")
@@ -164,14 +165,14 @@ class JobsMixin(HookBase):
         generation = str(job.get("generation") or self.generation)
         return job_verdict(job.get("status"), generation, failure_reason(job))
 
-    # ------------------------------------------------------- today's processing (N19, N04, N20-N22)
+    # ------------------------------------------------------- today's processing
 
     def get_process(self, process_id: str) -> dict[str, Any]:
-        """N19: the process description (``additionalParameters`` holds its ``eula-id``)."""
+        """The process description (``additionalParameters`` holds its ``eula-id``)."""
         return self._call(V2.get_process, process_id=process_id) or {}
 
     def check_process(self, process_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """N19, N04, N20, N21 in the SDK's order: ``{"errors": [...], "cost": {...} | None}``.
+        """Describe, EULA, validate, price, in the SDK's order: ``{"errors": [...], "cost": {...} | None}``.
 
         ``errors`` lists ``{"name", "message"}``: ``ProcessNotFound``, ``EulaNotAccepted``,
         ``InvalidSchema`` or the 422 errors. The cost is only asked for valid inputs.
@@ -203,11 +204,11 @@ class JobsMixin(HookBase):
         max_credits: float | None = None,
         reuse_existing: bool = False,
     ) -> dict[str, Any]:
-        """Check (EULA, validation, cost) and then run a processing job (N22) exactly once.
+        """Check (EULA, validation, cost) and then run a processing job exactly once.
 
         Nothing is executed when the checks find errors or the cost exceeds ``max_credits``.
         ``inputs["title"]`` is the client token: after a lost answer the job is looked up by
-        process and title for the settle window before N22 is sent again; with ``reuse_existing``
+        process and title for the settle window before the execution is sent again; with ``reuse_existing``
         a job an earlier task try started under that title is returned.
         """
         if self.generation != "current":

@@ -1,9 +1,9 @@
 """Orders of both generations: get, list and status in one shape (see :mod:`._shapes`).
 
-2023: E25/E26 under the workspace. Today: orders v2 ``/v2/orders`` filtered by the hook's
+2023: ``/workspaces/{id}/orders`` under the workspace. Today: orders v2 ``/v2/orders`` filtered by the hook's
 workspace (the v2 list is account-wide otherwise). Both APIs sort by ``updatedAt`` on the server,
 so ``updated_after`` stops the listing at the first older order; ``statuses`` is a server-side
-filter today and a client-side one in 2023 (E26 has none).
+filter today and a client-side one in 2023 (its list has no status filter).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _V2_SORT_FIELDS = ("createdAt", "updatedAt", "type", "status")
 
 class OrdersMixin(HookBase):
     def get_order(self, order_id: str) -> dict[str, Any]:
-        """The order in the one shape of :func:`~._shapes.normalize_order` (2023 E25, today N08)."""
+        """The order in the one shape of :func:`~._shapes.normalize_order` ."""
         order_id = _require_id(order_id, "order_id")
         if self.generation == "current":
             return normalize_order(self._call(V2.get_order, order_id=order_id), "current")
@@ -180,7 +180,7 @@ class OrdersMixin(HookBase):
         generation = str(order.get("generation") or self.generation)
         return order_verdict(order.get("status"), generation)
 
-    # ------------------------------------------------------------------ today's orders v2 (N06, N07, N11)
+    # ------------------------------------------------------------------ today's orders v2
 
     def _require_current(self, what: str) -> None:
         if self.generation != "current":
@@ -220,7 +220,7 @@ class OrdersMixin(HookBase):
         return body
 
     def estimate_order_v2(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """N06: ``{"summary": {"totalCredits", "totalSize", "unit"}, "results": [...], "errors": [...]}``."""
+        """The price: ``{"summary": {"totalCredits", "totalSize", "unit"}, "results", "errors"}``."""
         self._require_current("estimate_order_v2")
         return self._call(V2.estimate_order, json=dict(body)) or {}
 
@@ -232,13 +232,13 @@ class OrdersMixin(HookBase):
         reuse_existing: bool = False,
         max_credits: float | None = None,
     ) -> list[dict[str, Any]]:
-        """N06 then N07 per feature: place today's orders exactly once; returns them normalized.
+        """Price, then place today's orders exactly once; returns them normalized.
 
-        The batch is priced first (N06): per-feature errors, or a total above ``max_credits``, fail
+        The batch is priced first: per-feature errors, or a total above ``max_credits``, fail
         before anything is placed. Each feature is then placed as its own one-feature batch tagged
         ``<tag>-<index>``, so a lost answer is looked up by that tag (``_create_once``) and a
-        duplicate can be cancelled (N11). A stable ``tag`` with ``reuse_existing`` returns the orders
-        an earlier task try placed.
+        duplicate can be cancelled (``cancel_order_v2``). A stable ``tag`` with ``reuse_existing``
+        returns the orders an earlier task try placed.
         """
         self._require_current("place_order_v2")
         features = list(((body.get("featureCollection") or {}).get("features")) or [])
@@ -294,14 +294,14 @@ class OrdersMixin(HookBase):
         )
 
     def cancel_order_v2(self, order_id: str) -> dict[str, Any]:
-        """N11: cancel an order still ``CREATED`` or ``PLACEMENT_FAILED``."""
+        """Cancel an order still ``CREATED`` or ``PLACEMENT_FAILED``."""
         self._require_current("cancel_order_v2")
         return self._call(V2.cancel_order, order_id=_require_id(order_id, "order_id")) or {}
 
     def update_order_v2(
         self, order_id: str, *, tags: Sequence[str] | None = None, budget_id: Any = ...
     ) -> dict[str, Any]:
-        """N10 merge-patch: ``tags`` replaces the tags (``[]`` clears), ``budget_id=None`` clears the
+        """Merge-patch: ``tags`` replaces the tags (``[]`` clears), ``budget_id=None`` clears the
         budget; what is not passed stays. Returns the normalized order."""
         self._require_current("update_order_v2")
         patch: dict[str, Any] = {}
@@ -313,6 +313,6 @@ class OrdersMixin(HookBase):
         return normalize_order(raw or {}, "current")
 
     def get_order_coverage(self, order_id: str) -> Any:
-        """N14: what a tasking order has covered so far."""
+        """What a tasking order has covered so far."""
         self._require_current("get_order_coverage")
         return self._call(V2.get_order_coverage, order_id=_require_id(order_id, "order_id"))

@@ -1,6 +1,6 @@
 """Today's generation: the UP42 API as up42-py 4.3.0 calls it (bare JSON everywhere).
 
-Ids are ours (N01...; E-ids where a 2023 path survives unchanged). ``host="auth"`` marks the
+Ids are short labels for logs; ``host="auth"`` marks the
 two login calls on the Keycloak host. Query parameters (``workspaceId``, filters, paging) are
 passed as ``params=``, never baked into the path.
 """
