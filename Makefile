@@ -23,6 +23,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check up42_provider tests benchmarks example_dags
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -p no:cacheprovider -q
 
 lint: $(STAMP)

@@ -21,6 +21,22 @@ def _connection_type() -> dict[str, Any]:
         "hook-class-name": HOOK_CLASS,
         "hook-name": "UP42",
         "conn-fields": {
+            "api_generation": {
+                "label": "API generation",
+                "schema": {
+                    "type": ["string", "null"],
+                    "enum": ["auto", "2023", "current", None],
+                    "default": "auto",
+                },
+                "description": "auto: a project id (UUID) in login means the 2023 API, an account e-mail "
+                "means today's API. Set 2023 or current to force one.",
+            },
+            "region": {
+                "label": "Region (today's API)",
+                "schema": {"type": ["string", "null"], "enum": ["eu", "sa", None], "default": "eu"},
+                "description": "eu: api.up42.com + auth.up42.com; sa: api.sa.up42.com + auth.sa.up42.com. "
+                "A host field overrides both (an emulator serves login and API on one URL).",
+            },
             "timeout": {
                 "label": "Request timeout (s)",
                 "schema": {"type": ["number", "null"], "default": 60, "minimum": 1},
@@ -50,14 +66,24 @@ def _connection_type() -> dict[str, Any]:
         },
         "ui-field-behaviour": {
             "hidden-fields": ["schema", "port"],
-            "relabeling": {"host": "API base URL", "login": "Project ID", "password": "Project API key"},
+            "relabeling": {
+                "host": "API base URL (optional)",
+                "login": "Account e-mail or project ID",
+                "password": "Account password or project API key",
+            },
             "placeholders": {
-                "host": "https://api.up42.com",
-                "login": "your UP42 project id (UUID)",
-                "password": "your UP42 project API key",
+                "host": "empty = the region's hosts; http://127.0.0.1:8042 for the emulator",
+                "login": "today: your UP42 console e-mail; 2023: the project id (UUID)",
+                "password": "today: your UP42 account password; 2023: the project API key",
             },
         },
     }
+
+
+def ui_field_behaviour() -> dict[str, Any]:
+    """The connection form's field behaviour in the hook's (underscore) spelling, for older UIs."""
+    behaviour = _connection_type()["ui-field-behaviour"]
+    return {key.replace("-", "_"): value for key, value in behaviour.items()}
 
 
 def get_provider_info() -> dict[str, Any]:

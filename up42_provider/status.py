@@ -120,3 +120,59 @@ def is_job_terminal(status: object) -> bool:
 
 def is_order_terminal(status: object) -> bool:
     return classify_order_status(status) != "running"
+
+
+# ------------------------------------------------------------------------ today's generation
+# Orders v2 keep upper-case values and spell CANCELED with one L; processing jobs are lower case.
+
+CURRENT_ORDER_TERMINAL_SUCCESS: frozenset[str] = frozenset({"FULFILLED"})
+# PLACEMENT_FAILED: up42-py 4.3.0 keeps polling, but nothing moves such an order on except a
+# cancellation, so a wait treats it as failed rather than running into its deadline.
+CURRENT_ORDER_TERMINAL_FAILURE: frozenset[str] = frozenset(
+    {
+        "FAILED_PERMANENTLY",
+        "PLACEMENT_FAILED",
+        "CANCELED",
+        "FAILED",
+        "DELIVERY_INITIALIZATION_FAILED",
+        "DOWNLOAD_FAILED",
+    }
+)
+CURRENT_ORDER_IN_PROGRESS: frozenset[str] = frozenset(
+    {"CREATED", "BEING_PLACED", "PLACED", "BEING_FULFILLED", "DOWNLOADED"}
+)
+CURRENT_JOB_TERMINAL_SUCCESS: frozenset[str] = frozenset({"successful", "captured"})
+# "failed" is final for us too: the SDK waits for "released", which only frees the credits.
+CURRENT_JOB_TERMINAL_FAILURE: frozenset[str] = frozenset(
+    {"failed", "released", "invalid", "rejected", "unlicensed"}
+)
+CURRENT_JOB_IN_PROGRESS: frozenset[str] = frozenset({"created", "licensed", "valid", "accepted", "running"})
+
+StatusVerdict = tuple[str, bool, bool, str | None]
+
+
+def _verdict(
+    value: str, success: frozenset[str], failure: frozenset[str], reason: str | None
+) -> StatusVerdict:
+    if value in success:
+        return value, True, False, None
+    if value in failure:
+        return value, True, True, reason or f"status {value}"
+    return value, False, False, None
+
+
+def order_verdict(status: object, generation: str, reason: str | None = None) -> StatusVerdict:
+    """``(status, terminal, failed, reason)`` of an order status in ``generation`` ("2023"/"current")."""
+    value = _normalise(status)
+    if generation == "current":
+        return _verdict(value, CURRENT_ORDER_TERMINAL_SUCCESS, CURRENT_ORDER_TERMINAL_FAILURE, reason)
+    return _verdict(value, ORDER_TERMINAL_SUCCESS, ORDER_TERMINAL_FAILURE, reason)
+
+
+def job_verdict(status: object, generation: str, reason: str | None = None) -> StatusVerdict:
+    """``(status, terminal, failed, reason)`` of a job status (today's statuses are lower case)."""
+    if generation == "current":
+        value = str(status.value if isinstance(status, Enum) else status or "").strip().lower()
+        return _verdict(value, CURRENT_JOB_TERMINAL_SUCCESS, CURRENT_JOB_TERMINAL_FAILURE, reason)
+    value = _normalise(status)
+    return _verdict(value, JOB_TERMINAL_SUCCESS, JOB_TERMINAL_FAILURE, reason)

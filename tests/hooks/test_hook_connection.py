@@ -13,6 +13,7 @@ from up42_provider.api.client import AsyncUP42Client, UP42Client
 from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import UP42AuthenticationError
 from up42_provider.emulator.server import EmulatorServer
+from up42_provider.get_provider_info import get_provider_info
 from up42_provider.hooks._connection import UP42ConnectionConfigError, base_url_from, settings_from_connection
 from up42_provider.hooks.up42 import UP42Hook
 
@@ -91,8 +92,18 @@ def test_defaults_and_extras():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"login": None}, r"login \(Project ID\) is empty; set it to your UP42 project id"),
-        ({"login": "my-project"}, r"login \(Project ID\) 'my-project' is not a UUID"),
+        ({"login": None}, r"login is empty; use either the 2023 project credentials"),
+        (
+            {"login": "my-project"},
+            r"cannot tell the API generation from login 'my-project'.*'api_generation'",
+        ),
+        (
+            {"login": "my-project", "api_generation": "2023"},
+            r"login \(Project ID\) 'my-project' is not a UUID",
+        ),
+        ({"api_generation": "2024"}, r"extra 'api_generation' must be one of auto, 2023, current"),
+        ({"login": "me@example.com", "region": "us"}, r"extra 'region' must be one of eu, sa"),
+        ({"login": "me@example.com", "password": ""}, r"password \(account password\) is empty"),
         ({"password": ""}, r"password \(Project API key\) is empty"),
         ({"timeout": "soon"}, "extra 'timeout' must be a number"),
         ({"timeout": 0}, "extra 'timeout' must be at least"),
@@ -135,7 +146,10 @@ def test_hook_class_attributes_and_ui():
     )
     ui = UP42Hook.get_ui_field_behaviour()
     assert ui["hidden_fields"] == ["schema", "port"]
-    assert ui["relabeling"]["login"] == "Project ID"
+    # one declaration: the hook's fallback is the provider info's form
+    form = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
+    assert ui["relabeling"] == form["relabeling"] and ui["placeholders"] == form["placeholders"]
+    assert "project ID" in ui["relabeling"]["login"] and "e-mail" in ui["relabeling"]["login"]
 
 
 # ----------------------------------------------------------------------------------------- clients
@@ -176,7 +190,7 @@ def test_test_connection_unreachable(monkeypatch):
 def test_test_connection_bad_fields(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_UP42_DEFAULT", json.dumps({"conn_type": "up42", "password": "k"}))
     ok, message = UP42Hook().test_connection()
-    assert not ok and "login (Project ID) is empty" in message
+    assert not ok and "login is empty" in message
     ok, message = UP42Hook(up42_conn_id="does_not_exist").test_connection()
     assert not ok and "does_not_exist" in message
 

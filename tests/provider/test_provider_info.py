@@ -36,9 +36,9 @@ def test_entry_point_is_registered():
 def test_connection_form_declared_in_provider_info():
     conn = get_provider_info()["connection-types"][0]
     assert conn["connection-type"] == "up42"
-    assert set(conn["conn-fields"]) >= {"timeout", "max_attempts", "verify_ssl"}
+    assert set(conn["conn-fields"]) >= {"api_generation", "region", "timeout", "max_attempts", "verify_ssl"}
     behaviour = conn["ui-field-behaviour"]
-    assert behaviour["relabeling"]["login"] == "Project ID"
+    assert behaviour["relabeling"]["login"] == "Account e-mail or project ID"
     assert "port" in behaviour["hidden-fields"]
 
 

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from up42_provider.api.endpoints import V1, Endpoint
+from up42_provider.api.endpoints import V1, V2, Endpoint
 from up42_provider.api.errors import UP42AuthenticationError, UP42Error, error_from_response
 from up42_provider.api.responses import error_for
 from up42_provider.api.settings import ClientSettings
@@ -38,6 +38,10 @@ DEFAULT_LIFETIME = 300.0  # API.md §3.4, when the answer has no expires_in
 
 CREDENTIALS_HINT = (
     "check the project id (connection login) and the project API key (connection password) "
+    "of the UP42 connection"
+)
+ACCOUNT_HINT = (
+    "check the account e-mail (connection login) and the account password (connection password) "
     "of the UP42 connection"
 )
 
@@ -77,6 +81,53 @@ class AuthStrategy(Protocol):
     def workspace_id(self, decoded: Any) -> str: ...
 
 
+def _parse_token(
+    endpoint: Endpoint,
+    hint: str,
+    status: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    margin: float,
+    now: float,
+) -> Token:
+    """A token answer of either generation (``access_token``, or 2023's ``data.accessToken``)."""
+    method, path = endpoint.method, endpoint.path
+    if status in (400, 401, 403):
+        failure = error_from_response(status, content, method, path)
+        raise UP42AuthenticationError(
+            f"UP42 refused the credentials ({failure.message}); {hint}",
+            status=status,
+            method=method,
+            path=path,
+            body=failure.body,
+        )
+    if not 200 <= status < 300:
+        raise error_for(status, headers, content, method, path)
+    try:
+        body = json.loads(content)
+    except ValueError:
+        body = None
+    value = None
+    if isinstance(body, dict):
+        value = body.get("access_token")
+        if not value and isinstance(body.get("data"), dict):
+            value = body["data"].get("accessToken")
+    if not isinstance(value, str) or not value:
+        raise UP42AuthenticationError(
+            f"UP42 answered the token request without a token; {hint}",
+            status=status,
+            method=method,
+            path=path,
+        )
+    lifetime = DEFAULT_LIFETIME
+    raw = body.get("expires_in") if isinstance(body, dict) else None
+    if isinstance(raw, int | float | str):
+        with contextlib.suppress(ValueError):
+            lifetime = max(0.0, float(raw))
+    # Never let the margin eat more than half of a short lifetime.
+    return Token(value, now + lifetime - min(margin, lifetime / 2))
+
+
 class ClientCredentialsAuth:
     """Generation 1: ``POST /oauth/token`` with Basic ``project_id:api_key`` (API.md §3.2-3.5)."""
 
@@ -100,41 +151,7 @@ class ClientCredentialsAuth:
     def parse_token(
         self, status: int, headers: Mapping[str, str], content: bytes, margin: float, now: float
     ) -> Token:
-        method, path = V1.token.method, V1.token.path
-        if status in (400, 401, 403):
-            failure = error_from_response(status, content, method, path)
-            raise UP42AuthenticationError(
-                f"UP42 refused the credentials ({failure.message}); {CREDENTIALS_HINT}",
-                status=status,
-                method=method,
-                path=path,
-                body=failure.body,
-            )
-        if not 200 <= status < 300:
-            raise error_for(status, headers, content, method, path)
-        try:
-            body = json.loads(content)
-        except ValueError:
-            body = None
-        value = None
-        if isinstance(body, dict):
-            value = body.get("access_token")
-            if not value and isinstance(body.get("data"), dict):
-                value = body["data"].get("accessToken")
-        if not isinstance(value, str) or not value:
-            raise UP42AuthenticationError(
-                f"UP42 answered the token request without a token; {CREDENTIALS_HINT}",
-                status=status,
-                method=method,
-                path=path,
-            )
-        lifetime = DEFAULT_LIFETIME
-        raw = body.get("expires_in") if isinstance(body, dict) else None
-        if isinstance(raw, int | float | str):
-            with contextlib.suppress(ValueError):
-                lifetime = max(0.0, float(raw))
-        # Never let the margin eat more than half of a short lifetime.
-        return Token(value, now + lifetime - min(margin, lifetime / 2))
+        return _parse_token(V1.token, CREDENTIALS_HINT, status, headers, content, margin, now)
 
     def workspace_id(self, decoded: Any) -> str:
         if isinstance(decoded, dict) and isinstance(decoded.get("workspaceId"), str):
@@ -142,6 +159,49 @@ class ClientCredentialsAuth:
         raise UP42Error(
             "the project answer (E02) carries no workspaceId", method="GET", path=V1.get_project.path
         )
+
+
+class PasswordGrantAuth:
+    """Today's generation: Keycloak password grant on the auth host, workspace = userinfo ``sub``.
+
+    The grant is simply re-run before expiry (as up42-py does); the refresh token is not used.
+    """
+
+    workspace_endpoint = V2.userinfo
+    client_id = "up42-sdk"
+
+    def token_request(self, settings: ClientSettings) -> TokenRequest:
+        endpoint = V2.token
+        return TokenRequest(
+            endpoint=endpoint,
+            url=settings.auth_url + endpoint.path,
+            form={
+                "grant_type": "password",
+                "username": settings.username,
+                "password": settings.password,
+                "client_id": self.client_id,
+                "scope": "openid",
+            },
+            headers={"Accept": "application/json", "User-Agent": settings.user_agent},
+            secrets=(settings.password,),
+        )
+
+    def parse_token(
+        self, status: int, headers: Mapping[str, str], content: bytes, margin: float, now: float
+    ) -> Token:
+        return _parse_token(V2.token, ACCOUNT_HINT, status, headers, content, margin, now)
+
+    def workspace_id(self, decoded: Any) -> str:
+        if isinstance(decoded, dict) and isinstance(decoded.get("sub"), str) and decoded["sub"]:
+            return decoded["sub"]
+        raise UP42Error(
+            "the userinfo answer carries no sub (workspace id)", method="GET", path=V2.userinfo.path
+        )
+
+
+def auth_for(settings: ClientSettings) -> AuthStrategy:
+    """The login strategy of the settings' generation."""
+    return PasswordGrantAuth() if settings.generation == "current" else ClientCredentialsAuth()
 
 
 class TokenCache:
@@ -166,8 +226,15 @@ class TokenCache:
     @classmethod
     def for_settings(cls, settings: ClientSettings, strategy: object | None = None) -> TokenCache:
         """The process-wide cache of these credentials (opt-in: a triggerer's triggers share one token)."""
-        secret = hashlib.sha256(settings.api_key.encode()).hexdigest()
-        key = (type(strategy).__name__, settings.base_url, settings.project_id, secret)
+        secret = hashlib.sha256(f"{settings.api_key}\0{settings.password}".encode()).hexdigest()
+        key = (
+            type(strategy).__name__,
+            settings.base_url,
+            settings.auth_url,
+            settings.project_id,
+            settings.username,
+            secret,
+        )
         with cls._registry_lock:
             cache = cls._registry.get(key)
             if cache is None:

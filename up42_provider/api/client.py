@@ -19,15 +19,15 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import requests
 
 from up42_provider.api import failures
-from up42_provider.api.auth import AuthStrategy, ClientCredentialsAuth, Token, TokenCache
-from up42_provider.api.endpoints import Endpoint
+from up42_provider.api.auth import AuthStrategy, Token, TokenCache, auth_for
+from up42_provider.api.endpoints import Endpoint, ResponseKind
 from up42_provider.api.errors import UP42Error
 from up42_provider.api.masking import amask_secret, amask_signed_url, mask_secret, mask_signed_url
 from up42_provider.api.redact import redact_url
@@ -57,7 +57,7 @@ class Prepared:
     path: str
     params: list[tuple[str, str]] | None
     body: bytes | None
-    kind: str
+    kind: ResponseKind
     creates: bool
     authenticated: bool = True
     extra_headers: tuple[tuple[str, str], ...] = ()
@@ -103,7 +103,7 @@ class _ClientCore:
         token_cache: TokenCache | None = None,
     ) -> None:
         self.settings = settings
-        self.auth: AuthStrategy = auth or ClientCredentialsAuth()
+        self.auth: AuthStrategy = auth or auth_for(settings)
         # Private by default; pass one cache (e.g. TokenCache.for_settings) to share a token.
         self.tokens = token_cache if token_cache is not None else TokenCache()
         self._token_request = self.auth.token_request(settings)
@@ -114,7 +114,8 @@ class _ClientCore:
 
     def __repr__(self) -> str:
         settings = self.settings
-        return f"{type(self).__name__}(base_url={settings.base_url!r}, project_id={settings.project_id!r})"
+        who = settings.project_id if settings.generation == "2023" else settings.username
+        return f"{type(self).__name__}(base_url={settings.base_url!r}, login={who!r})"
 
     @property
     def project_id(self) -> str:
@@ -138,9 +139,10 @@ class _ClientCore:
         if workspace_id is not None:
             path_params["workspace_id"] = workspace_id
         path = endpoint.format_path(**path_params)
+        root = self.settings.auth_url if endpoint.host == "auth" else self.settings.base_url
         return Prepared(
             method=endpoint.method,
-            url=self.settings.base_url + path,
+            url=root + path,
             path=path,
             params=encode_query(params),
             body=self._body(endpoint.method, json),
@@ -362,7 +364,7 @@ class UP42Client(_ClientCore):
             req.kind,
             response.status_code,
             response.headers,
-            response.content,  # type: ignore[arg-type]
+            response.content,
             req.method,
             req.path,
         )
@@ -600,7 +602,7 @@ class AsyncUP42Client(_ClientCore):
             req.kind,
             response.status_code,
             response.headers,
-            response.content,  # type: ignore[arg-type]
+            response.content,
             req.method,
             req.path,
         )
@@ -609,7 +611,7 @@ class AsyncUP42Client(_ClientCore):
         request = self.client.build_request(
             req.method,
             req.url,
-            params=req.params,
+            params=cast(Any, req.params),
             content=req.body,
             headers=self._headers(req, token),
             timeout=self._timeout,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from typing import Any
 
 import httpx
 import requests
@@ -63,7 +64,7 @@ def _is_tls(exc: BaseException) -> bool:
 def from_requests(
     exc: requests.RequestException, method: str, path: str, timeout: tuple[float, float]
 ) -> UP42TransportError:
-    where = {"method": method, "path": path}
+    where: dict[str, Any] = {"method": method, "path": path}
     E = requests.exceptions
     if isinstance(exc, E.SSLError):
         return UP42TransportError(
@@ -95,7 +96,7 @@ def from_requests(
 def from_httpx(
     exc: httpx.HTTPError, method: str, path: str, timeout: tuple[float, float]
 ) -> UP42TransportError:
-    where = {"method": method, "path": path}
+    where: dict[str, Any] = {"method": method, "path": path}
     if isinstance(exc, httpx.ConnectError) and _is_tls(exc):
         return UP42TransportError(
             "TLS handshake failed; check the server certificate or the connection's verify_ssl setting"

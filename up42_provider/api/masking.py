@@ -35,10 +35,10 @@ def _resolve() -> tuple[_SyncMasker | None, _AsyncMasker | None]:
     sync_fn: _SyncMasker | None = None
     async_fn: _AsyncMasker | None = None
     try:
-        from airflow.sdk.log import mask_secret as sync_fn  # type: ignore[no-redef]
+        from airflow.sdk.log import mask_secret as sync_fn
 
         try:
-            from airflow.sdk.log import amask_secret as async_fn  # type: ignore[no-redef]
+            from airflow.sdk.log import amask_secret as async_fn
         except ImportError:
             async_fn = None
     except Exception:

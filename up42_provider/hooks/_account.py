@@ -9,9 +9,10 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from up42_provider.api.endpoints import V1
+from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import UP42Error
 from up42_provider.api.masking import mask_secret
+from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import (
     BLOCK_TYPES,
     SETTING_RANGES,
@@ -24,7 +25,7 @@ from up42_provider.hooks._pagination import spring_pages
 from up42_provider.utils import parameters as P
 
 
-class AccountMixin:
+class AccountMixin(HookBase):
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
 
     # ------------------------------------------------------------------------------- project
@@ -64,7 +65,7 @@ class AccountMixin:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
         current = {s["name"]: str(s["value"]) for s in self.get_project_settings()}
-        settings = {
+        settings: dict[str, Any] = {
             name: str(value) if value is not None else current.get(name) for name, value in wanted.items()
         }
         missing = [name for name, value in settings.items() if value is None]
@@ -111,12 +112,14 @@ class AccountMixin:
 
     def validate_manifest(self, manifest: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
         """E08: validate a block manifest (dict, or path to a JSON file)."""
-        if not isinstance(manifest, Mapping):
+        if isinstance(manifest, Mapping):
+            body = dict(manifest)
+        else:
             path = Path(manifest)
             if not path.is_file():
                 raise ValueError(f"manifest {str(path)!r} is neither a dict nor an existing JSON file")
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        return self._call(V1.validate_manifest, json=dict(manifest))
+            body = json.loads(path.read_text(encoding="utf-8"))
+        return self._call(V1.validate_manifest, json=body)
 
     def get_credits_balance(self) -> dict[str, Any]:
         """E09: ``{"balance": n}``."""
@@ -250,3 +253,26 @@ class AccountMixin:
     def trigger_webhook_test_events(self, webhook_id: str) -> dict[str, Any]:
         """E17: send one test message per subscribed event."""
         return self._call(V1.trigger_webhook_tests, json={}, webhook_id=_require_id(webhook_id, "webhook_id"))
+
+    # ------------------------------------------------------------------ budgets (today's API)
+
+    def iter_budgets(
+        self, *, statuses: str | Iterable[str] | None = None, include_usage: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """The account's budgets (Spring pages, ``page=0,1,...``), most recently updated first."""
+        if self.generation != "current":
+            raise ValueError("budgets belong to today's UP42 API (account e-mail and password)")
+        params: dict[str, Any] = {"sort": "updatedAt,desc", "includeUsage": include_usage}
+        if statuses is not None:
+            params["status"] = [statuses] if isinstance(statuses, str) else list(statuses)
+
+        def fetch(page: int | None) -> Any:
+            return self._call(V2.get_budgets, params={**params, "page": page or 0})
+
+        return spring_pages(fetch, first_page_param=True)
+
+    def get_budget(self, budget_id: str, *, include_usage: bool = True) -> dict[str, Any]:
+        """One budget, with ``consumedCredits``/``remainingCredits`` when ``include_usage``."""
+        if self.generation != "current":
+            raise ValueError("budgets belong to today's UP42 API (account e-mail and password)")
+        return self._call(V2.get_budget, params={"includeUsage": include_usage}, budget_id=budget_id)

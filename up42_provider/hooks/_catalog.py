@@ -8,28 +8,27 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
-from up42_provider.api.endpoints import V1
+from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import UP42Error, UP42NotFoundError
 from up42_provider.hooks._helpers import (
     FEASIBILITY_DECISIONS,
-    ORDER_SORT_FIELDS,
     ORDER_TYPES,
     QUOTATION_DECISIONS,
     SEARCH_ALL,
     SEARCH_CAP,
     _choices,
     _require_id,
-    _sort,
     _strings,
     _take,
     keep_one,
 )
+from up42_provider.hooks._orders import OrdersMixin
 from up42_provider.hooks._pagination import next_link, spring_pages
 from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import to_polygon_geojson
 
 
-class CatalogMixin:
+class CatalogMixin(OrdersMixin):
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
 
     search_cap: int = SEARCH_CAP  # features a search without any limit stops at
@@ -65,7 +64,7 @@ class CatalogMixin:
         ]
         if not basic:
             return products
-        result: dict[str, Any] = {}
+        result: dict[Any, Any] = {}  # keyed by collection title (None when UP42 gives none)
         for p in products:
             collection = p.get("collection") or {}
             entry = result.setdefault(
@@ -85,11 +84,38 @@ class CatalogMixin:
             V1.get_data_product_schema, data_product_id=_require_id(data_product_id, "data_product_id")
         )
 
+    def iter_collections_v2(self, collection_type: str | None = None) -> Iterator[dict[str, Any]]:
+        """Today's glossary (``V2.get_collections``): collections with their ``dataProducts`` and
+        ``providers``; ``collection_type`` (``ARCHIVE``/``TASKING``) is filtered client-side."""
+        if self.generation != "current":
+            raise ValueError("the v2 glossary belongs to today's UP42 API; use get_collections() for 2023")
+        wanted = (
+            None if collection_type is None else _choices(collection_type, ORDER_TYPES, "collection_type")
+        )
+
+        def fetch(page: int | None) -> Any:
+            return self._call(V2.get_collections, params={"page": page or 0})
+
+        return (
+            c for c in spring_pages(fetch, first_page_param=True) if wanted is None or c.get("type") in wanted
+        )
+
     def get_catalog_host(self, collections: str | Iterable[str]) -> str:
         """The provider host serving ``collections`` (all must share one), from E18 (E19 fallback)."""
         names = _strings(collections) or []
         if not names:
             raise ValueError("name at least one collection, e.g. ['phr']")
+        if self._hosts is None and self.generation == "current":
+            # Today: the glossary; the host is the provider whose roles include HOST.
+            glossary = list(self.iter_collections_v2())
+            self._hosts = {}
+            for c in glossary:
+                host = next(
+                    (p["name"] for p in c.get("providers") or [] if "HOST" in (p.get("roles") or [])), None
+                )
+                if c.get("name") and host:
+                    self._hosts[c["name"]] = host
+            self._tasking_collections = {c["name"] for c in glossary if c.get("type") == "TASKING"}
         if self._hosts is None:
             collections_ = self._call(V1.get_collections) or []
             self._hosts = {
@@ -102,7 +128,7 @@ class CatalogMixin:
                 f"collection(s) {tasking} are TASKING collections (new acquisitions), not catalog archives; "
                 "search ARCHIVE collections (get_collections('ARCHIVE')) or order tasking instead"
             )
-        if any(n not in self._hosts for n in names):  # data products name hosts too (up42-py reads these)
+        if self.generation == "2023" and any(n not in self._hosts for n in names):  # data products too
             for p in self._call(V1.get_data_products) or []:
                 collection = p.get("collection") or {}
                 host = (collection.get("host") or {}).get("name") or collection.get("hostName")
@@ -293,7 +319,7 @@ class CatalogMixin:
                 first = keep_one(known)[0]
                 self.log.info("Order with tag %r exists already: %s", tag, first.get("id"))
                 return first
-            known_ids = {o.get("id") for o in known}
+            known_ids = {str(o.get("id")) for o in known}
         body = P.with_tag(body, tag)
 
         def create() -> dict[str, Any]:
@@ -309,49 +335,6 @@ class CatalogMixin:
         # The 2023 order API has no cancellation: a duplicate order is reported, not cancelled.
         return self._create_once(
             f"place order tagged {tag!r}", create, find, fetch=self.get_order, discard=None
-        )
-
-    def get_order(self, order_id: str) -> dict[str, Any]:
-        """E25: the order (``status``, ``assets``, ...)."""
-        return self._call(V1.get_order, order_id=_require_id(order_id, "order_id"))
-
-    async def aget_order(self, order_id: str) -> dict[str, Any]:
-        """E25, async (for triggers)."""
-        client = await self.aget_client()
-        return await client.call(V1.get_order, order_id=_require_id(order_id, "order_id"))
-
-    def iter_orders(
-        self,
-        *,
-        order_type: str | None = None,
-        tags: str | Iterable[str] | None = None,
-        sortby: str = "createdAt",
-        descending: bool = True,
-    ) -> Iterator[dict[str, Any]]:
-        """E26 (P3): the workspace's orders, newest first by default."""
-        params: dict[str, Any] = {"format": "paginated", "sort": _sort(sortby, descending, ORDER_SORT_FIELDS)}
-        if order_type is not None:
-            params["type"] = _choices(order_type, ORDER_TYPES, "order_type")[0]  # type: ignore[index]
-        if tags is not None:
-            params["tags"] = _strings(tags)
-        params["size"] = self.page_size
-
-        def fetch(page: int | None) -> Any:
-            return self._call(V1.get_orders, params=params if page is None else {**params, "page": page})
-
-        return spring_pages(fetch, first_page_param=False)
-
-    def get_orders(
-        self,
-        *,
-        order_type: str | None = None,
-        tags: str | Iterable[str] | None = None,
-        sortby: str = "createdAt",
-        descending: bool = True,
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        return _take(
-            self.iter_orders(order_type=order_type, tags=tags, sortby=sortby, descending=descending), limit
         )
 
     def get_order_assets(self, order_id: str) -> list[dict[str, Any]]:
@@ -434,9 +417,9 @@ class CatalogMixin:
         sortby: str = "createdAt",
         descending: bool = True,
     ) -> Iterator[dict[str, Any]]:
-        """E29 (P4): feasibility studies."""
+        """Feasibility studies (2023 ``/v2/tasking/feasibility``, today ``.../feasibility-studies``)."""
         return self._iter_tasking(
-            V1.get_feasibility,
+            V2.get_feasibility if self.generation == "current" else V1.get_feasibility,
             FEASIBILITY_DECISIONS,
             item_id=feasibility_id,
             workspace_id=workspace_id,
@@ -450,9 +433,9 @@ class CatalogMixin:
         return _take(self.iter_feasibility(*args, **kwargs), limit)
 
     def choose_feasibility(self, feasibility_id: str, accepted_option_id: str) -> dict[str, Any]:
-        """E30: accept one option of an undecided feasibility study."""
+        """Accept one option of an undecided feasibility study (path per generation)."""
         return self._call(
-            V1.choose_feasibility,
+            V2.choose_feasibility if self.generation == "current" else V1.choose_feasibility,
             json={"acceptedOptionId": _require_id(accepted_option_id, "accepted_option_id")},
             feasibility_id=_require_id(feasibility_id, "feasibility_id"),
         )

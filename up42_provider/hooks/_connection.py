@@ -14,11 +14,25 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from up42_provider.api.redact import redact_url
-from up42_provider.api.settings import DEFAULT_BASE_URL, ClientSettings
+from up42_provider.api.settings import DEFAULT_BASE_URL, REGION_HOSTS, ClientSettings
 
 log = logging.getLogger(__name__)
 
-KNOWN_EXTRAS = ("timeout", "max_attempts", "max_retry_wait", "verify_ssl", "create_settle_seconds")
+KNOWN_EXTRAS = (
+    "api_generation",
+    "region",
+    "timeout",
+    "max_attempts",
+    "max_retry_wait",
+    "verify_ssl",
+    "create_settle_seconds",
+)
+API_GENERATIONS = ("auto", "2023", "current")
+CREDENTIAL_FORMS = (
+    "use either the 2023 project credentials (login = project id, a UUID; password = project API key) "
+    "or today's account credentials (login = account e-mail; password = account password), "
+    'or force one with the extra \'api_generation\' ("2023" or "current")'
+)
 MIN_CREATE_SETTLE = 30.0  # seconds: the floor of the default settle window
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TRUE = {"true", "1", "yes", "on"}
@@ -124,6 +138,39 @@ def _verify(conn_id: str, value: Any) -> bool | str:
     )
 
 
+def generation_from(conn_id: str, login: str, extra: Mapping[str, Any]) -> str:
+    """ "2023" or "current": the ``api_generation`` extra, else what the login looks like."""
+    raw = extra.get("api_generation")
+    choice = "auto" if raw in (None, "") else str(raw).strip().lower()
+    if choice not in API_GENERATIONS:
+        raise UP42ConnectionConfigError(
+            f"UP42 connection {conn_id!r}: extra 'api_generation' must be one of "
+            f"{', '.join(API_GENERATIONS)}, got {raw!r}"
+        )
+    if choice != "auto":
+        return choice
+    if _UUID.match(login):
+        return "2023"
+    if "@" in login:
+        return "current"
+    raise UP42ConnectionConfigError(
+        f"UP42 connection {conn_id!r}: cannot tell the API generation from login {login!r}; "
+        + CREDENTIAL_FORMS
+    )
+
+
+def region_hosts(conn_id: str, extra: Mapping[str, Any]) -> tuple[str, str]:
+    """(API base URL, auth base URL) of today's generation for the ``region`` extra (default eu)."""
+    raw = extra.get("region")
+    region = "eu" if raw in (None, "") else str(raw).strip().lower()
+    if region not in REGION_HOSTS:
+        raise UP42ConnectionConfigError(
+            f"UP42 connection {conn_id!r}: extra 'region' must be one of {', '.join(REGION_HOSTS)}, "
+            f"got {raw!r}"
+        )
+    return REGION_HOSTS[region]
+
+
 def settings_from_connection(
     conn_id: str,
     *,
@@ -134,27 +181,25 @@ def settings_from_connection(
     extra: Mapping[str, Any] | None = None,
 ) -> ClientSettings:
     """Validate the connection fields and build the client settings."""
-    project_id = (login or "").strip()
-    if not project_id:
+    if extra is not None and not isinstance(extra, Mapping):
+        raise UP42ConnectionConfigError(f"UP42 connection {conn_id!r}: extra must be a JSON object")
+    extra = dict(extra or {})
+    user = (login or "").strip()
+    if not user:
+        raise UP42ConnectionConfigError(f"UP42 connection {conn_id!r}: login is empty; " + CREDENTIAL_FORMS)
+    generation = generation_from(conn_id, user, extra)
+    if generation == "2023" and not _UUID.match(user):
         raise UP42ConnectionConfigError(
-            f"UP42 connection {conn_id!r}: login (Project ID) is empty; set it to your UP42 project id "
-            "(console: Projects -> Developers)"
-        )
-    if not _UUID.match(project_id):
-        raise UP42ConnectionConfigError(
-            f"UP42 connection {conn_id!r}: login (Project ID) {project_id!r} is not a UUID; "
+            f"UP42 connection {conn_id!r}: login (Project ID) {user!r} is not a UUID; "
             "copy the project id "
             "(e.g. 0d5a7f2c-4e1b-4b7a-9c33-2f6e8a1d9b42), not the project name"
         )
-    api_key = (password or "").strip()
-    if not api_key:
+    secret = (password or "").strip() if generation == "2023" else (password or "")
+    if not secret:
+        what = "Project API key" if generation == "2023" else "account password"
         raise UP42ConnectionConfigError(
-            f"UP42 connection {conn_id!r}: password (Project API key) is empty; "
-            "set it to the project's API key"
+            f"UP42 connection {conn_id!r}: password ({what}) is empty; set it to the {what}"
         )
-    extra = dict(extra or {})
-    if not isinstance(extra, Mapping):
-        raise UP42ConnectionConfigError(f"UP42 connection {conn_id!r}: extra must be a JSON object")
     unknown = sorted(set(extra) - set(KNOWN_EXTRAS))
     if unknown:
         log.warning(
@@ -174,9 +219,17 @@ def settings_from_connection(
         kwargs["max_retry_wait"] = _number(conn_id, "max_retry_wait", extra["max_retry_wait"], minimum=0)
     if extra.get("verify_ssl") not in (None, ""):
         kwargs["verify"] = _verify(conn_id, extra["verify_ssl"])
-    base_url = base_url_from(conn_id, host, port)
+    if generation == "2023":
+        base_url = base_url_from(conn_id, host, port)
+        kwargs.update(project_id=user, api_key=secret)
+    else:
+        api_url, auth_url = region_hosts(conn_id, extra)
+        if (host or "").strip():  # one URL (an emulator, a proxy) serves the API and the login
+            api_url = auth_url = base_url_from(conn_id, host, port)
+        base_url = api_url
+        kwargs.update(generation="current", username=user, password=secret, auth_url=auth_url)
     try:
-        return ClientSettings(base_url=base_url, project_id=project_id, api_key=api_key, **kwargs)
+        return ClientSettings(base_url=base_url, **kwargs)
     except ValueError as exc:  # the settings' own checks, should ours have missed one
         raise UP42ConnectionConfigError(f"UP42 connection {conn_id!r}: {exc}") from None
 

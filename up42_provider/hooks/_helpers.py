@@ -77,7 +77,7 @@ def _is_ambiguous(exc: UP42Error) -> bool:
 
 
 def _created_at(obj: Mapping[str, Any]) -> datetime:
-    text = str(obj.get("createdAt") or "")
+    text = str(obj.get("createdAt") or obj.get("created_at") or "")  # raw, or normalized (today)
     try:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:

@@ -6,7 +6,7 @@ laziness means ``itertools.islice(gen, limit)`` fetches no page beyond the limit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 MAX_PAGES = 10_000  # a server that ignores the page parameter must not make us loop forever
@@ -69,3 +69,44 @@ def next_link(links: Any, *, positional: bool = False) -> Mapping[str, Any] | No
         if isinstance(link, Mapping) and link.get("href") and "rel" not in link:
             return link
     return None
+
+
+async def aspring_pages(fetch: Callable[[int], Awaitable[Any]]) -> AsyncIterator[dict[str, Any]]:
+    """Async twin of :func:`spring_pages` with ``page=0,1,...`` (today's Q1 pages)."""
+    for number in range(MAX_PAGES):
+        body = await fetch(number) or {}
+        if isinstance(body, list):
+            for item in body:
+                yield item
+            return
+        content = body.get("content") or []
+        for item in content:
+            yield item
+        total = body.get("totalPages")
+        if not content or body.get("last") is True or (isinstance(total, int) and number + 1 >= total):
+            return
+
+
+def link_pages(first: Callable[[], Any], follow: Callable[[str], Any], key: str) -> Iterator[dict[str, Any]]:
+    """Items under ``key`` of pages chained by ``rel=next`` links (today's job list, Q3)."""
+    body = first() or {}
+    for _ in range(MAX_PAGES):
+        yield from body.get(key) or []
+        link = next_link(body.get("links"))
+        if link is None:
+            return
+        body = follow(str(link["href"])) or {}
+
+
+async def alink_pages(
+    first: Callable[[], Awaitable[Any]], follow: Callable[[str], Awaitable[Any]], key: str
+) -> AsyncIterator[dict[str, Any]]:
+    """Async twin of :func:`link_pages`."""
+    body = await first() or {}
+    for _ in range(MAX_PAGES):
+        for item in body.get(key) or []:
+            yield item
+        link = next_link(body.get("links"))
+        if link is None:
+            return
+        body = await follow(str(link["href"])) or {}

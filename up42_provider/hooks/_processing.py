@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +13,15 @@ from up42_provider.api.endpoints import V1
 from up42_provider.api.errors import UP42Error, UP42NotFoundError
 from up42_provider.hooks._helpers import (
     JOB_LOOKUP_LIMIT,
-    JOB_SORT_FIELDS,
     _require_id,
-    _sort,
-    _take,
     keep_one,
 )
-from up42_provider.hooks._pagination import list_pages
+from up42_provider.hooks._jobs import JobsMixin
 from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import to_polygon_geojson
 
 
-class ProcessingMixin:
+class ProcessingMixin(JobsMixin):
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
 
     # ---------------------------------------------------------------------------------- workflows
@@ -259,43 +256,6 @@ class ProcessingMixin:
         return self._create_once(
             f"create job {name!r}", create, find, fetch=self.get_job, discard=self.cancel_job
         )
-
-    def get_job(self, job_id: str) -> dict[str, Any]:
-        """E48: the job (``status``, ``mode``, ...)."""
-        return self._call(V1.get_job, job_id=_require_id(job_id, "job_id"))
-
-    async def aget_job(self, job_id: str) -> dict[str, Any]:
-        """E48, async (for triggers)."""
-        client = await self.aget_client()
-        return await client.call(V1.get_job, job_id=_require_id(job_id, "job_id"))
-
-    def iter_jobs(
-        self,
-        *,
-        sortby: str = "createdAt",
-        descending: bool = True,
-        test_jobs: bool = True,
-        real_jobs: bool = True,
-        workflow_id: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """E47 (P2): the project's jobs, newest first by default; ``test_jobs``/``real_jobs`` filter
-        on ``mode`` (DRY_RUN / DEFAULT) and ``workflow_id`` on the job's workflow, client-side."""
-        sort = _sort(sortby, descending, JOB_SORT_FIELDS)
-        modes = {m for m, wanted in (("DRY_RUN", test_jobs), ("DEFAULT", real_jobs)) if wanted}
-
-        def fetch(page: int) -> Any:
-            return self._call(V1.get_jobs, params={"page": page, "sort": sort})
-
-        return (
-            j
-            for j in list_pages(fetch)
-            if j.get("mode", "DEFAULT") in modes
-            and (workflow_id is None or j.get("workflowId") == workflow_id)
-        )
-
-    def get_jobs(self, *, limit: int | None = 500, **filters: Any) -> list[dict[str, Any]]:
-        """E47: up to ``limit`` jobs (default 500, as up42-py); see :meth:`iter_jobs`."""
-        return _take(self.iter_jobs(**filters), limit)
 
     def cancel_job(self, job_id: str) -> None:
         """E49: cancel a pending or running job (it goes CANCELLING, then CANCELLED)."""

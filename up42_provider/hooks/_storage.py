@@ -5,8 +5,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from up42_provider.api.endpoints import V1
+from up42_provider.api.endpoints import V1, V2
+from up42_provider.api.redact import redact_url
+from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import (
     ASSET_SOURCES,
     STORAGE_STAC_LIMIT,
@@ -20,7 +23,7 @@ from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import to_polygon_geojson
 
 
-class StorageMixin:
+class StorageMixin(HookBase):
     """Methods of :class:`~up42_provider.hooks.up42.UP42Hook` (relies on its ``_call``/``get_conn``)."""
 
     # ------------------------------------------------------------------------------------ storage
@@ -105,6 +108,17 @@ class StorageMixin:
         )
         return data["url"]
 
+    def get_asset_href_download_url(self, href: str) -> str:
+        """The signed URL behind a STAC asset ``href`` of UP42 storage (``.../v2/assets/<asset id>``),
+        as today's items link their files; the same call as :meth:`get_asset_download_url`."""
+        marker = "/v2/assets/"
+        path = urlsplit(str(href)).path.rstrip("/")
+        if marker not in path:
+            raise ValueError(
+                f"not a UP42 storage asset href (…/v2/assets/<asset id>): {redact_url(str(href))}"
+            )
+        return self.get_asset_download_url(path.rsplit(marker, 1)[1])
+
     @staticmethod
     def storage_stac_search_parameters(
         *,
@@ -181,11 +195,27 @@ class StorageMixin:
         """E36: the storage STAC API landing page."""
         return self._call(V1.get_storage_stac_root)
 
-    def stac_client(self) -> Any:
-        """A ``pystac_client.Client`` on the storage STAC API (E36), authorised with the hook's token."""
+    def stac_client(self, *, catalog: bool = False) -> Any:
+        """A ``pystac_client.Client`` on the storage STAC API (or, today, ``catalog=True``: the
+        catalog STAC API), authorised per request with the hook's current token.
+
+        The token is read from the hook's cache for every request (``request_modifier``), so a
+        client kept for longer than a token lives keeps working: both UP42 SDKs sent a fixed header.
+        """
         import pystac_client
 
         client = self.get_conn()
-        token = client.bearer_token()
-        url = f"{client.settings.base_url}{V1.get_storage_stac_root.path}"
-        return pystac_client.Client.open(url, headers={"Authorization": f"Bearer {token}"})
+        current = client.settings.generation == "current"
+        if catalog and not current:
+            raise ValueError("the catalog STAC API belongs to today's UP42 API; use search() for 2023")
+        if current:
+            endpoint = V2.get_catalog_stac_root if catalog else V2.get_storage_stac_root
+        else:
+            endpoint = V1.get_storage_stac_root
+
+        def authorise(request: Any) -> Any:
+            request.headers["Authorization"] = f"Bearer {client.bearer_token()}"
+            return request
+
+        url = f"{client.settings.base_url}{endpoint.path}"
+        return pystac_client.Client.open(url, request_modifier=authorise)

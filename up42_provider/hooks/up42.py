@@ -20,7 +20,7 @@ from airflow.sdk import BaseHook
 
 from up42_provider.api.auth import TokenCache
 from up42_provider.api.client import AsyncUP42Client, UP42Client
-from up42_provider.api.endpoints import V1
+from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import (
     UP42AuthenticationError,
     UP42Error,
@@ -86,26 +86,20 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         self._settings: ClientSettings | None = None
         self._client: UP42Client | None = None
         self._async_client: tuple[asyncio.AbstractEventLoop, AsyncUP42Client] | None = None
-        self._hosts: dict[str, str] | None = None
-        self._tasking_collections: set[str] = set()
+        self._hosts = None
+        self._tasking_collections = set()
         # One token for the hook's sync and async clients (fetched once, refreshed before expiry).
+        # Not yet the process-wide TokenCache.for_settings: the trigger pool counts its own logins.
         self._tokens = TokenCache()
 
     # ------------------------------------------------------------------------------- UI (fallback)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Airflow 3.2+ reads ``ui-field-behaviour`` from provider info; kept for older UIs."""
-        return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"host": "API base URL", "login": "Project ID", "password": "Project API key"},
-            "placeholders": {
-                "host": "https://api.up42.com",
-                "login": "your UP42 project id (UUID)",
-                "password": "your UP42 project API key",
-                "extra": '{"timeout": 60, "max_attempts": 5, "max_retry_wait": 120, "verify_ssl": true}',
-            },
-        }
+        """Airflow 3.2+ reads ``ui-field-behaviour`` from provider info; the same one for older UIs."""
+        from up42_provider.get_provider_info import ui_field_behaviour
+
+        return ui_field_behaviour()
 
     # ------------------------------------------------------------------------------- connection
 
@@ -139,21 +133,34 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
     def get_conn(self) -> UP42Client:
         """The hook's (cached) sync UP42 client."""
         if self._client is None:
-            self._client = UP42Client(self.settings, token_cache=self._tokens)
+            self._client = UP42Client(self.settings, token_cache=self._token_cache(self.settings))
         return self._client
 
     @property
     def client(self) -> UP42Client:
         return self.get_conn()
 
+    @property
+    def generation(self) -> str:
+        """ "2023" (project id + API key) or "current" (account e-mail + password), from the connection."""
+        return self.settings.generation
+
+    async def ageneration(self) -> str:
+        """:attr:`generation` read through the async connection path."""
+        return (await self.asettings()).generation
+
     async def aget_client(self) -> AsyncUP42Client:
         """The async UP42 client of the running event loop (an httpx client is bound to its loop)."""
         loop = asyncio.get_running_loop()
         if self._async_client is not None and self._async_client[0] is loop:
             return self._async_client[1]
-        client = AsyncUP42Client(await self.asettings(), token_cache=self._tokens)
+        settings = await self.asettings()
+        client = AsyncUP42Client(settings, token_cache=self._token_cache(settings))
         self._async_client = (loop, client)
         return client
+
+    def _token_cache(self, settings: ClientSettings) -> TokenCache:
+        return self._tokens
 
     def close(self) -> None:
         """Close the sync client (the async one is closed with :meth:`aclose`)."""
@@ -175,23 +182,34 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         except Exception as exc:  # connection not found, ...
             return False, f"Cannot read UP42 connection {self.up42_conn_id!r}: {exc}"
         client = UP42Client(settings)
+        current = settings.generation == "current"
+        hint = (
+            "check the account e-mail (login) and the account password (password)"
+            if current
+            else "check the project id (login) and the project API key (password)"
+        )
         try:
-            project = client.call(V1.get_project) or {}
+            answer = (client.call(V2.userinfo) if current else client.call(V1.get_project)) or {}
         except UP42AuthenticationError as exc:
             return False, (
-                f"UP42 rejected the credentials of connection {self.up42_conn_id!r} ({exc.message}); "
-                "check the project id (login) and the project API key (password)"
+                f"UP42 rejected the credentials of connection {self.up42_conn_id!r} ({exc.message}); {hint}"
             )
         except UP42TransportError as exc:
-            return False, f"Cannot reach UP42 at {settings.base_url}: {exc.message}; check the host field"
+            where = settings.auth_url if current else settings.base_url
+            return False, f"Cannot reach UP42 at {where}: {exc.message}; check the host field and region"
         except UP42Error as exc:
             return False, str(exc)
         finally:
             client.close()
-        name = project.get("name") or "?"
-        message = f"Connected to UP42 project {name} ({project.get('id') or settings.project_id})"
+        if current:
+            workspace = answer.get("sub") or "?"
+            who = answer.get("email") or answer.get("preferred_username") or settings.username
+            message = f"Connected to UP42 (today's API) as {who}, workspace {workspace}"
+        else:
+            name = answer.get("name") or "?"
+            message = f"Connected to UP42 project {name} ({answer.get('id') or settings.project_id})"
         # `airflow connections test` prints only "Connection success!" and mutes logging: say which
-        # project answered (the UI shows the returned message).
+        # project or workspace answered (the UI shows the returned message).
         print(message, flush=True)
         return True, message
 
@@ -210,7 +228,7 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         if self._create_settle is None:
             conn = self.get_connection(self.up42_conn_id)
             self._create_settle = settle_seconds_from(
-                conn.conn_id, conn.extra_dejson, read_timeout=self.settings.timeout[1]
+                conn.conn_id, conn.extra_dejson, read_timeout=self.settings.read_timeout
             )
         return self._create_settle
 
@@ -221,7 +239,7 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         find: Callable[[], list[dict[str, Any]]],
         *,
         fetch: Callable[[str], dict[str, Any]],
-        discard: Callable[[str], None] | None,
+        discard: Callable[[str], object] | None,
         converge: bool = False,
     ) -> dict[str, Any]:
         """Create exactly once, even when UP42 finishes a request whose answer the client lost.
@@ -303,7 +321,7 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         what: str,
         matches: list[dict[str, Any]],
         fetch: Callable[[str], dict[str, Any]],
-        discard: Callable[[str], None] | None,
+        discard: Callable[[str], object] | None,
     ) -> dict[str, Any]:
         """Keep the :func:`keep_one` winner; cancel or delete the others where UP42 allows it.
 

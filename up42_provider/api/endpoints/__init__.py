@@ -2,5 +2,6 @@
 
 from up42_provider.api.endpoints.base import RESPONSE_KINDS, Endpoint, EndpointTable, ResponseKind
 from up42_provider.api.endpoints.v1 import V1
+from up42_provider.api.endpoints.v2 import V2
 
-__all__ = ["RESPONSE_KINDS", "V1", "Endpoint", "EndpointTable", "ResponseKind"]
+__all__ = ["RESPONSE_KINDS", "V1", "V2", "Endpoint", "EndpointTable", "ResponseKind"]

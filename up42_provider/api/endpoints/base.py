@@ -26,6 +26,7 @@ class Endpoint:
     quicklook's file name); other parameters (``{host}``) are only checked as safe segments.
     ``signed_url`` marks answers whose ``url`` is a signed download URL: the client registers its
     query with Airflow's secrets masker before the answer leaves it.
+    ``host`` is "api" (the API base URL) or "auth" (today's login host: token and userinfo).
     """
 
     id: str
@@ -36,6 +37,7 @@ class Endpoint:
     creates: bool = False
     text_ids: tuple[str, ...] = ()
     signed_url: bool = False
+    host: Literal["api", "auth"] = "api"
     path_params: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -45,6 +47,8 @@ class Endpoint:
             raise ValueError(f"{self.id}: unknown response kind {self.response!r}")
         if "?" in self.path or not self.path.startswith("/"):
             raise ValueError(f"{self.id}: path must be a plain '/...' template without query: {self.path!r}")
+        if self.host not in ("api", "auth"):
+            raise ValueError(f"{self.id}: host must be 'api' or 'auth', got {self.host!r}")
         names = tuple(name for _, name, _, _ in string.Formatter().parse(self.path) if name)
         object.__setattr__(self, "path_params", names)
         stray = sorted(set(self.text_ids) - set(names))
