@@ -19,6 +19,7 @@ state surviving: a new poller simply starts with everything unknown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import weakref
@@ -151,10 +152,8 @@ class Poller:
                     break
                 await self.round(source)
                 interval = min((s.interval for s in self._subs), default=0.0)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), interval)
-                except TimeoutError:
-                    pass
 
     async def round(self, source: StatusSource) -> None:
         """One listing (and GETs for what it cannot answer), delivered to every subscriber."""
