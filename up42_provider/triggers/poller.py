@@ -118,13 +118,14 @@ class Poller:
     def page_size(self) -> int:
         return ORDER_PAGE_SIZE if self.kind == "order" else JOB_PAGE_SIZE
 
-    def subscribe(self, ids: Iterable[str], interval: float) -> _Subscription:
+    def subscribe(self, ids: Iterable[str], interval: float, *, run: bool = True) -> _Subscription:
         """Join the rounds: ``await sub.queue.get()`` is the next round's answers for ``ids`` (id ->
-        payload or the error that round met). Always :meth:`unsubscribe` (``finally``)."""
+        payload or the error that round met). Always :meth:`unsubscribe` (``finally``).
+        ``run=False`` starts no round loop: the caller drives :meth:`round` (tests, benchmark)."""
         sub = _Subscription(tuple(ids), max(float(interval), 0.0))
         self._subs.add(sub)
         self._wake.set()
-        if self._task is None or self._task.done():
+        if run and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._run())
         return sub
 
