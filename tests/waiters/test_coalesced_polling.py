@@ -7,6 +7,7 @@ rounds; the emulator's clock moves only when the test moves it (``frozen_world``
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
@@ -156,5 +157,5 @@ async def test_each_status_change_is_one_log_line(frozen_world: World, capsys: p
     assert f"UP42 order {order} is PLACED" in lines[0]
     changes = [line.split("changed: ")[1].split(" [")[0] for line in lines[1:]]
     chain = ["PLACED"] + [c.split(" -> ")[1] for c in changes]
-    assert changes == [f"{a} -> {b}" for a, b in zip(chain, chain[1:])]  # every line is a change
+    assert changes == [f"{a} -> {b}" for a, b in itertools.pairwise(chain)]  # every line is a change
     assert chain[-1] == "FULFILLED" and len(set(chain)) == len(chain)
