@@ -24,7 +24,6 @@ MODULES = (
     "up42_provider.operators.job",
     "up42_provider.operators.parallel",
     "up42_provider.operators.search",
-    "up42_provider.operators.download",
     "up42_provider.sensors.order",
     "up42_provider.sensors.job",
     "up42_provider.hooks.up42",
