@@ -190,4 +190,4 @@ def shared_client(conn_id: str):
     return POOL.client(conn_id)
 
 
-__all__ = ["limits", "MAX_IN_FLIGHT", "POOL", "ClientPool", "SharedClient", "shared_client"]
+__all__ = ["MAX_IN_FLIGHT", "POOL", "ClientPool", "SharedClient", "limits", "shared_client"]
