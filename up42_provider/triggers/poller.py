@@ -37,7 +37,9 @@ ORDER_PAGE_SIZE = 50  # E26 pages (the SDK's size)
 JOB_PAGE_SIZE = 100  # E47 accepts size=1..100
 SAFETY_MARGIN = timedelta(seconds=30)  # replica clocks and eventual consistency of the listing
 GATHER_WINDOW = 0.2  # a new subscriber waits this long so triggers started together share a round
-EXTRA_PAGES = 2  # pages read beyond ceil(unknown / page size) when looking for unseen ids
+EXTRA_PAGES = 2
+# Subscribers woken per event-loop iteration: 1,000 triggers resuming at once would block the loop.
+DELIVERY_CHUNK = 25  # pages read beyond ceil(unknown / page size) when looking for unseen ids
 
 Answer = Mapping[str, Any] | BaseException
 
@@ -183,8 +185,10 @@ class Poller:
                 if created is not None:
                     self._created[item_id] = created
         self.rounds += 1
-        for sub in subs:
+        for n, sub in enumerate(subs, 1):
             sub.queue.put_nowait({i: answers.get(i) or self._known[i] for i in sub.ids})
+            if n % DELIVERY_CHUNK == 0:  # let the woken triggers (and everything else) run in between
+                await asyncio.sleep(0)
 
     async def _get_all(self, source: StatusSource, ids: list[str]) -> list[Answer]:
         async def one(item_id: str) -> Answer:
