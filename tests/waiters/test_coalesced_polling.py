@@ -159,3 +159,12 @@ async def test_each_status_change_is_one_log_line(frozen_world: World, capsys: p
     chain = ["PLACED"] + [c.split(" -> ")[1] for c in changes]
     assert changes == [f"{a} -> {b}" for a, b in itertools.pairwise(chain)]  # every line is a change
     assert chain[-1] == "FULFILLED" and len(set(chain)) == len(chain)
+
+
+async def test_a_poller_that_cannot_start_answers_with_its_error(frozen_world: World):
+    """No subscriber waits forever: a missing connection reaches every subscriber as an error."""
+    poller = Poller("up42_nowhere", "order")
+    sub = poller.subscribe(["x"], 60)
+    answers = await asyncio.wait_for(sub.queue.get(), 30)
+    assert "up42_nowhere" in str(answers["x"])
+    poller.unsubscribe(sub)

@@ -145,6 +145,14 @@ class Poller:
             await asyncio.shield(self._task)
 
     async def _run(self) -> None:
+        try:
+            await self._rounds()
+        except Exception as exc:  # no client (connection gone) or a bug: no subscriber waits forever
+            log.exception("UP42 %s poller of %s stopped", self.kind, self.conn_id)
+            for sub in list(self._subs):
+                sub.queue.put_nowait({i: exc for i in sub.ids})
+
+    async def _rounds(self) -> None:
         async with POOL.client(self.conn_id) as client:
             source = ClientSource(client)
             while self._subs:
