@@ -12,6 +12,8 @@ around it differs: :func:`run_wait` sleeps, :func:`arun_wait` awaits.
   ``acheck_orders``/``acheck_jobs`` (async, through an
   :class:`~up42_provider.api.client.AsyncUP42Client`) read the statuses; failure messages are
   UP42's (orders: status and any message; jobs: the job error and the failed task's log tail).
+* ``astate_of`` - the same state from what a coalesced poll round answered
+  (:mod:`up42_provider.triggers.poller`).
 
 Transient API trouble (5xx, 429, time-outs, broken connections) never ends a wait: it is logged
 and the next poll tries again, bounded only by the deadline. Errors no retry can fix (unknown id,
@@ -55,7 +57,15 @@ MAX_PERMANENT_ERRORS = 3  # consecutive polls failing with an error no retry can
 LOG_TAIL_LINES = 20
 LOG_TAIL_CHARS = 3000
 ASYNC_CONCURRENCY = 8  # parallel requests of one async check (one trigger with many ids)
-_ORDER_MESSAGE_KEYS = ("statusMessage", "message", "errorMessage", "reason", "error")
+_ORDER_MESSAGE_KEYS = (
+    "statusMessage",
+    "message",
+    "errorMessage",
+    "failureReason",
+    "statusReason",
+    "reason",
+    "error",
+)
 
 
 # ------------------------------------------------------------------------------------------ errors

@@ -3,7 +3,9 @@
 The whole wait lives in the trigger's kwargs (ids, connection, interval, wall-clock ``end_time``,
 mode), so a triggerer restart or a move to another triggerer loses nothing: the new instance
 simply polls again. Decisions come from :class:`up42_provider.waiters.Waiter`, the same state
-machine the sensors and operators use.
+machine the sensors and operators use. By default (``coalesce=True``) the polls are answered by the
+triggerer-wide :class:`~up42_provider.triggers.poller.Poller` (one listing per round for all
+triggers of a connection); every status change is one line in the task log.
 """
 
 from __future__ import annotations
