@@ -12,6 +12,8 @@ around it differs: :func:`run_wait` sleeps, :func:`arun_wait` awaits.
   ``acheck_orders``/``acheck_jobs`` (async, through an
   :class:`~up42_provider.api.client.AsyncUP42Client`) read the statuses; failure messages are
   UP42's (orders: status and any message; jobs: the job error and the failed task's log tail).
+* ``astate_of`` - the same state from what a coalesced poll round answered
+  (:mod:`up42_provider.triggers.poller`).
 
 Transient API trouble (5xx, 429, time-outs, broken connections) never ends a wait: it is logged
 and the next poll tries again, bounded only by the deadline. Errors no retry can fix (unknown id,
@@ -55,7 +57,15 @@ MAX_PERMANENT_ERRORS = 3  # consecutive polls failing with an error no retry can
 LOG_TAIL_LINES = 20
 LOG_TAIL_CHARS = 3000
 ASYNC_CONCURRENCY = 8  # parallel requests of one async check (one trigger with many ids)
-_ORDER_MESSAGE_KEYS = ("statusMessage", "message", "errorMessage", "reason", "error")
+_ORDER_MESSAGE_KEYS = (
+    "statusMessage",
+    "message",
+    "errorMessage",
+    "failureReason",
+    "statusReason",
+    "reason",
+    "error",
+)
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -388,8 +398,10 @@ async def arun_wait(
     check: Callable[[list[str] | None], Awaitable[WaitState]],
     *,
     initial_delay: bool = False,
+    paced: bool = True,
 ) -> WaitResult:
-    """Async twin of :func:`run_wait`; a check never runs past the deadline."""
+    """Async twin of :func:`run_wait`; a check never runs past the deadline. ``paced=False``: the
+    check itself waits for the next round (a coalesced poller), so no sleep between checks."""
     if initial_delay:
         delay = waiter.first_delay()
         if delay is None:
@@ -410,7 +422,8 @@ async def arun_wait(
         delay = waiter.next_delay()
         if delay is None:
             return waiter.timeout_result()
-        await asyncio.sleep(delay)
+        if paced:
+            await asyncio.sleep(delay)
 
 
 def wait(
@@ -604,6 +617,25 @@ async def acheck_jobs(client: AsyncUP42Client, job_ids: str | Iterable[str]) -> 
     return WaitState.build("job", statuses, messages)
 
 
+async def astate_of(
+    client: AsyncUP42Client, kind: str, payloads: Mapping[str, Mapping[str, Any] | BaseException]
+) -> WaitState:
+    """The state of what a coalesced poll round answered (id -> payload, or the error of that id);
+    raises the first error so the :class:`Waiter` classifies it like any failed poll."""
+    for answer in payloads.values():
+        if isinstance(answer, BaseException):
+            raise answer
+    statuses = {i: str(p.get("status")) for i, p in payloads.items()}  # type: ignore[union-attr]
+    messages: dict[str, str] = {}
+    for item_id, payload in payloads.items():
+        if _classify(kind, statuses[item_id]) == "failure":
+            if kind == "order":
+                messages[item_id] = _order_message(payload)  # type: ignore[arg-type]
+            else:
+                messages[item_id] = _job_message(payload, await _ajob_logs(client, item_id))  # type: ignore[arg-type]
+    return WaitState.build(kind, statuses, messages)
+
+
 CHECKS: dict[str, Callable[[UP42Hook, Iterable[str]], WaitState]] = {"order": check_orders, "job": check_jobs}
 ACHECKS: dict[str, Callable[[AsyncUP42Client, Iterable[str]], Awaitable[WaitState]]] = {
     "order": acheck_orders,
@@ -624,6 +656,7 @@ __all__ = [
     "acheck_jobs",
     "acheck_orders",
     "arun_wait",
+    "astate_of",
     "check_jobs",
     "check_orders",
     "is_transient",

@@ -13,6 +13,7 @@ from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.triggers.base import end_time_after
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.triggers.order import UP42OrderStatusTrigger
+from up42_provider.triggers.poller import POLLERS
 from up42_provider.triggers.pool import POOL
 from up42_provider.waiters import acheck_jobs, acheck_orders
 
@@ -51,6 +52,7 @@ def test_serialize_round_trips(cls, ids_field):
         "end_time": 1234.5,
         "mode": "any",
         "fail_fast": False,
+        "coalesce": True,
     }
     assert rebuilt(trigger).serialize() == (classpath, kwargs)
     assert cls("one").serialize()[1][ids_field] == ["one"]
@@ -113,13 +115,18 @@ async def test_past_end_time_fires_without_a_request(frozen_world: World):
 
 
 @pytest.mark.parametrize("frozen_world", [{"max_attempts": 1}], indirect=True)
-async def test_transient_errors_do_not_fail_the_wait(frozen_world: World):
-    """5xx answers reach the trigger (one attempt per call): logged, polled again, wait succeeds."""
+@pytest.mark.parametrize(("coalesce", "path"), [(True, "/orders"), (False, "/orders/")])
+async def test_transient_errors_do_not_fail_the_wait(frozen_world: World, coalesce: bool, path: str):
+    """5xx answers reach the trigger (one attempt per call): logged, polled again, wait succeeds;
+    coalesced, the failing call is the shared listing (E26), otherwise the GET (E25)."""
     order = frozen_world.order()
     frozen_world.advance()
     faults = frozen_world.server.state.faults
-    faults.add_rule("error", count=3, path="/orders/")
-    event = await first_event(UP42OrderStatusTrigger(order, poll_interval=0.05, end_time=end_time_after(20)))
+    faults.add_rule("error", count=3, path=path)
+    trigger = UP42OrderStatusTrigger(
+        order, poll_interval=0.05, end_time=end_time_after(20), coalesce=coalesce
+    )
+    event = await first_event(trigger)
     assert event["status"] == "success", event
     assert faults.fired["error"] == 3
 
@@ -152,15 +159,16 @@ async def test_triggers_share_one_client_and_one_token(frozen_world: World):
     ]
     runs = [asyncio.create_task(first_event(t)) for t in triggers]
     await asyncio.sleep(0.05)
-    assert POOL.refs("up42_default") == 60 and POOL.size() == 1
+    assert POOL.refs("up42_default") == 61 and POOL.size() == 1  # 60 triggers and their poller
     events = await asyncio.gather(*runs)
     assert {e["status"] for e in events} == {"success"}
     assert POOL.created == created + 1  # one client for all 60
+    await POLLERS.get("up42_default", "order").wait_closed()
     assert POOL.size() == 0 and POOL.refs("up42_default") == 0  # closed after the last one
     tokens = TokenCache.for_settings(await UP42Hook().asettings(), ClientCredentialsAuth())
     assert tokens.fetches == 1 and tokens.workspace_id  # one login and one project lookup for all
-    # One token call, one project call (workspace id), then one GET per trigger (the orders were done).
-    assert frozen_world.server.state.requests_seen - seen == 2 + 60
+    # One token call, one project call (workspace id), then one listing answers all 60 triggers.
+    assert frozen_world.server.state.requests_seen - seen == 2 + 1
 
 
 async def test_async_checks_directly(world: World):

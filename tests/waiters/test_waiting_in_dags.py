@@ -7,6 +7,7 @@ which run while the worker boots.)
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -34,6 +35,8 @@ def test_order_deferrable_defers_then_succeeds(airflow_worker: AirflowWorker, fr
     assert trigger["kwargs"]["order_ids"] == ids and trigger["kwargs"]["end_time"] > time.time()
     assert trigger["event"]["status"] == "success"
     assert result.xcom["wait"]["succeeded"] == ids
+    for order in ids:  # the trigger's status lines reach the task log, FULFILLED exactly once
+        assert len(re.findall(rf"UP42 order {order} (?:is|changed: \S+ ->) FULFILLED", result.log)) == 1
 
 
 def test_already_fulfilled_never_defers(airflow_worker: AirflowWorker, frozen_world: World):

@@ -6,7 +6,6 @@ in), ``retry`` (when to try again), ``responses``/``errors`` (what an answer mea
 """
 
 from up42_provider.api.auth import AuthStrategy, ClientCredentialsAuth, Token, TokenCache
-from up42_provider.api.client import AsyncStreamResponse, AsyncUP42Client, StreamResponse, UP42Client
 from up42_provider.api.endpoints import V1, Endpoint, EndpointTable
 from up42_provider.api.errors import (
     UP42AuthenticationError,
@@ -22,6 +21,18 @@ from up42_provider.api.errors import (
 from up42_provider.api.masking import mask_secret
 from up42_provider.api.redact import redact_url
 from up42_provider.api.settings import DEFAULT_BASE_URL, ClientSettings
+
+# The transports load ``requests`` and ``httpx``: imported on first use, not when a DAG file is parsed.
+_CLIENT_NAMES = frozenset({"AsyncStreamResponse", "AsyncUP42Client", "StreamResponse", "UP42Client"})
+
+
+def __getattr__(name: str):
+    if name in _CLIENT_NAMES:
+        from up42_provider.api import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_BASE_URL",

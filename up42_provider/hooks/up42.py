@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from up42_provider.api.auth import TokenCache
-from up42_provider.api.client import AsyncUP42Client, UP42Client
 from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import (
     UP42AuthenticationError,
@@ -49,6 +48,8 @@ NOT_CANCELLABLE = "cannot be cancelled through the API; cancel it in the UP42 co
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
+
+    from up42_provider.api.client import AsyncUP42Client, UP42Client
 
 
 class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHook):
@@ -133,6 +134,8 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
     def get_conn(self) -> UP42Client:
         """The hook's (cached) sync UP42 client."""
         if self._client is None:
+            from up42_provider.api.client import UP42Client  # requests loads on first use, not at parse
+
             self._client = UP42Client(self.settings, token_cache=self._token_cache(self.settings))
         return self._client
 
@@ -154,6 +157,8 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
         loop = asyncio.get_running_loop()
         if self._async_client is not None and self._async_client[0] is loop:
             return self._async_client[1]
+        from up42_provider.api.client import AsyncUP42Client
+
         settings = await self.asettings()
         client = AsyncUP42Client(settings, token_cache=self._token_cache(settings))
         self._async_client = (loop, client)
@@ -181,6 +186,8 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHo
             return False, str(exc)
         except Exception as exc:  # connection not found, ...
             return False, f"Cannot read UP42 connection {self.up42_conn_id!r}: {exc}"
+        from up42_provider.api.client import UP42Client
+
         client = UP42Client(settings)
         current = settings.generation == "current"
         hint = (

@@ -3,7 +3,9 @@
 The whole wait lives in the trigger's kwargs (ids, connection, interval, wall-clock ``end_time``,
 mode), so a triggerer restart or a move to another triggerer loses nothing: the new instance
 simply polls again. Decisions come from :class:`up42_provider.waiters.Waiter`, the same state
-machine the sensors and operators use.
+machine the sensors and operators use. By default (``coalesce=True``) the polls are answered by the
+triggerer-wide :class:`~up42_provider.triggers.poller.Poller` (one listing per round for all
+triggers of a connection); every status change is one line in the task log.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from up42_provider.triggers.pool import POOL
+from up42_provider.triggers.poller import POLLERS
+from up42_provider.triggers.pool import POOL, SharedClient
 from up42_provider.utils.ids import parse_ids
-from up42_provider.waiters import ACHECKS, MODES, Waiter, WaitResult, arun_wait
+from up42_provider.waiters import ACHECKS, MODES, Waiter, WaitResult, WaitState, arun_wait, astate_of
 
 
 class UP42StatusTrigger(BaseTrigger):
@@ -38,6 +41,7 @@ class UP42StatusTrigger(BaseTrigger):
         end_time: float | None = None,
         mode: str = "all",
         fail_fast: bool = True,
+        coalesce: bool = True,
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -50,6 +54,8 @@ class UP42StatusTrigger(BaseTrigger):
         self.end_time = float(end_time) if end_time is not None else None
         self.mode = mode
         self.fail_fast = bool(fail_fast)
+        self.coalesce = bool(coalesce)
+        self._seen: dict[str, str] = {}  # last status logged per id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -61,6 +67,7 @@ class UP42StatusTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "mode": self.mode,
                 "fail_fast": self.fail_fast,
+                "coalesce": self.coalesce,
             },
         )
 
@@ -84,14 +91,35 @@ class UP42StatusTrigger(BaseTrigger):
         waiter = self.waiter()
         if waiter.remaining() is not None and waiter.remaining() <= 0:  # type: ignore[operator]
             return waiter.timeout_result()
-        check = ACHECKS[self.kind]
         try:
             async with POOL.client(self.up42_conn_id) as client:
-                return await arun_wait(
-                    waiter, lambda pending: check(client, pending or self.ids), initial_delay=True
-                )
+                if not self.coalesce:
+                    check = ACHECKS[self.kind]
+                    return await arun_wait(
+                        waiter, lambda pending: check(client, pending or self.ids), initial_delay=True
+                    )
+                poller = POLLERS.get(self.up42_conn_id, self.kind)
+                sub = poller.subscribe(self.ids, self.poll_interval)
+                try:
+                    return await arun_wait(waiter, lambda _p: self._next_round(client, sub), paced=False)
+                finally:
+                    poller.unsubscribe(sub)
         except Exception as exc:  # connection missing or malformed: nothing a poll could fix
             return WaitResult("error", waiter.state, f"cannot poll UP42 ({type(exc).__name__}: {exc})", exc)
+
+    async def _next_round(self, client: SharedClient, sub: Any) -> WaitState:
+        """The poller's next answers for our ids; each status change is one line in the task log."""
+        state = await astate_of(client, self.kind, await sub.queue.get())
+        seen = self._seen
+        for item_id, status in state.statuses.items():
+            before = seen.get(item_id)
+            if before != status:
+                if before is None:
+                    self.log.info("UP42 %s %s is %s", self.kind, item_id, status)
+                else:
+                    self.log.info("UP42 %s %s changed: %s -> %s", self.kind, item_id, before, status)
+                seen[item_id] = status
+        return state
 
 
 def end_time_after(timeout: float | None) -> float | None:

@@ -18,6 +18,8 @@ class UP42JobStatusTrigger(UP42StatusTrigger):
     :param end_time: epoch seconds after which the trigger fires ``timeout``; None waits forever.
     :param mode: ``"all"`` (every job terminal) or ``"any"`` (the first terminal job: the
         parallel-jobs operator refills its slots with it).
+    :param coalesce: share one listing per poll round with every trigger of this triggerer
+        (:mod:`up42_provider.triggers.poller`); ``False`` polls each id directly.
     :param fail_fast: in mode ``"all"``, fire at the first failed job instead of waiting for all.
     """
 
@@ -32,8 +34,9 @@ class UP42JobStatusTrigger(UP42StatusTrigger):
         end_time: float | None = None,
         mode: str = "all",
         fail_fast: bool = True,
+        coalesce: bool = True,
     ) -> None:
-        super().__init__(job_ids, up42_conn_id, poll_interval, end_time, mode, fail_fast)
+        super().__init__(job_ids, up42_conn_id, poll_interval, end_time, mode, fail_fast, coalesce)
 
     @property
     def job_ids(self) -> list[str]:

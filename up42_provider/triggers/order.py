@@ -16,6 +16,8 @@ class UP42OrderStatusTrigger(UP42StatusTrigger):
     :param poll_interval: seconds between polls (jittered +-10 %).
     :param end_time: epoch seconds after which the trigger fires ``timeout``; None waits forever.
     :param mode: ``"all"`` (every order terminal) or ``"any"`` (the first terminal order).
+    :param coalesce: share one listing per poll round with every trigger of this triggerer
+        (:mod:`up42_provider.triggers.poller`); ``False`` polls each id directly.
     :param fail_fast: in mode ``"all"``, fire at the first failed order instead of waiting for all.
     """
 
@@ -30,8 +32,9 @@ class UP42OrderStatusTrigger(UP42StatusTrigger):
         end_time: float | None = None,
         mode: str = "all",
         fail_fast: bool = True,
+        coalesce: bool = True,
     ) -> None:
-        super().__init__(order_ids, up42_conn_id, poll_interval, end_time, mode, fail_fast)
+        super().__init__(order_ids, up42_conn_id, poll_interval, end_time, mode, fail_fast, coalesce)
 
     @property
     def order_ids(self) -> list[str]:

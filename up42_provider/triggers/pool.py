@@ -15,14 +15,16 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from up42_provider.api.auth import ClientCredentialsAuth, TokenCache
-from up42_provider.api.client import AsyncUP42Client
 from up42_provider.api.endpoints import Endpoint
 from up42_provider.api.settings import ClientSettings
+
+if TYPE_CHECKING:  # httpx and the client load when the first trigger runs, not when DAGs are parsed
+    import httpx
+
+    from up42_provider.api.client import AsyncUP42Client
 
 # At most this many requests of one shared client are in flight; the others wait on a semaphore
 # (cheap) instead of in httpcore's pool queue, whose bookkeeping costs O(queued x connections) per
@@ -30,9 +32,17 @@ from up42_provider.api.settings import ClientSettings
 MAX_IN_FLIGHT = 10
 # As many keep-alive connections as requests in flight; idle ones close before typical server
 # keep-alive time-outs (uvicorn: 5 s) so a poll never meets a connection the server just closed.
-LIMITS = httpx.Limits(
-    max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT, keepalive_expiry=4.0
-)
+KEEPALIVE_EXPIRY = 4.0
+
+
+def limits() -> httpx.Limits:
+    import httpx
+
+    return httpx.Limits(
+        max_connections=MAX_IN_FLIGHT,
+        max_keepalive_connections=MAX_IN_FLIGHT,
+        keepalive_expiry=KEEPALIVE_EXPIRY,
+    )
 
 
 class SharedClient:
@@ -114,12 +124,16 @@ class ClientPool:
         entry = entries[conn_id] = _Entry(ready=asyncio.get_running_loop().create_future())
         entry.refs += 1
         try:
+            import httpx
+
+            from up42_provider.api.client import AsyncUP42Client
+
             settings = await _settings_for(conn_id)
             entry.http = httpx.AsyncClient(
                 timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
                 verify=settings.verify,
                 follow_redirects=True,
-                limits=LIMITS,
+                limits=limits(),
             )
             # One token per credentials for the whole process (all loops, all clients).
             auth = ClientCredentialsAuth()
@@ -176,4 +190,4 @@ def shared_client(conn_id: str):
     return POOL.client(conn_id)
 
 
-__all__ = ["LIMITS", "MAX_IN_FLIGHT", "POOL", "ClientPool", "SharedClient", "shared_client"]
+__all__ = ["MAX_IN_FLIGHT", "POOL", "ClientPool", "SharedClient", "limits", "shared_client"]

@@ -1,0 +1,80 @@
+"""What the provider adds to DAG parsing: import time of its operator, sensor and hook modules over
+``import airflow.sdk`` (one run, no asserts).
+
+Every round starts fresh interpreters: a baseline that imports only ``airflow.sdk``, and one that
+imports ``airflow.sdk`` and then the provider modules a DAG file imports; both time only the
+imports (``time.perf_counter`` inside the child). The difference of the medians is the
+provider's cost. It also lists which heavy libraries the provider modules pulled in (``requests``
+and ``httpx`` should not be: they load when a task first talks to UP42).
+
+Run: ``.venv/bin/python benchmarks/parse_benchmark.py [--rounds 15]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+MODULES = (
+    "up42_provider.operators.order",
+    "up42_provider.operators.job",
+    "up42_provider.operators.parallel",
+    "up42_provider.operators.search",
+    "up42_provider.sensors.order",
+    "up42_provider.sensors.job",
+    "up42_provider.hooks.up42",
+)
+HEAVY = ("requests", "httpx", "httpcore", "urllib3", "shapely", "rasterio", "numpy", "matplotlib")
+
+CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import airflow.sdk
+t1 = time.perf_counter()
+before = set(sys.modules)
+for name in sys.argv[1:]:
+    __import__(name)
+t2 = time.perf_counter()
+print(json.dumps({"sdk": t1 - t0, "provider": t2 - t1, "new": sorted(set(sys.modules) - before)}))
+"""
+
+
+def child(modules: tuple[str, ...]) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, *modules],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=300,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    child(MODULES)  # warm the byte-code caches and the OS file cache
+    base, sdk, provider, new = [], [], [], []
+    for _ in range(args.rounds):
+        base.append(child(())["sdk"])
+        run = child(MODULES)
+        sdk.append(run["sdk"])
+        provider.append(run["provider"])
+        new = run["new"]
+    ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
+    print(f"rounds: {args.rounds} (fresh interpreters each)")
+    print(f"import airflow.sdk alone           median {ms(base):7.1f} ms")
+    print(f"import airflow.sdk (provider run)  median {ms(sdk):7.1f} ms")
+    print(f"provider modules on top            median {ms(provider):7.1f} ms  (budget 40 ms)")
+    heavy = sorted({m.split(".")[0] for m in new if m.split(".")[0] in HEAVY})
+    print(f"heavy libraries the provider pulled in: {', '.join(heavy) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""Coalesced polling: one listing per round answers every order (or job) waited on in a triggerer.
+
+One :class:`Poller` per (event loop, connection id, kind) serves all triggers of that triggerer.
+Each round it reads the list endpoint newest-first and answers every subscribed id it finds there;
+only what the listing cannot answer costs a direct GET. Orders are listed by ``updatedAt`` and read
+back to the previous round's newest ``updatedAt`` minus :data:`SAFETY_MARGIN` (an order missing
+from that window has not changed since it was last seen); jobs cannot be sorted by update time,
+so they are listed by ``createdAt`` until every waited job was seen or the listing is older than
+the oldest of them.
+
+Never missing a change rests on two rules: an id the poller has not seen yet (a new trigger, a
+trigger moved to another triggerer or restarted) is read from scratch - listing or GET - in the
+next round; and the watermark comes from the server's own timestamps, so local clocks do not
+matter. A trigger compares each round's status with the last one it saw, so a change that the
+listing shows only in its final state is still one change. Nothing correct depends on in-memory
+state surviving: a new poller simply starts with everything unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import weakref
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from up42_provider.api.endpoints import V1
+from up42_provider.triggers.pool import POOL, SharedClient
+
+log = logging.getLogger(__name__)
+
+ORDER_PAGE_SIZE = 50  # E26 pages (the SDK's size)
+JOB_PAGE_SIZE = 100  # E47 accepts size=1..100
+SAFETY_MARGIN = timedelta(seconds=30)  # replica clocks and eventual consistency of the listing
+GATHER_WINDOW = 0.2  # a new subscriber waits this long so triggers started together share a round
+EXTRA_PAGES = 2
+# Subscribers woken per event-loop iteration: 1,000 triggers resuming at once would block the loop.
+DELIVERY_CHUNK = 25  # pages read beyond ceil(unknown / page size) when looking for unseen ids
+
+Answer = Mapping[str, Any] | BaseException
+
+
+class StatusSource(Protocol):
+    """The async reads a poller needs (the hook's contract, for both generations)."""
+
+    async def get(self, kind: str, item_id: str) -> dict[str, Any]: ...
+
+    def listing(self, kind: str, page_size: int) -> AsyncIterator[list[dict[str, Any]]]: ...
+
+
+class ClientSource:
+    """:class:`StatusSource` of the 2023 generation over the shared async client (E25/E26, E47/E48)."""
+
+    def __init__(self, client: SharedClient) -> None:
+        self.client = client
+
+    async def get(self, kind: str, item_id: str) -> dict[str, Any]:
+        if kind == "order":
+            return await self.client.call(V1.get_order, order_id=item_id)
+        return await self.client.call(V1.get_job, job_id=item_id)
+
+    async def listing(self, kind: str, page_size: int) -> AsyncIterator[list[dict[str, Any]]]:
+        page = 0
+        while True:
+            if kind == "order":
+                params = {"format": "paginated", "sort": "updatedAt,desc", "size": page_size, "page": page}
+                body = await self.client.call(V1.get_orders, params=params)
+                items = body if isinstance(body, list) else (body or {}).get("content") or []
+                last = isinstance(body, Mapping) and (
+                    body.get("last") is True or page + 1 >= int(body.get("totalPages") or 0)
+                )
+            else:
+                params = {"page": page, "sort": "createdAt,desc", "size": page_size}
+                items = await self.client.call(V1.get_jobs, params=params) or []
+                last = len(items) < page_size
+            if not items:
+                return
+            yield items
+            if last:
+                return
+            page += 1
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass(eq=False)
+class _Subscription:
+    ids: tuple[str, ...]
+    interval: float
+    queue: asyncio.Queue[dict[str, Answer]] = field(default_factory=asyncio.Queue)
+
+
+class Poller:
+    """Rounds of one listing for all subscribers; see the module docstring."""
+
+    def __init__(self, conn_id: str, kind: str) -> None:
+        self.conn_id = conn_id
+        self.kind = kind
+        self._subs: set[_Subscription] = set()
+        self._known: dict[str, dict[str, Any]] = {}  # last payload per id seen in a round
+        self._created: dict[str, datetime] = {}  # jobs: createdAt per id
+        self._watermark: datetime | None = None  # orders: newest updatedAt of the last listing
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.rounds = 0
+        self.requests = 0  # listing pages and GETs sent (tests, benchmark)
+
+    @property
+    def page_size(self) -> int:
+        return ORDER_PAGE_SIZE if self.kind == "order" else JOB_PAGE_SIZE
+
+    def subscribe(self, ids: Iterable[str], interval: float, *, run: bool = True) -> _Subscription:
+        """Join the rounds: ``await sub.queue.get()`` is the next round's answers for ``ids`` (id ->
+        payload or the error that round met). Always :meth:`unsubscribe` (``finally``).
+        ``run=False`` starts no round loop: the caller drives :meth:`round` (tests, benchmark)."""
+        sub = _Subscription(tuple(ids), max(float(interval), 0.0))
+        self._subs.add(sub)
+        self._wake.set()
+        if run and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return sub
+
+    def unsubscribe(self, sub: _Subscription) -> None:
+        self._subs.discard(sub)
+        self._wake.set()  # the last one out lets the round loop end and release the client
+        for item_id in sub.ids:
+            if not any(item_id in s.ids for s in self._subs):
+                self._known.pop(item_id, None)
+                self._created.pop(item_id, None)
+
+    async def wait_closed(self) -> None:
+        """Until the round loop ended (after the last subscriber left) and released its client."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _run(self) -> None:
+        try:
+            await self._rounds()
+        except Exception as exc:  # no client (connection gone) or a bug: no subscriber waits forever
+            log.exception("UP42 %s poller of %s stopped", self.kind, self.conn_id)
+            for sub in list(self._subs):
+                sub.queue.put_nowait({i: exc for i in sub.ids})
+
+    async def _rounds(self) -> None:
+        async with POOL.client(self.conn_id) as client:
+            source = ClientSource(client)
+            while self._subs:
+                self._wake.clear()
+                if any(i not in self._known for s in self._subs for i in s.ids):
+                    await asyncio.sleep(GATHER_WINDOW)  # newcomers: a short gather, not a full interval
+                if not self._subs:
+                    break
+                await self.round(source)
+                interval = min((s.interval for s in self._subs), default=0.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), interval)
+
+    async def round(self, source: StatusSource) -> None:
+        """One listing (and GETs for what it cannot answer), delivered to every subscriber."""
+        subs = list(self._subs)
+        wanted = {i for s in subs for i in s.ids}
+        answers: dict[str, Answer] = {}
+        try:
+            await (
+                self._orders(source, wanted, answers)
+                if self.kind == "order"
+                else self._jobs(source, wanted, answers)
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the listing failed: every subscriber sees this round's error
+            for sub in subs:
+                sub.queue.put_nowait({i: exc for i in sub.ids})
+            return
+        missing = [i for i in wanted if i not in answers and i not in self._known]
+        for item_id, answer in zip(missing, await self._get_all(source, missing), strict=True):
+            answers[item_id] = answer
+        for item_id, answer in answers.items():
+            if isinstance(answer, Mapping):
+                self._known[item_id] = dict(answer)
+                created = _time(answer.get("createdAt"))
+                if created is not None:
+                    self._created[item_id] = created
+        self.rounds += 1
+        for n, sub in enumerate(subs, 1):
+            sub.queue.put_nowait({i: answers.get(i) or self._known[i] for i in sub.ids})
+            if n % DELIVERY_CHUNK == 0:  # let the woken triggers (and everything else) run in between
+                await asyncio.sleep(0)
+
+    async def _get_all(self, source: StatusSource, ids: list[str]) -> list[Answer]:
+        async def one(item_id: str) -> Answer:
+            self.requests += 1
+            try:
+                return await source.get(self.kind, item_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(i) for i in ids)))
+
+    async def _orders(self, source: StatusSource, wanted: set[str], answers: dict[str, Answer]) -> None:
+        unknown = {i for i in wanted if i not in self._known}
+        floor = self._watermark - SAFETY_MARGIN if self._watermark is not None else None
+        budget = math.ceil(len(unknown) / self.page_size) + EXTRA_PAGES if unknown else 0
+        newest: datetime | None = None
+        pages = 0
+        async for items in source.listing("order", self.page_size):
+            self.requests += 1
+            pages += 1
+            oldest: datetime | None = None
+            for item in items:
+                updated = _time(item.get("updatedAt"))
+                if updated is not None:
+                    newest = updated if newest is None or updated > newest else newest
+                    oldest = updated if oldest is None or updated < oldest else oldest
+                if item.get("id") in wanted:
+                    answers[item["id"]] = item
+                    unknown.discard(item["id"])
+            past_floor = floor is None or (oldest is not None and oldest < floor)
+            if past_floor and (not unknown or pages >= budget):
+                break
+        if newest is not None:
+            self._watermark = newest if self._watermark is None else max(newest, self._watermark)
+
+    async def _jobs(self, source: StatusSource, wanted: set[str], answers: dict[str, Answer]) -> None:
+        unseen = set(wanted)
+        known_created = [self._created[i] for i in wanted if i in self._created]
+        oldest_wanted = min(known_created) if len(known_created) == len(wanted) else None
+        budget = math.ceil(len(wanted) / self.page_size) + EXTRA_PAGES
+        pages = 0
+        async for items in source.listing("job", self.page_size):
+            self.requests += 1
+            pages += 1
+            for item in items:
+                if item.get("id") in unseen:
+                    answers[item["id"]] = item
+                    unseen.discard(item["id"])
+            oldest = _time(items[-1].get("createdAt"))
+            if not unseen or (oldest_wanted is not None and oldest is not None and oldest < oldest_wanted):
+                break
+            if oldest_wanted is None and pages >= budget:
+                break
+        # Jobs the listing did not reach are read directly (the listing shows current statuses only
+        # for what it covers, and there is no update time to prove the rest unchanged).
+        for item_id in unseen:
+            self._known.pop(item_id, None)
+
+
+class PollerRegistry:
+    """One :class:`Poller` per (event loop, connection id, kind)."""
+
+    def __init__(self) -> None:
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], Poller]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(self, conn_id: str, kind: str) -> Poller:
+        pollers = self._loops.setdefault(asyncio.get_running_loop(), {})
+        poller = pollers.get((conn_id, kind))
+        if poller is None:
+            poller = pollers[(conn_id, kind)] = Poller(conn_id, kind)
+        return poller
+
+
+POLLERS = PollerRegistry()
+
+__all__ = ["POLLERS", "ClientSource", "Poller", "PollerRegistry", "StatusSource"]
