@@ -105,10 +105,10 @@ class Services:
         cluster = data / "cluster"
         log = self.root / "process-logs" / "initdb.log"
         log.parent.mkdir(parents=True, exist_ok=True)
+        initdb = [*prefix, postgres_bin("initdb"), "-D", str(cluster), "-U", POSTGRES_USER]
         with log.open("ab") as out:
             result = subprocess.run(
-                [*prefix, postgres_bin("initdb"), "-D", str(cluster), "-U", POSTGRES_USER, "--auth=trust"]
-                + ["--no-sync", "-E", "UTF8"],
+                [*initdb, "--auth=trust", "--no-sync", "-E", "UTF8"],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
