@@ -57,7 +57,8 @@ class CeleryTopology(AirflowTopology):
 
     def base_env(self) -> dict[str, str]:
         env = super().base_env()
-        result_backend = "db+" + self.database_url.replace("postgresql+psycopg2", "postgresql")
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3: name the driver.
+        result_backend = "db+" + self.database_url
         env.update(
             {
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",

@@ -134,7 +134,7 @@ def test_airflow_environment(services: dict[str, dict[str, Any]], name: str) -> 
     )
     assert db.path.lstrip("/") == pg["POSTGRES_DB"]
     backend = urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"])
-    assert backend.scheme == "db+postgresql" and backend.hostname == "postgres"
+    assert backend.scheme == "db+postgresql+psycopg2" and backend.hostname == "postgres"
 
     broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
     assert broker.scheme == "redis" and broker.hostname == "redis" and (broker.port or 6379) == 6379
