@@ -72,6 +72,8 @@ class CeleryTopology(AirflowTopology):
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
                 "AIRFLOW__TRIGGERER__CAPACITY": "200",
+                # Tasks report to the api-server; on two busy cores its answers can take a while.
+                "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
                 # The workers import the hostname callable from this repository, wherever their cwd is.
                 "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
             }
@@ -160,7 +162,13 @@ class CeleryTopology(AirflowTopology):
         """Both workers connected to the broker (their log says ``ready``)."""
 
         def ready() -> bool:
-            return all("ready." in _tail(self.processes[n].log_path, 200) for n in WORKERS)
+            # One "ready." line per start: a restarted worker must have logged a new one.
+            for name in WORKERS:
+                proc = self.processes[name]
+                text = proc.log_path.read_text(encoding="utf-8", errors="replace")
+                if text.count(f"{name}@localhost ready.") < proc.starts:
+                    return False
+            return True
 
         self._wait("the Celery workers to be ready", ready, timeout=timeout, interval=1.0)
 

@@ -36,7 +36,7 @@ from tests.system.celery_policy import SPREAD_PREFIX
 from tests.system.celery_topology import WORKERS, CeleryTopology
 from tests.system.services import Services, missing_binaries
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

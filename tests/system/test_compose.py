@@ -289,4 +289,3 @@ def test_several_workers_serve_the_default_queue(services: dict[str, dict[str, A
         assert "default" in argv[argv.index(flag) + 1].split(","), "workers must serve the default queue"
     # Celery names workers after the container's hostname: replicas must not pin one.
     assert "hostname" not in worker and "container_name" not in worker
-
