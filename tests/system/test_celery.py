@@ -36,7 +36,7 @@ from tests.system.celery_policy import SPREAD_PREFIX
 from tests.system.celery_topology import WORKERS, CeleryTopology
 from tests.system.services import Services, missing_binaries
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -265,7 +265,7 @@ def test_pipelines_run_on_both_workers_and_buckets_match(deployment: Stack) -> N
     for pipeline in PIPELINES:
         run_id = f"{SPREAD_PREFIX}{pipeline.name}"
         runs[pipeline] = airflow.trigger_dag(pipeline.dag_id, pipeline.run_conf(pipeline.name), run_id=run_id)
-    final = airflow.wait_for_runs([(p.dag_id, r) for p, r in runs.items()], timeout=300, interval=2.0)
+    final = airflow.wait_for_runs([(p.dag_id, r) for p, r in runs.items()], timeout=600, interval=2.0)
     print(f"\n[celery] {len(runs)} runs finished in {time.monotonic() - started:.0f} s", flush=True)
     failed = [airflow.record(*key).summary() for key, state in final.items() if state != "success"]
     assert not failed, "runs failed:\n" + "\n".join(failed) + "\n" + airflow.task_log_tails()
