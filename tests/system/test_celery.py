@@ -17,6 +17,7 @@ New pipelines (e.g. today's API generation) are more rows of ``PIPELINES``.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import google_crc32c
 import pytest
 import requests
 
@@ -221,9 +223,14 @@ def verify_processing(stack: Stack, dag_id: str, run_id: str, scheme: str, prefi
     job_id = xcom(stack.airflow, dag_id, run_id, "run_job")
     job_id = job_id[0] if isinstance(job_id, list) else job_id
     results = objects(stack.fs(scheme), f"{RESULTS_BUCKET}/{prefix}")
-    assert set(results) == {f"{job_id}.tgz"}, sorted(results)
-    assert results[f"{job_id}.tgz"] == fetch(UP42Hook().get_job_results_url(job_id))
-    return 1
+    archive, sidecar = f"{job_id}.tgz", f"{job_id}.tgz.up42-verified.json"
+    assert set(results) == {archive, sidecar}, sorted(results)
+    served = fetch(UP42Hook().get_job_results_url(job_id))
+    assert results[archive] == served
+    # The verification record names what was checked: the size and the CRC32C of those very bytes.
+    crc = base64.b64encode(google_crc32c.value(served).to_bytes(4, "big")).decode()
+    assert json.loads(results[sidecar]) == {"size": len(served), "crc32c": crc}
+    return 2
 
 
 @dataclass(frozen=True)
