@@ -288,6 +288,7 @@ def test_worker_killed_mid_download_is_retried_on_the_other(deployment: Stack) -
     from up42_provider.hooks.up42 import UP42Hook
 
     airflow, dag_id, prefix = deployment.airflow, "up42_archive_imagery", "killed-s3"
+    airflow.wait_for_dags([dag_id], timeout=240)
     orders_before = len(UP42Hook().get_orders())
     # The next signed download answers only after 45 s: the task is then inside its download.
     deployment.emulator(
