@@ -290,12 +290,10 @@ def test_worker_killed_mid_download_is_retried_on_the_other(deployment: Stack) -
     airflow, dag_id, prefix = deployment.airflow, "up42_archive_imagery", "killed-s3"
     airflow.wait_for_dags([dag_id], timeout=240)
     orders_before = len(UP42Hook().get_orders())
-    # The next signed download answers only after 45 s: the task is then inside its download.
-    deployment.emulator(
-        "POST",
-        "/_emulator/faults",
-        json={"rates": {"slow_seconds": 45}, "rules": [{"kind": "slow", "count": 1, "path": "/storage/"}]},
-    )
+    # The download engine's request for a signed URL answers only after 45 s: the task is then inside
+    # its download (the emulator's faults never delay the byte stream itself, only API answers).
+    rule = {"kind": "slow", "count": 1, "method": "POST", "path": "/download-url$"}
+    deployment.emulator("POST", "/_emulator/faults", json={"rates": {"slow_seconds": 45}, "rules": [rule]})
     fired_before = deployment.emulator("GET", "/_emulator/info")["faultsFired"].get("slow", 0)
     conf = Pipeline(dag_id, "s3", verify_archive).run_conf(prefix)
     run_id = airflow.trigger_dag(dag_id, conf, run_id="kill__archive-s3")
