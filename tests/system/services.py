@@ -8,6 +8,7 @@ as root, so as root it runs as the ``postgres`` user that Debian's package creat
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
@@ -83,6 +84,7 @@ class Services:
         self.processes: dict[str, ManagedProcess] = {}
         self.ports: dict[str, int] = {}
         self._owned_dirs: list[Path] = []
+        atexit.register(self.stop)  # an interrupted test run leaves no server behind
 
     def _process(self, name: str, argv: list[str], cwd: Path) -> ManagedProcess:
         proc = ManagedProcess(name, argv, self.root / "process-logs" / f"{name}.log", self.env, cwd)

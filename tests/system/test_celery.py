@@ -125,9 +125,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         print(f"\n[celery] deployment healthy after {time.monotonic() - started:.0f} s ({root})", flush=True)
         yield Stack(airflow, services, s3, gcs)
     finally:
-        if airflow is not None:
-            airflow.stop()
-        services.stop()
+        try:
+            if airflow is not None:
+                airflow.stop()
+        finally:  # also when interrupted while Airflow stops
+            services.stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
