@@ -128,5 +128,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "connection-types": [_connection_type()],
+        # gs:// for ObjectStoragePath through gcsfs, unless the Google provider is installed (see the module).
+        "filesystems": ["up42_provider.fs.gcs"],
         "extra-links": ["up42_provider.links.UP42OrderLink", "up42_provider.links.UP42JobLink"],
     }

@@ -134,7 +134,7 @@ def test_airflow_environment(services: dict[str, dict[str, Any]], name: str) -> 
     )
     assert db.path.lstrip("/") == pg["POSTGRES_DB"]
     backend = urlsplit(env["AIRFLOW__CELERY__RESULT_BACKEND"])
-    assert backend.scheme == "db+postgresql" and backend.hostname == "postgres"
+    assert backend.scheme == "db+postgresql+psycopg2" and backend.hostname == "postgres"
 
     broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
     assert broker.scheme == "redis" and broker.hostname == "redis" and (broker.port or 6379) == 6379
@@ -239,7 +239,53 @@ def test_named_volumes_declared(compose: dict[str, Any]) -> None:
 
 def test_example_dags_can_plot_and_write_outputs(services: dict[str, dict[str, Any]]) -> None:
     # The example DAGs render plots (the `plots` extra) and write below UP42_EXAMPLE_OUTPUT.
-    assert "[plots]" in DOCKERFILE.read_text()
+    assert "plots" in dockerfile_extras()
     worker = services["airflow-worker"]
     output = worker["environment"]["UP42_EXAMPLE_OUTPUT"]
     assert any(str(v).endswith(":" + output) for v in worker["volumes"])
+
+
+def dockerfile_extras() -> set[str]:
+    install = re.search(r'"/opt/airflow/provider\[([^\]]*)\]"', DOCKERFILE.read_text(encoding="utf-8"))
+    assert install, "the Dockerfile must install the provider with its extras"
+    return {e.strip() for e in install.group(1).split(",")}
+
+
+def test_image_can_write_to_gcs_buckets() -> None:
+    # gs:// destinations (the 2023 SDK's upload_results_to_bucket target) need the gcs extra's gcsfs.
+    assert "gcs" in dockerfile_extras()
+
+
+def test_celery_settings_match_the_system_test(services: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    """Executor, database/broker/result-backend drivers and shared settings are those test_celery runs."""
+    from tests.system.celery_topology import CeleryTopology
+
+    tested = CeleryTopology(
+        tmp_path,
+        tmp_path,
+        database_url="postgresql+psycopg2://airflow@127.0.0.1:5432/airflow",
+        broker_url="redis://127.0.0.1:6379/0",
+        connections={},
+    ).base_env()
+    for name in AIRFLOW_SERVICES:
+        env = env_of(services[name])
+        assert env["AIRFLOW__CORE__EXECUTOR"] == tested["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        for key in (
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+            "AIRFLOW__CELERY__RESULT_BACKEND",
+            "AIRFLOW__CELERY__BROKER_URL",
+        ):
+            assert urlsplit(env[key]).scheme == urlsplit(tested[key]).scheme, (name, key)
+            assert urlsplit(env[key]).path == urlsplit(tested[key]).path, (name, key)
+        assert env["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == tested["AIRFLOW__CORE__LOAD_EXAMPLES"].lower()
+
+
+def test_several_workers_serve_the_default_queue(services: dict[str, dict[str, Any]]) -> None:
+    worker = services["airflow-worker"]
+    assert int((worker.get("deploy") or {}).get("replicas", 1)) >= 2, "run at least two workers"
+    argv = words(worker["command"])
+    if "--queues" in argv or "-q" in argv:
+        flag = "--queues" if "--queues" in argv else "-q"
+        assert "default" in argv[argv.index(flag) + 1].split(","), "workers must serve the default queue"
+    # Celery names workers after the container's hostname: replicas must not pin one.
+    assert "hostname" not in worker and "container_name" not in worker

@@ -232,11 +232,8 @@ class RunRecord:
 
     def observe_tasks(self, task_instances: Iterable[Mapping[str, Any]]) -> None:
         for ti in task_instances:
-            key = (
-                ti["task_id"]
-                if (ti.get("map_index", -1) or -1) < 0
-                else f"{ti['task_id']}[{ti['map_index']}]"
-            )
+            map_index = ti.get("map_index")
+            key = ti["task_id"] if map_index is None or map_index < 0 else f"{ti['task_id']}[{map_index}]"
             value = ti.get("state") or "none"
             seen = self.task_states.setdefault(key, [])
             if not seen or seen[-1] != value:

@@ -1,0 +1,1 @@
+"""Object-storage filesystems the provider registers with Airflow (see ``gcs``)."""
