@@ -138,16 +138,24 @@ def test_triggerer_restart_while_sensor_deferred(
 # Debian's chromium + chromedriver (tests/browser.py) against the running api-server; screenshots are
 # kept in test-artifacts/system/.
 
-# The UP42 connection form: (form field name, label, placeholder or None). Extra fields are named
-# ``element_<conn-field>`` by the UI. Add the account (current generation) credentials here when the
-# provider info declares them.
+# The UP42 connection form: (form field name, label or None, placeholder or None), both credential kinds in
+# one form (today's account e-mail and password, or the 2023 project id and API key). Extra fields are
+# named ``element_<conn-field>`` by the UI.
 CONNECTION_FORM = [
-    ("host", "API base URL", "https://api.up42.com"),
-    ("login", "Project ID", "your UP42 project id (UUID)"),
-    ("password", "Project API key", "your UP42 project API key"),
+    ("host", "API base URL (optional)", "empty = the region's hosts; http://127.0.0.1:8042 for the emulator"),
+    ("login", "Account e-mail or project ID", "today: your UP42 console e-mail; 2023: the project id (UUID)"),
+    (
+        "password",
+        "Account password or project API key",
+        "today: your UP42 account password; 2023: the project API key",
+    ),
+    # Enum fields render as a select whose hidden input carries no label: present, label not read.
+    ("element_api_generation", None, None),
+    ("element_region", None, None),
     ("element_timeout", "Request timeout (s)", None),
     ("element_max_attempts", "Max attempts", None),
     ("element_max_retry_wait", "Max retry time (s)", None),
+    ("element_create_settle_seconds", "Create settle time (s)", None),
     ("element_verify_ssl", "Verify TLS certificates", None),
 ]
 # {name: [label, placeholder, type]} of every input of the open dialog.
@@ -201,7 +209,8 @@ def test_ui_connection_form_has_the_up42_fields(airflow: AirflowTopology, browse
     browser.screenshot(artifacts("system") / "connection-form-extra.png")
     for name, label, placeholder in CONNECTION_FORM:
         assert name in fields, f"no field {name!r} in the UP42 form: {sorted(fields)}"
-        assert fields[name][0] == label, (name, fields[name])
+        if label is not None:
+            assert fields[name][0] == label, (name, fields[name])
         if placeholder is not None:
             assert fields[name][1] == placeholder, (name, fields[name])
     assert fields["password"][2] == "password"  # the API key is masked
