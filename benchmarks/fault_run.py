@@ -112,6 +112,15 @@ def get_json(base: str, path: str, token: str, **params: object) -> dict:
     raise SystemExit(f"GET {path}: {r.status_code}")
 
 
+def items(body: object) -> list[dict]:
+    """The records of a 2023 list answer: ``data`` as a list or a page with ``content``."""
+    if isinstance(body, dict):
+        body = body.get("data", body)
+    if isinstance(body, dict):
+        body = body.get("content", [])
+    return list(body or [])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--archive", type=int, default=10)
@@ -132,9 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         env = airflow_environment(home, out, json.dumps(conn), 0.5)
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "DEBUG"
         env["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"] = "2"
-        if not (home / "airflow.db").exists():
-            if _run([*airflow_command(), "db", "migrate"], env, home / "db-migrate.log", None) != 0:
-                raise SystemExit("airflow db migrate failed")
+        if not (home / "airflow.db").exists() and (
+            _run([*airflow_command(), "db", "migrate"], env, home / "db-migrate.log", None) != 0
+        ):
+            raise SystemExit("airflow db migrate failed")
         runs: dict[str, bool] = {}
         plan = [("up42_archive_imagery", i) for i in range(args.archive)]
         plan += [("up42_processing", i) for i in range(args.processing)]
@@ -163,12 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         info = get_json(base, "/_emulator/info", token)
         ws = info["workspaceId"]
         orders = get_json(base, f"/workspaces/{ws}/orders", token, size=500)
-        order_list = (orders.get("data") or {}).get("content") or orders.get("content") or []
+        order_list = items(orders)
         tags = collections.Counter(tuple(sorted(o.get("tags") or [])) for o in order_list)
         jobs = get_json(base, f"/projects/{info['projectId']}/jobs", token)
-        job_list = jobs.get("data") or []
+        job_list = items(jobs)
         names = collections.Counter(j.get("name") for j in job_list)
-        wfs = get_json(base, f"/projects/{info['projectId']}/workflows", token).get("data") or []
+        wfs = items(get_json(base, f"/projects/{info['projectId']}/workflows", token))
         wf_names = collections.Counter(w.get("name") for w in wfs)
         dup_orders = sum(n - 1 for n in tags.values() if n > 1)
         dup_jobs = sum(n - 1 for n in names.values() if n > 1)
