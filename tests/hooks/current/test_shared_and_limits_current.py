@@ -34,6 +34,15 @@ def test_catalog_stac_search_finds_what_the_host_search_finds(emulator: Emulator
     assert {i.id for i in found} == legacy
 
 
+def test_estimate_order_v2_prices_without_placing(current_hook: UP42Hook, fresh_emulator: EmulatorServer):
+    scene = scene_ids(RawClient(fresh_emulator), "phr", 1, HAMBURG)[0]
+    body = current_hook.order_v2_body(product_id("phr"), {"id": scene}, [HAMBURG], display_name="priced")
+    price = current_hook.estimate_order_v2(body)
+    assert price["errors"] == [] and price["summary"]["totalCredits"] > 0
+    assert [r["index"] for r in price["results"]] == [0]
+    assert current_hook.get_orders() == []  # an estimate places nothing
+
+
 @SLOW
 def test_cancel_order_v2_while_created_then_refused(current_hook: UP42Hook, fresh_emulator: EmulatorServer):
     scene = scene_ids(RawClient(fresh_emulator), "phr", 1, HAMBURG)[0]
