@@ -62,7 +62,8 @@ class HookStacIO(StacApiIO):
         self, href: str, method: str, headers: dict[str, str] | None, parameters: dict[str, Any] | None
     ) -> str:
         path = urlsplit(href).path
-        timeout = self._up42.settings.timeout
+        settings = self._up42.settings
+        timeout = (settings.connect_timeout, settings.read_timeout)
         if method in _BODY_METHODS:
             request = requests.Request(method, href, headers=dict(headers or {}), json=parameters)
         else:
