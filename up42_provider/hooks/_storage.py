@@ -192,8 +192,9 @@ class StorageMixin(HookBase):
         return page
 
     def get_storage_stac_root(self) -> dict[str, Any]:
-        """E36: the storage STAC API landing page."""
-        return self._call(V1.get_storage_stac_root)
+        """E36: the storage STAC API landing page (today's path has a trailing slash)."""
+        current = self.generation == "current"
+        return self._call(V2.get_storage_stac_root if current else V1.get_storage_stac_root)
 
     def stac_client(self, *, catalog: bool = False) -> Any:
         """A ``pystac_client.Client`` on the storage STAC API (or, today, ``catalog=True``: the

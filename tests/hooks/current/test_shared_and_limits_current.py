@@ -96,3 +96,10 @@ def test_429_with_a_retry_after_beyond_the_budget_fails_at_once(fresh_emulator: 
         list(hook.iter_budgets())
     assert limited.value.status == 429 and limited.value.retry_after == 3600
     assert faults.fired["rate_limit"] == 1  # no wait of an hour started, nothing sent again
+
+
+def test_storage_stac_root_is_read_on_todays_path(current_hook: UP42Hook, fresh_emulator: EmulatorServer):
+    # The 2023 path (no trailing slash) fails here, so only today's "/v2/assets/stac/" can pass.
+    fresh_emulator.state.faults.add_rule("error", count=1000, path=r"^/v2/assets/stac$")
+    root = current_hook.get_storage_stac_root()
+    assert {link["rel"] for link in root["links"]} >= {"self", "search", "data"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 from airflow.sdk._shared.secrets_masker import redact
@@ -39,6 +40,18 @@ def test_sync_paging_survives_a_token_dying_between_pages(fresh_emulator: Emulat
     expire_tokens(fresh_emulator)
     rest = list(pages)  # 401 on the next page: one new password grant, the page sent again
     assert [f["properties"]["id"] for f in [first, *rest]] == expected
+    assert hook.get_conn().tokens.fetches == logins + 1
+
+
+@pytest.mark.parametrize("fresh_emulator", [{"speed": 1.0, "token_lifetime": 2}], indirect=True)
+def test_sync_paging_outlives_a_short_token_life(fresh_emulator: EmulatorServer, monkeypatch):
+    hook = make_current_hook(fresh_emulator, monkeypatch)
+    expected = [f["properties"]["id"] for f in hook.search(QUERY, limit=3)["features"]]
+    pages = hook.iter_search(QUERY, limit=3, page_size=1)
+    first = next(pages)
+    logins = hook.get_conn().tokens.fetches
+    time.sleep(2.5)  # the 2 s token has expired on both sides; the cache renews it before the next page
+    assert [first["properties"]["id"], *(f["properties"]["id"] for f in pages)] == expected
     assert hook.get_conn().tokens.fetches == logins + 1
 
 
