@@ -3,7 +3,10 @@
 Like the Databricks provider's ``_get_retry_object``/``_a_get_retry_object``: a single set of
 tenacity arguments feeds both twins, so sync and async calls behave identically:
 
-* retried: 429 (waiting ``Retry-After`` when given), 5xx, connection errors and time-outs;
+* retried: 429 (waiting ``Retry-After`` when given), 5xx, connection errors and time-outs, in both
+  generations and for every method (today's up42-py leaves a 429 to urllib3, which retries only a
+  GET/PUT/DELETE carrying ``Retry-After``; pystac-client calls go through this policy too, see
+  ``hooks._stac_io``);
 * waits: exponential back-off with full jitter (``backoff_initial`` x 2^n, at most ``backoff_max``);
 * bounded by ``max_attempts`` and by ``max_retry_wait`` seconds in total: a wait that would end
   past the budget is not started, the last error is raised instead;

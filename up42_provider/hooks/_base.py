@@ -6,7 +6,7 @@ hook itself stays the one implementation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,6 +55,12 @@ class HookBase:
         def get_blocks(self, *args: Any, **kwargs: Any) -> Any: ...
 
         def get_asset(self, asset_id: str) -> dict[str, Any]: ...
+
+        def get_job(self, job_id: str) -> dict[str, Any]: ...
+
+        def iter_storage_stac(self, search_parameters: Any = None) -> Iterator[dict[str, Any]]: ...
+
+        def _require_current(self, what: str) -> None: ...
 
         def _create_once(
             self,

@@ -192,15 +192,17 @@ class StorageMixin(HookBase):
         return page
 
     def get_storage_stac_root(self) -> dict[str, Any]:
-        """E36: the storage STAC API landing page."""
-        return self._call(V1.get_storage_stac_root)
+        """E36: the storage STAC API landing page (today's path has a trailing slash)."""
+        current = self.generation == "current"
+        return self._call(V2.get_storage_stac_root if current else V1.get_storage_stac_root)
 
     def stac_client(self, *, catalog: bool = False) -> Any:
         """A ``pystac_client.Client`` on the storage STAC API (or, today, ``catalog=True``: the
-        catalog STAC API), authorised per request with the hook's current token.
+        catalog STAC API) whose requests go through the hook's client (:class:`._stac_io.HookStacIO`).
 
-        The token is read from the hook's cache for every request (``request_modifier``), so a
-        client kept for longer than a token lives keeps working: both UP42 SDKs sent a fixed header.
+        The token is read from the hook's cache for every request, so a client kept for longer than
+        a token lives keeps working (both UP42 SDKs sent a fixed header); timeouts, retries and
+        logging are those of every other hook call.
         """
         import pystac_client
 
@@ -213,9 +215,7 @@ class StorageMixin(HookBase):
         else:
             endpoint = V1.get_storage_stac_root
 
-        def authorise(request: Any) -> Any:
-            request.headers["Authorization"] = f"Bearer {client.bearer_token()}"
-            return request
+        from up42_provider.hooks._stac_io import HookStacIO
 
         url = f"{client.settings.base_url}{endpoint.path}"
-        return pystac_client.Client.open(url, request_modifier=authorise)
+        return pystac_client.Client.open(url, stac_io=HookStacIO(client), timeout=client.settings.timeout)

@@ -34,6 +34,7 @@ from up42_provider.hooks._connection import (
     settings_from_connection,
     settle_seconds_from,
 )
+from up42_provider.hooks._current import CurrentApiMixin
 from up42_provider.hooks._helpers import (
     CREDITS_PAGE_SIZE,
     MAX_LOOKUP_INTERVAL,
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from up42_provider.api.client import AsyncUP42Client, UP42Client
 
 
-class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, BaseHook):
+class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, CurrentApiMixin, BaseHook):
     """Talk to UP42 (or its emulator) through an Airflow connection of type ``up42``.
 
     Connection: host = API base URL (default https://api.up42.com; scheme optional, https

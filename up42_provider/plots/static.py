@@ -102,12 +102,14 @@ def plot_coverage(
     list of features or a GeoJSON URI; ``aoi``: anything ``to_polygon_geojson`` accepts, or None.
     """
     from matplotlib import colormaps
+    from matplotlib.colors import to_hex
 
     features = features_of(search_results, conn_id)
     features.sort(key=lambda f: str((f.get("properties") or {}).get("acquisitionDate") or ""))
     fig, (ax,) = _figure(1, size=7)
     fig.set_size_inches(11 if features else 7, 7)
-    palette = colormaps["tab20" if len(features) > 10 else "tab10"].colors
+    cmap = colormaps["tab20" if len(features) > 10 else "tab10"]
+    palette = [to_hex(cmap(i)) for i in range(cmap.N)]  # the qualitative map's listed colours
     for index, feature in enumerate(features):
         props = feature.get("properties") or {}
         named = index < MAX_LEGEND
