@@ -67,6 +67,32 @@ def uri(location: Location) -> str:
     return str(location.absolute()) if isinstance(location, Path) else str(location)
 
 
+def public_uri(location: Location | str) -> str:
+    """What tasks hand on (XCom, Asset extras, logs): ``file:///abs/path`` locally, else
+    ``<scheme>://<bucket>/<key>`` without the Airflow connection id of ``s3://conn@bucket``.
+
+    The connection stays a parameter of whoever reads the URI; local paths are not
+    percent-encoded, so the URI round-trips through :func:`resolve` and ``ObjectStoragePath``
+    (which does not decode them). Accepts what :func:`uri` returns, too.
+    """
+    if isinstance(location, str):  # pure string work: no filesystem or connection is opened
+        scheme, sep, rest = location.partition("://")
+        if not sep:
+            return "file://" + Path(location).expanduser().absolute().as_posix()
+        if scheme in LOCAL_PROTOCOLS:
+            return "file://" + Path(unquote_path(rest)).absolute().as_posix()
+        netloc, slash, key = rest.partition("/")
+        return f"{scheme}://{netloc.rsplit('@', 1)[-1]}{slash}{key}"
+    if isinstance(location, Path):
+        return "file://" + location.expanduser().absolute().as_posix()
+    return f"{location.protocol}://{location.path}"
+
+
+def unquote_path(rest: str) -> str:
+    """The path of ``file://<rest>`` (``localhost`` host dropped; kept as written otherwise)."""
+    return rest[len("localhost") :] if rest.startswith("localhost/") else rest
+
+
 def name_of(location: Location) -> str:
     return location.name
 
