@@ -27,8 +27,8 @@ from urllib.parse import quote
 from airflow.sdk import BaseOperatorLink
 
 if TYPE_CHECKING:
-    from airflow.models.taskinstancekey import TaskInstanceKey
     from airflow.sdk import BaseOperator
+    from airflow.sdk.types import TaskInstanceKey
 
 CONSOLE_URL = "https://console.up42.com"
 XCOM_ORDER_IDS = "up42_order_ids"

@@ -52,7 +52,7 @@ def resolve(destination: Destination) -> Location:
         return destination.expanduser()
     if hasattr(destination, "fs") and hasattr(destination, "protocol"):
         if destination.protocol in LOCAL_PROTOCOLS:
-            return Path(destination.path)
+            return Path(destination.path)  # type: ignore[union-attr]
         return destination  # type: ignore[return-value]
     text = os.fspath(destination)
     if "://" in text:
@@ -175,7 +175,7 @@ def write_sidecar(location: Location, record: dict[str, Any]) -> None:
 class AtomicWriter(Protocol):
     """A file that only appears under its final name on :meth:`commit`."""
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
 
     def restart(self) -> None:
         """Throw away everything written so far and start again from byte 0."""
@@ -260,7 +260,7 @@ class DiscardingWriter:
         self.block_size = block_size
         self._fh = _open_remote(final, block_size)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self._fh.write(data)
 
     def restart(self) -> None:
@@ -292,7 +292,7 @@ class TempKeyWriter:
         self.part = final.with_name(part_name(final.name))
         self._fh = _open_remote(self.part, block_size)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self._fh.write(data)
 
     def restart(self) -> None:
