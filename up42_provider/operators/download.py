@@ -578,8 +578,8 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
             job = self.hook.get_job(job_id)
             status = str(job.get("status"))
             if self.hook.generation == "current":
-                verdict = self.hook.job_status(job)
-                succeeded = bool(verdict.terminal and not verdict.failed)
+                _status, terminal, failed, _reason = self.hook.job_status(job)
+                succeeded = bool(terminal and not failed)
             else:
                 succeeded = status == JobStatus.SUCCEEDED.value
             if succeeded:

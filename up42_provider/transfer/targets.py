@@ -85,6 +85,8 @@ def public_uri(location: Location | str) -> str:
         return f"{scheme}://{netloc.rsplit('@', 1)[-1]}{slash}{key}"
     if isinstance(location, Path):
         return "file://" + location.expanduser().absolute().as_posix()
+    if location.protocol in LOCAL_PROTOCOLS:  # an ObjectStoragePath of a local path
+        return "file://" + Path(location.path).absolute().as_posix()
     return f"{location.protocol}://{location.path}"
 
 
