@@ -194,6 +194,9 @@ def test_dag_deliveries_to_s3_then_uploaded(airflow_worker, today: Today, s3: S3
         key = u.removeprefix(f"s3://{BUCKET}/")
         assert s3.read(key) == s3.read(key.replace("/copy/", "/deliveries/", 1))
     assert "X-Goog-Signature" not in result.log and "response-content-disposition" not in result.log
+    for u in downloaded:  # each file's log line names its UP42 asset and where it went
+        line = next(line for line in result.log.splitlines() if f"wrote {u}" in line)
+        assert "asset:" in line and "(image)" in line
 
 
 @pytest.mark.usefixtures("airflow_worker")

@@ -1,4 +1,4 @@
-"""Download UP42 order assets and job results to any ``ObjectStoragePath`` as a task.
+"""Download UP42 order assets and job results (both API generations) to any ``ObjectStoragePath``.
 
 Everything goes through the one download engine (:mod:`up42_provider.transfer`): streamed,
 resumed, size- and checksum-verified, atomic, and a fresh signed URL is requested from UP42
@@ -301,6 +301,15 @@ class UP42DownloadAssetsOperator(_DownloadOperator):
     list of written file URIs (XCom) and emits an Airflow Asset for ``destination`` (see
     :class:`~up42_provider.operators._data.UP42DataOperator` for scheduling on it).
 
+    Today's generation (a connection with the account e-mail): an order's deliveries are STAC
+    items in storage; every storage asset of an item is one file (nothing to unpack, as up42-py),
+    written to ``<destination>/asset_<asset id>/<asset title><suffix of its media type>`` (the
+    name is known before any request, so a re-run skips verified files without one).
+    ``unpack``/``keep_archive`` and ``asset_filters`` apply to 2023 archives only.
+
+    Returned URIs are ``file:///abs/path`` or ``<scheme>://<bucket>/<key>``, never with the
+    connection id: pass the connection on to readers (upload ``source_conn_id``).
+
     Pick the assets with any combination of:
 
     :param order_ids: order id(s), typically ``UP42PlaceOrderOperator(...).output``; the orders
@@ -495,6 +504,11 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
     SDK's ``JobCollection.download_results(merge=True)``: every feature gets
     ``properties.job_id`` and its ``up42.data_path`` prefixed with ``job_<job id>/``.
     Returns the written file URIs (the merged ``data.json`` last) and emits an Airflow Asset.
+
+    Today's generation: a processing job's results are the items of its STAC collection; each
+    storage asset is one file in ``<destination>/job_<job id>/`` and ``merge`` writes
+    ``<destination>/data.json``, a FeatureCollection of the items with ``properties.job_id``.
+    Jobs count as succeeded when ``successful`` or ``captured``; ``job_tasks`` is 2023 only.
 
     :param job_ids: job id(s): ``UP42RunJobOperator(...).output``, or the output of
         ``UP42RunParallelJobsOperator`` (its ``succeeded`` jobs are taken).
