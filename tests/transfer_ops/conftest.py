@@ -236,3 +236,9 @@ def up42(emulator: EmulatorServer) -> Iterator[Up42]:
 def env(up42: Up42, s3: S3) -> dict[str, str]:
     """The environment of a DAG run: UP42 emulator and moto S3 connections."""
     return {**up42.env, **s3.env}
+
+
+def local(uri: str) -> Path:
+    """The local file of a ``file:///abs/path`` URI the data operators return."""
+    assert uri.startswith("file:///"), uri
+    return Path(uri[len("file://") :])

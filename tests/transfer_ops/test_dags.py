@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import BERLIN, BUCKET, S3, Up42, archive_members
+from .conftest import BERLIN, BUCKET, S3, Up42, archive_members, local
 
 pytestmark = pytest.mark.usefixtures("airflow_worker")
 
@@ -36,7 +36,7 @@ def test_download_assets_rerun_downloads_nothing_and_emits_asset(airflow_worker,
         (asset,) = up42.assets(order_id)
         for rel, data in archive_members(up42.asset_blob(asset["id"])).items():
             path = tmp_path / "deliveries" / f"asset_{asset['id']}" / rel
-            assert str(path) in uris and path.read_bytes() == data
+            assert f"file://{path}" in uris and path.read_bytes() == data
     event = first.xcom["events"][-1]
     assert event["destination"] == f"file://{tmp_path}/deliveries"
     assert event["files"] == len(uris) and event["downloaded"] == 2 and event["skipped"] == 0
@@ -63,9 +63,7 @@ def test_search_order_download_to_s3_with_plots(airflow_worker, env, up42: Up42,
     key_prefix = f"dag-orders/asset_{asset['id']}/"
     for rel, data in expected.items():
         assert s3.read(key_prefix + rel) == data
-    assert sorted(result.xcom["download"]) == sorted(
-        f"s3://aws_test@{BUCKET}/{key_prefix}{r}" for r in expected
-    )
+    assert sorted(result.xcom["download"]) == sorted(f"s3://{BUCKET}/{key_prefix}{r}" for r in expected)
     with Image.open(io.BytesIO(s3.read(f"{prefix}/results.png"))) as image:
         assert image.format == "PNG" and np.asarray(image.convert("L")).std() > 0
     assert "leaflet" in s3.read(f"{prefix}/results.html").decode().lower()
@@ -91,7 +89,7 @@ def test_job_results_and_quicklooks(airflow_worker, env, up42: Up42, tmp_path: P
     for job_id in jobs:
         for rel, data in archive_members(up42.job_blob(job_id)).items():
             assert (tmp_path / "jobs" / f"job_{job_id}" / rel).read_bytes() == data
-    quicklooks = [Path(u) for u in result.xcom["quicklooks"]]
+    quicklooks = [local(u) for u in result.xcom["quicklooks"]]
     assert len([p for p in quicklooks if p.parent == tmp_path / "quicklooks"]) == 2
     assert {p.parent.name for p in quicklooks} >= {f"job_{j}" for j in jobs}
     with Image.open(tmp_path / "mosaic.png") as image:

@@ -17,7 +17,7 @@ from up42_provider.operators.quicklooks import UP42DownloadQuicklooksOperator
 from up42_provider.operators.upload import UP42UploadToBucketOperator, archive_suffix
 from up42_provider.utils import parameters as P
 
-from .conftest import AWS_CONN_ID, BERLIN, BUCKET, S3, Up42, archive_members, execute
+from .conftest import AWS_CONN_ID, BERLIN, BUCKET, S3, Up42, archive_members, execute, local
 
 
 def files_below(folder: Path) -> dict[str, bytes]:
@@ -35,7 +35,7 @@ def test_assets_unpacked_byte_identical_and_rerun_downloads_nothing(up42: Up42, 
     assert up42.downloads == before + 1
     folder = tmp_path / f"asset_{asset['id']}"
     expected = archive_members(up42.asset_blob(asset["id"]))
-    assert sorted(Path(u).relative_to(folder).as_posix() for u in uris) == sorted(expected)
+    assert sorted(local(u).relative_to(folder).as_posix() for u in uris) == sorted(expected)
     for rel, data in expected.items():
         assert (folder / rel).read_bytes() == data
     assert {"data.json"} < set(expected) and any(rel.endswith(".tif") for rel in expected)
@@ -45,7 +45,7 @@ def test_assets_unpacked_byte_identical_and_rerun_downloads_nothing(up42: Up42, 
     )
     assert again == uris and up42.downloads == before + 1
     # a file removed by hand is noticed and the archive fetched again
-    Path(uris[-1]).unlink()
+    local(uris[-1]).unlink()
     assert execute(op) == uris and up42.downloads == before + 2
 
 
@@ -77,8 +77,8 @@ def test_expired_signed_url_is_renewed(up42: Up42, tmp_path: Path, monkeypatch):
     )
     (uri,) = execute(op)
     assert len(calls) == 2
-    assert Path(uri).read_bytes() == up42.asset_blob(asset["id"])
-    assert Path(uri).parent.name == f"asset_{asset['id']}"
+    assert local(uri).read_bytes() == up42.asset_blob(asset["id"])
+    assert local(uri).parent.name == f"asset_{asset['id']}"
 
 
 def test_asset_archives_to_s3_kept_and_skipped_on_rerun(up42: Up42, s3: S3):
@@ -94,7 +94,7 @@ def test_asset_archives_to_s3_kept_and_skipped_on_rerun(up42: Up42, s3: S3):
     )
     before = up42.downloads
     uris = execute(op)
-    assert len(uris) == 2 and all(u.startswith(f"s3://{AWS_CONN_ID}@{BUCKET}/{prefix}/asset_") for u in uris)
+    assert len(uris) == 2 and all(u.startswith(f"s3://{BUCKET}/{prefix}/asset_") for u in uris)
     assert up42.downloads == before + 2
     for order_id in order_ids:
         (asset,) = up42.assets(order_id)
@@ -112,7 +112,7 @@ def test_assets_by_storage_filters(up42: Up42, tmp_path: Path):
         task_id="dl", asset_filters={"search": order_id}, destination=str(tmp_path), unpack=False
     )
     uris = execute(op)
-    assert [Path(u).parent.name for u in uris] == [f"asset_{asset['id']}"], tag
+    assert [local(u).parent.name for u in uris] == [f"asset_{asset['id']}"], tag
 
 
 def test_job_results_merged_with_tasks_and_plots(up42: Up42, tmp_path: Path):
@@ -126,7 +126,7 @@ def test_job_results_merged_with_tasks_and_plots(up42: Up42, tmp_path: Path):
     )
     uris = execute(op)
     merged = json.loads((tmp_path / "data.json").read_text())
-    assert uris[-1] == str(tmp_path / "data.json")
+    assert uris[-1] == f"file://{tmp_path / 'data.json'}"
     for job_id in jobs:
         folder = tmp_path / f"job_{job_id}"
         expected = archive_members(up42.job_blob(job_id))
@@ -152,7 +152,7 @@ def test_job_task_results_and_archive_mode(up42: Up42, tmp_path: Path):
     uris = execute(op)
     (tiling,) = [t for t in tasks if t["name"].startswith("tiling")]
     folder = tmp_path / f"job_{job_id}" / f"jobtask_{tiling['id']}"
-    assert sorted(Path(u).name for u in uris) == sorted([f"{tiling['id']}.tgz", "data.json"])
+    assert sorted(local(u).name for u in uris) == sorted([f"{tiling['id']}.tgz", "data.json"])
     assert (folder / f"{tiling['id']}.tgz").read_bytes() == up42.blob(f"jobtask:{tiling['id']}")
     assert json.loads((folder / "data.json").read_text())["type"] == "FeatureCollection"
     assert not (tmp_path / "data.json").exists()  # merge only for whole-job results
@@ -179,10 +179,10 @@ def test_quicklooks_catalog_jobs_missing_and_plots(up42: Up42, tmp_path: Path):
     uris = execute(op)
     ids = [f["properties"]["id"] for f in body["features"]]
     catalog = [tmp_path / f"quicklook_{i}.jpg" for i in ids]
-    assert [str(p) for p in catalog] == uris[:2]
+    assert [f"file://{p}" for p in catalog] == uris[:2]
     for path, image_id in zip(catalog, ids, strict=True):
         assert path.read_bytes() == up42.hook.download_catalog_quicklook(image_id, collection="phr")
-    job_files = [Path(u) for u in uris[2:]]
+    job_files = [local(u) for u in uris[2:]]
     assert job_files and all(
         p.parent.name == f"job_{job_id}" and p.name.startswith("quicklook_") for p in job_files
     )
@@ -200,7 +200,7 @@ def test_quicklooks_catalog_jobs_missing_and_plots(up42: Up42, tmp_path: Path):
         collection="phr",
         destination=str(tmp_path),
     )
-    assert execute(again) == [str(p) for p in catalog]
+    assert execute(again) == [f"file://{p}" for p in catalog]
     assert [p.stat().st_mtime_ns for p in catalog] == stamps
     with pytest.raises(ValueError, match="No quicklook for 1 of 1"):
         execute(
@@ -233,8 +233,8 @@ def test_upload_job_archives_and_download_output_to_s3(up42: Up42, s3: S3, tmp_p
     assert up42.downloads == before + 1
     assert s3.read(f"{prefix}/v0/{job_id}.tgz") == up42.job_blob(job_id)
     for uri in downloaded:
-        rel = Path(uri).relative_to(tmp_path).as_posix()
-        assert s3.read(f"{prefix}/v0/{rel}") == Path(uri).read_bytes()
+        rel = local(uri).relative_to(tmp_path).as_posix()
+        assert s3.read(f"{prefix}/v0/{rel}") == local(uri).read_bytes()
     keys = s3.keys(f"{prefix}/v0/")
     assert not [k for k in keys if k.endswith(".up42-download.json")]
     assert len(uris) == 1 + len(downloaded)
@@ -282,9 +282,9 @@ def test_checksum_md5_verifies_and_records_md5(up42: Up42, tmp_path: Path):
     )
     (uri,) = execute(op)
     (asset,) = up42.assets(order_id)
-    record = json.loads(Path(uri + ".up42-verified.json").read_text())
+    record = json.loads(local(uri + ".up42-verified.json").read_text())
     assert record == {
-        "size": Path(uri).stat().st_size,
+        "size": local(uri).stat().st_size,
         "md5": hashlib.md5(up42.asset_blob(asset["id"])).hexdigest(),
     }
 

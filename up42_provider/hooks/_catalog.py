@@ -229,6 +229,45 @@ class CatalogMixin(OrdersMixin):
         features = list(self.iter_search(search_parameters, host=host, limit=limit, page_size=page_size))
         return {"type": "FeatureCollection", "features": features}
 
+    def iter_search_catalog_stac(
+        self, search_parameters: Mapping[str, Any], *, limit: int | Literal["all"] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Today's STAC catalog search (``/v2/catalog/search``), following ``next`` links (their
+        ``body`` carries the token). Items have the image id as their STAC ``id``.
+
+        ``limit`` as in :meth:`iter_search`: default :attr:`search_cap`, ``"all"`` for every match.
+        """
+        if self.generation != "current":
+            raise ValueError("the STAC catalog belongs to today's UP42 API; use search() for 2023")
+        body = self._search_body(search_parameters)
+        wanted = limit if limit is not None else body.pop("max_items", None)
+        if wanted == SEARCH_ALL:
+            wanted = None
+        elif wanted is None:
+            wanted = self.search_cap
+        elif isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
+            raise ValueError(f"limit must be a positive integer or {SEARCH_ALL!r}, got {wanted!r}")
+        body["limit"] = min(int(body.get("limit") or wanted or P.MAX_SEARCH_PAGE), P.MAX_SEARCH_PAGE)
+        items = self._catalog_stac_pages(body)
+        return items if wanted is None else itertools.islice(items, wanted)
+
+    def _catalog_stac_pages(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        client = self.get_conn()
+        page = client.call(V2.search_catalog_stac, json=body) or {}
+        seen: set[str] = set()
+        while True:
+            features = page.get("features") or []
+            yield from features
+            link = next_link(page.get("links"))
+            if link is None or not features:
+                return
+            follow = {**body, **(link.get("body") or {})}
+            key = f"{link['href']} {follow.get('token')}"
+            if key in seen:
+                return
+            seen.add(key)
+            page = client.call_url(link["href"], V2.search_catalog_stac, json=follow) or {}
+
     def download_catalog_quicklook(
         self, image_id: str, *, collection: str | None = None, host: str | None = None
     ) -> bytes | None:
@@ -237,8 +276,9 @@ class CatalogMixin(OrdersMixin):
             if collection is None:
                 raise ValueError("pass the image's collection (e.g. 'phr') or its host")
             host = self.get_catalog_host(collection)
+        endpoint = V2.get_catalog_quicklook if self.generation == "current" else V1.get_catalog_quicklook
         try:
-            return self._call(V1.get_catalog_quicklook, host=host, image_id=_require_id(image_id, "image_id"))
+            return self._call(endpoint, host=host, image_id=_require_id(image_id, "image_id"))
         except UP42NotFoundError:
             self.log.warning("UP42 has no quicklook for image %s", image_id)
             return None

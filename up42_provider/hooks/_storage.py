@@ -161,7 +161,7 @@ class StorageMixin(HookBase):
     def _stac_pages(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         tokens: set[Any] = set()
         while True:
-            page = self._call(V1.search_storage_stac, json=body) or {}
+            page = self._call(self._stac_search_endpoint(), json=body) or {}
             features = page.get("features") or []
             yield from features
             link = next_link(page.get("links"))
@@ -170,6 +170,9 @@ class StorageMixin(HookBase):
                 return
             tokens.add(token)
             body = {**body, "token": token}
+
+    def _stac_search_endpoint(self) -> Any:
+        return V2.search_storage_stac if self.generation == "current" else V1.search_storage_stac
 
     def search_storage_stac(
         self, search_parameters: Mapping[str, Any] | None = None, *, limit: int | None = STORAGE_STAC_LIMIT
@@ -190,6 +193,42 @@ class StorageMixin(HookBase):
         page = dict(self._call(V1.search_storage_stac, json=body) or {})
         page.pop("links", None)
         return page
+
+    def iter_order_items(self, order_id: str) -> Iterator[dict[str, Any]]:
+        """Today's deliveries of an order: the storage STAC items whose ``order_id`` matches."""
+        body = {
+            "filter": {"op": "=", "args": [{"property": "order_id"}, _require_id(order_id, "order_id")]},
+            "filter-lang": "cql2-json",
+            "limit": STORAGE_STAC_LIMIT,
+        }
+        return self._stac_pages(body)
+
+    def iter_stac_items(self, collection_id: str) -> Iterator[dict[str, Any]]:
+        """Today's items of one storage STAC collection (N16), following the ``next`` links."""
+        collection_id = _require_id(collection_id, "collection_id")
+        client = self.get_conn()
+        page = self._call(V2.get_stac_items, collection_id=collection_id, params={"limit": 100}) or {}
+        seen: set[str] = set()
+        while True:
+            features = page.get("features") or []
+            yield from features
+            link = next_link(page.get("links"))
+            if link is None or not features or link["href"] in seen:
+                return
+            seen.add(link["href"])
+            page = client.call_url(link["href"], V2.get_stac_items) or {}
+
+    def iter_job_result_items(self, job: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Today's results of a processing job: the items of its ``results.collection``.
+
+        The collection URL's last segment is its id (as up42-py reads it); a job without one
+        (not finished, or failed) has no results and yields nothing.
+        """
+        results = job.get("results") if isinstance(job, Mapping) else None
+        href = (results or {}).get("collection") if isinstance(results, Mapping) else None
+        if not href:
+            return iter(())
+        return self.iter_stac_items(str(href).rstrip("/").rsplit("/", 1)[-1])
 
     def get_storage_stac_root(self) -> dict[str, Any]:
         """E36: the storage STAC API landing page (today's path has a trailing slash)."""

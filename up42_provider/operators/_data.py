@@ -7,6 +7,8 @@ Bytes always move through :mod:`up42_provider.transfer`; nothing here opens a so
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -14,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 
@@ -48,19 +50,22 @@ def asset_uri(destination: Any) -> str:
     """The URI of the Airflow Asset for a destination: no connection id, no trailing slash.
 
     Pure string work (no connection lookup), so it is safe when the DAG is parsed. Local paths
-    become ``file://`` URIs.
+    become ``file://`` URIs (:func:`~up42_provider.transfer.targets.public_uri`).
     """
-    if isinstance(destination, Path):
-        return destination.expanduser().absolute().as_uri()
-    text = str(destination).strip()
+    text = destination if isinstance(destination, Path) else str(destination).strip()
+    uri = targets.public_uri(text)
+    return uri if uri.endswith(":///") else uri.rstrip("/")
+
+
+def conn_in_uri(value: Any) -> str | None:
+    """The Airflow connection id written into an object URI (``s3://conn@bucket/key``), if any."""
+    text = str(value or "").strip()
     if "://" not in text:
-        return Path(text).expanduser().absolute().as_uri()
-    parts = urlsplit(text)
-    netloc = parts.netloc.rsplit("@", 1)[-1]  # "s3://aws_conn@bucket" -> bucket
-    path = parts.path.rstrip("/")
-    if parts.scheme in targets.LOCAL_PROTOCOLS:
-        return Path(parts.path or "/").absolute().as_uri()
-    return urlunsplit((parts.scheme, netloc, path, "", ""))
+        return None
+    netloc = urlsplit(text).netloc
+    if "@" not in netloc:
+        return None
+    return netloc.rsplit("@", 1)[0] or None
 
 
 def is_templated(value: Any) -> bool:
@@ -76,7 +81,7 @@ def write_bytes(location: targets.Location, data: bytes) -> str:
     except BaseException:
         writer.abort()
         raise
-    return targets.uri(location)
+    return targets.public_uri(location)
 
 
 def read_json(uri: str, conn_id: str | None = None) -> Any:
@@ -127,6 +132,32 @@ def flat_uris(value: Any, name: str) -> list[str]:
     raise ValueError(f"{name} must be URIs (strings or lists of strings), got {type(value).__name__}")
 
 
+# -- signatures ---------------------------------------------------------------------------------
+def _base_parameters() -> frozenset[str]:
+    return frozenset(inspect.signature(BaseOperator.__init__).parameters) - {"self", "kwargs"}
+
+
+def reject_typos(operator: type, kwargs: Mapping[str, Any]) -> None:
+    """Fail at DAG parse time on an argument neither the operator nor ``BaseOperator`` knows,
+    naming it and the parameter it most likely meant (``destinaton`` -> ``destination``)."""
+    own = [
+        name
+        for klass in type.mro(operator)
+        if klass is not BaseOperator and "__init__" in vars(klass)
+        for name in inspect.signature(klass.__init__).parameters
+        if name not in ("self", "kwargs")
+    ]
+    known = set(own) | _base_parameters()
+    unknown = [k for k in kwargs if k not in known]
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise TypeError(f"{operator.__name__} got unknown argument(s) {', '.join(hints)}")
+
+
 # -- the base operator --------------------------------------------------------------------------
 class UP42DataOperator(BaseOperator):
     """Destination handling and Airflow Asset emission shared by the data operators.
@@ -152,7 +183,7 @@ class UP42DataOperator(BaseOperator):
     def __init__(
         self,
         *,
-        destination: Any,
+        destination: Any = None,
         destination_conn_id: str | None = None,
         max_workers: int | str = DEFAULT_MAX_WORKERS,
         emit_asset: bool = True,
@@ -160,6 +191,12 @@ class UP42DataOperator(BaseOperator):
         up42_conn_id: str = UP42Hook.default_conn_name,
         **kwargs: Any,
     ) -> None:
+        reject_typos(type(self), kwargs)
+        if destination is None or (isinstance(destination, str) and not destination.strip()):
+            raise ValueError(
+                f"{type(self).__name__}: destination is required, e.g. 's3://bucket/prefix' or "
+                "'file:///data/up42'"
+            )
         given = kwargs.pop("outlets", None)
         outlets = list(given) if isinstance(given, (list, tuple)) else ([given] if given is not None else [])
         self._static_asset: Asset | None = None
@@ -183,7 +220,14 @@ class UP42DataOperator(BaseOperator):
         return UP42Hook(up42_conn_id=self.up42_conn_id)
 
     def root(self) -> targets.Location:
-        return resolve_destination(self.destination, self.destination_conn_id)
+        return resolve_destination(self.destination, self.storage_conn_id)
+
+    @property
+    def storage_conn_id(self) -> str | None:
+        """The object store's connection: ``destination_conn_id``, else the one written into the
+        destination URI (``s3://aws_default@bucket``). Returned URIs never carry it, so readers
+        of them (plots, uploads) are given it separately."""
+        return self.destination_conn_id or conn_in_uri(self.destination)
 
     def workers(self) -> int:
         return as_positive_int(self.max_workers, "max_workers") or DEFAULT_MAX_WORKERS

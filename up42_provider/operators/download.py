@@ -1,4 +1,4 @@
-"""Download UP42 order assets and job results to any ``ObjectStoragePath`` as a task.
+"""Download UP42 order assets and job results (both API generations) to any ``ObjectStoragePath``.
 
 Everything goes through the one download engine (:mod:`up42_provider.transfer`): streamed,
 resumed, size- and checksum-verified, atomic, and a fresh signed URL is requested from UP42
@@ -10,18 +10,24 @@ engine (``.up42-verified.json`` sidecar), unpacked archives by a small manifest
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+import mimetypes
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from up42_provider.hooks.up42 import UP42Hook
+from up42_provider.links import UP42JobLink, UP42OrderLink
 from up42_provider.operators._common import as_bool, as_positive_int
 from up42_provider.operators._data import (
+    DEFAULT_MAX_WORKERS,
     UP42DataOperator,
+    reject_typos,
     run_all,
     write_bytes,
 )
 from up42_provider.status import JobStatus
-from up42_provider.transfer import download_and_extract, targets
+from up42_provider.transfer import download, download_and_extract, targets
 from up42_provider.transfer.archives import read_manifest
 from up42_provider.transfer.checksums import check_policy
 from up42_provider.transfer.targets import child
@@ -56,8 +62,12 @@ def fetch_archive(archive: Archive, *, unpack: bool, keep_archive: bool, checksu
     if unpack:
         found = read_manifest(archive.folder, archive.source)
         if found is not None:
-            return Fetched(archive.source, found, True)
-    options: dict[str, Any] = {"checksum": checksum}
+            return Fetched(archive.source, [targets.public_uri(u) for u in found], True)
+    # Engine log lines name the UP42 source and where it goes, never a temporary file.
+    options: dict[str, Any] = {
+        "checksum": checksum,
+        "label": f"{archive.source} -> {targets.public_uri(archive.folder)}",
+    }
     if archive.expected_size:
         options["expected_size"] = archive.expected_size
     uris = download_and_extract(
@@ -68,7 +78,7 @@ def fetch_archive(archive: Archive, *, unpack: bool, keep_archive: bool, checksu
         manifest_key=archive.source if unpack else None,
         **options,
     )
-    return Fetched(archive.source, list(uris), False)
+    return Fetched(archive.source, [targets.public_uri(u) for u in uris], False)
 
 
 def fetch_all(
@@ -87,11 +97,92 @@ def fetch_all(
             archive.source,
             "already there, skipped" if result.skipped else "wrote",
             len(result.uris),
-            targets.uri(archive.folder),
+            targets.public_uri(archive.folder),
         )
         return result
 
     return run_all(one, archives, max_workers, "downloads")
+
+
+# -- today's generation: deliveries and results are STAC items, each asset one file --------------
+_MEDIA_SUFFIXES = {
+    "image/tiff": ".tif",
+    "image/jp2": ".jp2",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "application/json": ".json",
+    "application/geo+json": ".geojson",
+    "application/zip": ".zip",
+    "application/xml": ".xml",
+    "text/xml": ".xml",
+}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+STORAGE_HREF = "/v2/assets/"
+
+
+@dataclass(frozen=True)
+class StacFile:
+    """One STAC asset of UP42 storage to fetch as one file (nothing is unpacked, as in up42-py)."""
+
+    source: str  # "asset:<asset id>/<asset key>", for logs
+    location: targets.Location
+    url: Callable[[], str]
+    expected_size: int | None = None
+
+
+def file_name(key: str, asset: Mapping[str, Any]) -> str:
+    """A stable file name for a STAC asset, known before any request (so re-runs skip it):
+    its title (else its key), made path-safe, plus the suffix of its media type."""
+    stem = _UNSAFE.sub("_", str(asset.get("title") or key)).strip("._") or _UNSAFE.sub("_", key) or "asset"
+    media = str(asset.get("type") or "").split(";", 1)[0].strip().lower()
+    suffix = _MEDIA_SUFFIXES.get(media) or mimetypes.guess_extension(media) or ""
+    return stem if stem.lower().endswith(suffix) else stem + suffix
+
+
+def stac_files(
+    items: Iterable[Mapping[str, Any]], folder: Callable[[Mapping[str, Any]], targets.Location], hook: Any
+) -> list[StacFile]:
+    """The storage files of ``items`` (``…/v2/assets/<id>`` hrefs), each below ``folder(item)``."""
+    files: list[StacFile] = []
+    for item in items:
+        names: set[str] = set()
+        for key, asset in sorted((item.get("assets") or {}).items()):
+            href = str((asset or {}).get("href") or "")
+            if STORAGE_HREF not in href:
+                continue  # thumbnails or links elsewhere: not a storage file
+            name = file_name(key, asset)
+            if name in names:  # two assets titled alike: the key keeps them apart
+                name = f"{_UNSAFE.sub('_', key)}_{name}"
+            names.add(name)
+            size = asset.get("file:size")
+            files.append(
+                StacFile(
+                    f"asset:{href.rstrip('/').rsplit('/', 1)[-1]} ({key})",
+                    child(folder(item), name),
+                    url=lambda h=href: hook.get_asset_href_download_url(h),
+                    expected_size=size if isinstance(size, int) and size > 0 else None,
+                )
+            )
+    return files
+
+
+def fetch_files(files: Sequence[StacFile], *, max_workers: int, log: Any, checksum: str) -> list[Fetched]:
+    """Each file through the one engine: resumed, verified (``x-goog-hash``), atomic, skipped
+    without any request when a verified copy is there."""
+
+    def one(file: StacFile) -> Fetched:
+        where = targets.public_uri(file.location)
+        result = download(
+            file.url,
+            file.location,
+            expected_size=file.expected_size,
+            checksum=checksum,  # type: ignore[arg-type]  # checked in __init__
+            label=f"{file.source} -> {where}",
+        )
+        log.info("%s: %s %s", file.source, "already there, skipped" if result.skipped else "wrote", where)
+        return Fetched(file.source, [where], result.skipped)
+
+    return run_all(one, files, max_workers, "downloads")
 
 
 def merge_data_json(collections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -114,14 +205,29 @@ class _DownloadOperator(UP42DataOperator):
     def __init__(
         self,
         *,
+        destination: Any = None,
+        destination_conn_id: str | None = None,
         unpack: bool | str = True,
         keep_archive: bool | str = False,
         plot_results_to: str | None = None,
         map_results_to: str | None = None,
         checksum: str = "auto",
+        max_workers: int | str = DEFAULT_MAX_WORKERS,
+        emit_asset: bool = True,
+        asset_alias: str | None = None,
+        up42_conn_id: str = UP42Hook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        reject_typos(type(self), kwargs)
+        super().__init__(
+            destination=destination,
+            destination_conn_id=destination_conn_id,
+            max_workers=max_workers,
+            emit_asset=emit_asset,
+            asset_alias=asset_alias,
+            up42_conn_id=up42_conn_id,
+            **kwargs,
+        )
         try:
             check_policy(checksum)
         except ValueError as exc:
@@ -145,7 +251,7 @@ class _DownloadOperator(UP42DataOperator):
         from up42_provider import plots
 
         written = []
-        conn_id = self.destination_conn_id
+        conn_id = self.storage_conn_id
         if self.plot_results_to:
             written.append(plots.plot_results(uris, self.plot_results_to, conn_id=conn_id))
         if self.map_results_to:
@@ -167,6 +273,24 @@ class _DownloadOperator(UP42DataOperator):
     def _flags(self) -> tuple[bool, bool]:
         return as_bool(self.unpack, "unpack"), as_bool(self.keep_archive, "keep_archive")
 
+    def _fetch_files(self, files: Sequence[StacFile]) -> list[Fetched]:
+        return fetch_files(files, max_workers=self.workers(), log=self.log, checksum=self.checksum)
+
+    def _finish(
+        self, context: Context, ids: dict[str, list[str]], fetched: list[Fetched], uris: list[str]
+    ) -> None:
+        plots = self._render_plots(uris)
+        self.publish(
+            context,
+            {
+                **ids,
+                "files": len(uris),
+                "downloaded": sum(not r.skipped for r in fetched),
+                "skipped": sum(r.skipped for r in fetched),
+                "plots": plots,
+            },
+        )
+
 
 class UP42DownloadAssetsOperator(_DownloadOperator):
     """Download UP42 storage assets (order deliveries) to object storage or a local folder.
@@ -176,6 +300,15 @@ class UP42DownloadAssetsOperator(_DownloadOperator):
     ``<item id>/<item id>_0-0.tif``) or as the archive itself (``unpack=False``). Returns the
     list of written file URIs (XCom) and emits an Airflow Asset for ``destination`` (see
     :class:`~up42_provider.operators._data.UP42DataOperator` for scheduling on it).
+
+    Today's generation (a connection with the account e-mail): an order's deliveries are STAC
+    items in storage; every storage asset of an item is one file (nothing to unpack, as up42-py),
+    written to ``<destination>/asset_<asset id>/<asset title><suffix of its media type>`` (the
+    name is known before any request, so a re-run skips verified files without one).
+    ``unpack``/``keep_archive`` and ``asset_filters`` apply to 2023 archives only.
+
+    Returned URIs are ``file:///abs/path`` or ``<scheme>://<bucket>/<key>``, never with the
+    connection id: pass the connection on to readers (upload ``source_conn_id``).
 
     Pick the assets with any combination of:
 
@@ -198,6 +331,7 @@ class UP42DownloadAssetsOperator(_DownloadOperator):
         ``asset_alias``, ``up42_conn_id``.
     """
 
+    operator_extra_links = (UP42OrderLink(),)
     template_fields: Sequence[str] = (
         "order_ids",
         "asset_ids",
@@ -220,9 +354,34 @@ class UP42DownloadAssetsOperator(_DownloadOperator):
         asset_ids: Any = None,
         asset_filters: Mapping[str, Any] | None = None,
         asset_limit: int | str | None = None,
+        destination: Any = None,
+        destination_conn_id: str | None = None,
+        unpack: bool | str = True,
+        keep_archive: bool | str = False,
+        plot_results_to: str | None = None,
+        map_results_to: str | None = None,
+        checksum: str = "auto",
+        max_workers: int | str = DEFAULT_MAX_WORKERS,
+        emit_asset: bool = True,
+        asset_alias: str | None = None,
+        up42_conn_id: str = UP42Hook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        reject_typos(type(self), kwargs)
+        super().__init__(
+            destination=destination,
+            destination_conn_id=destination_conn_id,
+            unpack=unpack,
+            keep_archive=keep_archive,
+            plot_results_to=plot_results_to,
+            map_results_to=map_results_to,
+            checksum=checksum,
+            max_workers=max_workers,
+            emit_asset=emit_asset,
+            asset_alias=asset_alias,
+            up42_conn_id=up42_conn_id,
+            **kwargs,
+        )
         self.order_ids = order_ids
         self.asset_ids = asset_ids
         self.asset_filters = asset_filters
@@ -256,12 +415,68 @@ class UP42DownloadAssetsOperator(_DownloadOperator):
                 assets.setdefault(asset["id"], asset)
         return list(assets.values())
 
+    def select_items(self) -> list[dict[str, Any]]:
+        """Today's STAC items of everything asked for (orders' deliveries, assets), without duplicates."""
+        order_ids = parse_ids(self.order_ids, name="order_ids", required=False)
+        asset_ids = parse_ids(self.asset_ids, name="asset_ids", required=False)
+        if self.asset_filters:
+            raise ValueError(
+                "asset_filters is the 2023 asset list; today's storage is searched by order_ids or "
+                "asset_ids (use UP42Hook.search_storage_stac for other STAC filters)"
+            )
+        if not (order_ids or asset_ids):
+            raise ValueError(
+                "nothing to download: pass order_ids (e.g. the order task's output) or asset_ids"
+            )
+        items: dict[str, dict[str, Any]] = {}
+        for order_id in order_ids:
+            found = list(self.hook.iter_order_items(order_id))
+            if not found:
+                raise ValueError(
+                    f"order {order_id} has no deliveries in UP42 storage yet: wait until it is FULFILLED "
+                    "(UP42WaitForOrderSensor) before downloading"
+                )
+            for item in found:
+                items.setdefault(str(item.get("id")), item)
+        for asset_id in asset_ids:
+            body = {
+                "filter": {"op": "=", "args": [{"property": "asset_id"}, asset_id]},
+                "filter-lang": "cql2-json",
+            }
+            found = self.hook.search_storage_stac(body)["features"]
+            if not found:
+                raise ValueError(f"asset {asset_id} is not in UP42 storage")
+            for item in found:
+                items.setdefault(str(item.get("id")), item)
+        return list(items.values())
+
+    def _execute_current(self, context: Context) -> list[str]:
+        self._check_plot_libraries()
+        root = self.root()
+        items = self.select_items()
+
+        def folder(item: Mapping[str, Any]) -> targets.Location:
+            properties = item.get("properties") or {}
+            return child(root, f"asset_{properties.get('up42-system:asset_id') or item.get('id')}")
+
+        files = stac_files(items, folder, self.hook)
+        self.log.info(
+            "Downloading %d file(s) of %d item(s) to %s", len(files), len(items), targets.public_uri(root)
+        )
+        fetched = self._fetch_files(files)
+        uris = [uri for result in fetched for uri in result.uris]
+        asset_ids = [str((i.get("properties") or {}).get("up42-system:asset_id")) for i in items]
+        self._finish(context, {"asset_ids": asset_ids}, fetched, uris)
+        return uris
+
     def execute(self, context: Context) -> list[str]:
+        if self.hook.generation == "current":
+            return self._execute_current(context)
         unpack, keep_archive = self._flags()
         self._check_plot_libraries()
         root = self.root()
         assets = self.select_assets()
-        self.log.info("Downloading %d asset(s) to %s", len(assets), targets.uri(root))
+        self.log.info("Downloading %d asset(s) to %s", len(assets), targets.public_uri(root))
         hook = self.hook
         archives = [
             Archive(
@@ -275,17 +490,7 @@ class UP42DownloadAssetsOperator(_DownloadOperator):
         ]
         fetched = self._fetch(archives, unpack, keep_archive)
         uris = [uri for result in fetched for uri in result.uris]
-        plots = self._render_plots(uris)
-        self.publish(
-            context,
-            {
-                "asset_ids": [a["id"] for a in assets],
-                "files": len(uris),
-                "downloaded": sum(not r.skipped for r in fetched),
-                "skipped": sum(r.skipped for r in fetched),
-                "plots": plots,
-            },
-        )
+        self._finish(context, {"asset_ids": [a["id"] for a in assets]}, fetched, uris)
         return uris
 
 
@@ -299,6 +504,11 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
     SDK's ``JobCollection.download_results(merge=True)``: every feature gets
     ``properties.job_id`` and its ``up42.data_path`` prefixed with ``job_<job id>/``.
     Returns the written file URIs (the merged ``data.json`` last) and emits an Airflow Asset.
+
+    Today's generation: a processing job's results are the items of its STAC collection; each
+    storage asset is one file in ``<destination>/job_<job id>/`` and ``merge`` writes
+    ``<destination>/data.json``, a FeatureCollection of the items with ``properties.job_id``.
+    Jobs count as succeeded when ``successful`` or ``captured``; ``job_tasks`` is 2023 only.
 
     :param job_ids: job id(s): ``UP42RunJobOperator(...).output``, or the output of
         ``UP42RunParallelJobsOperator`` (its ``succeeded`` jobs are taken).
@@ -315,6 +525,7 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
         :class:`UP42DownloadAssetsOperator`.
     """
 
+    operator_extra_links = (UP42JobLink(),)
     template_fields: Sequence[str] = (
         "job_ids",
         "job_tasks",
@@ -333,17 +544,43 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
     def __init__(
         self,
         *,
-        job_ids: Any,
+        job_ids: Any = None,
         job_tasks: bool | str | Sequence[str] = False,
         only_succeeded: bool | str = True,
         merge: bool | str = True,
+        destination: Any = None,
+        destination_conn_id: str | None = None,
+        unpack: bool | str = True,
+        keep_archive: bool | str = False,
+        plot_results_to: str | None = None,
+        map_results_to: str | None = None,
+        checksum: str = "auto",
+        max_workers: int | str = DEFAULT_MAX_WORKERS,
+        emit_asset: bool = True,
+        asset_alias: str | None = None,
+        up42_conn_id: str = UP42Hook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        reject_typos(type(self), kwargs)
+        super().__init__(
+            destination=destination,
+            destination_conn_id=destination_conn_id,
+            unpack=unpack,
+            keep_archive=keep_archive,
+            plot_results_to=plot_results_to,
+            map_results_to=map_results_to,
+            checksum=checksum,
+            max_workers=max_workers,
+            emit_asset=emit_asset,
+            asset_alias=asset_alias,
+            up42_conn_id=up42_conn_id,
+            **kwargs,
+        )
         self.job_ids = job_ids
         self.job_tasks = job_tasks
         self.only_succeeded = only_succeeded
         self.merge = merge
+        self._jobs: dict[str, dict[str, Any]] = {}
 
     def select_jobs(self) -> list[str]:
         ids = parse_ids(self.job_ids, name="job_ids", required=False)
@@ -352,9 +589,16 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
         only_succeeded = as_bool(self.only_succeeded, "only_succeeded")
         keep, bad = [], []
         for job_id in ids:
-            status = str(self.hook.get_job(job_id).get("status"))
-            if status == JobStatus.SUCCEEDED.value:
+            job = self.hook.get_job(job_id)
+            status = str(job.get("status"))
+            if self.hook.generation == "current":
+                _status, terminal, failed, _reason = self.hook.job_status(job)
+                succeeded = bool(terminal and not failed)
+            else:
+                succeeded = status == JobStatus.SUCCEEDED.value
+            if succeeded:
                 keep.append(job_id)
+                self._jobs[job_id] = job
             else:
                 bad.append(f"{job_id} ({status})")
         if bad and not only_succeeded:
@@ -382,7 +626,47 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
 
         return match
 
+    def _execute_current(self, context: Context) -> list[str]:
+        """Today: a job's results are the items of its STAC collection, one file per asset."""
+        if self._task_filter() is not None:
+            raise ValueError("job_tasks belongs to 2023 workflow jobs; today's processing jobs have no tasks")
+        merge = as_bool(self.merge, "merge")
+        self._check_plot_libraries()
+        root = self.root()
+        job_ids = self.select_jobs()
+        items = {job_id: list(self.hook.iter_job_result_items(self._jobs[job_id])) for job_id in job_ids}
+        files = [
+            file
+            for job_id in job_ids
+            for file in stac_files(items[job_id], lambda _item, j=job_id: child(root, f"job_{j}"), self.hook)
+        ]
+        self.log.info(
+            "Downloading %d result file(s) of %d job(s) to %s",
+            len(files),
+            len(job_ids),
+            targets.public_uri(root),
+        )
+        fetched = self._fetch_files(files)
+        uris = [uri for result in fetched for uri in result.uris]
+        if merge:
+            merged = {
+                "type": "FeatureCollection",
+                "features": [
+                    {**item, "properties": {**(item.get("properties") or {}), "job_id": job_id}}
+                    for job_id in job_ids
+                    for item in items[job_id]
+                ],
+            }
+            uris.append(write_bytes(child(root, DATA_JSON), json.dumps(merged, indent=1).encode()))
+            self.log.info(
+                "Merged STAC items of %d job(s): %d feature(s)", len(job_ids), len(merged["features"])
+            )
+        self._finish(context, {"job_ids": job_ids}, fetched, uris)
+        return uris
+
     def execute(self, context: Context) -> list[str]:
+        if self.hook.generation == "current":
+            return self._execute_current(context)
         unpack, keep_archive = self._flags()
         merge = as_bool(self.merge, "merge")
         self._check_plot_libraries()
@@ -409,7 +693,7 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
                 )
                 for task in tasks
             )
-        self.log.info("Downloading %d result archive(s) to %s", len(archives), targets.uri(root))
+        self.log.info("Downloading %d result archive(s) to %s", len(archives), targets.public_uri(root))
         fetched = self._fetch(archives, unpack, keep_archive)
         uris = [uri for result in fetched for uri in result.uris]
         if not unpack:  # the archive alone is opaque: put its data.json next to it
@@ -420,17 +704,7 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
             self.log.info(
                 "Merged data.json of %d job(s): %d feature(s)", len(job_ids), len(merged["features"])
             )
-        plots = self._render_plots(uris)
-        self.publish(
-            context,
-            {
-                "job_ids": job_ids,
-                "files": len(uris),
-                "downloaded": sum(not r.skipped for r in fetched),
-                "skipped": sum(r.skipped for r in fetched),
-                "plots": plots,
-            },
-        )
+        self._finish(context, {"job_ids": job_ids}, fetched, uris)
         return uris
 
     def _write_data_json(self, archives: Sequence[Archive]) -> list[str]:

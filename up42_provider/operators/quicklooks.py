@@ -39,7 +39,7 @@ def scene_features(value: Any, conn_id: str | None = None) -> tuple[list[str], d
         if value.get("type") == "FeatureCollection":
             return scene_features(list(value.get("features") or []), conn_id)
         if value.get("type") == "Feature":
-            image_id = (value.get("properties") or {}).get("id")
+            image_id = (value.get("properties") or {}).get("id") or value.get("id")  # host / STAC
             return ([str(image_id)], {str(image_id): dict(value)}) if image_id else ([], {})
         if "image_ids" in value:
             uri = str(value.get("uri") or "")
@@ -122,6 +122,11 @@ class UP42DownloadQuicklooksOperator(UP42DataOperator):
         root = self.root()
         ids, features = scene_features(self.image_ids)  # a search file URI names its own connection
         job_ids = parse_ids(self.job_ids, name="job_ids", required=False)
+        if job_ids and self.hook.generation == "current":
+            raise ValueError(
+                "job quicklooks belong to 2023 workflow jobs; today's processing jobs have none "
+                "(download their results with UP42DownloadJobResultsOperator)"
+            )
         if not ids and not job_ids:
             raise ValueError("nothing to download: pass image_ids (e.g. the search task's output) or job_ids")
         # (what, target file, fetch) for every quicklook; fetch returns None when there is none
@@ -154,23 +159,21 @@ class UP42DownloadQuicklooksOperator(UP42DataOperator):
             if self.fail_on_missing:
                 raise ValueError(message)
             self.log.warning("%s (skipped)", message)
-        self.log.info("%d quicklook(s) in %s", len(uris), targets.uri(root))
+        self.log.info("%d quicklook(s) in %s", len(uris), targets.public_uri(root))
         rendered = []
         if self.plot_quicklooks_to and uris:
             rendered.append(
                 plots.plot_quicklooks(
                     uris,
                     self.plot_quicklooks_to,
-                    conn_id=self.destination_conn_id,
+                    conn_id=self.storage_conn_id,
                     search_results=list(features.values()),
                 )
             )
         if self.map_quicklooks_to and uris:
             collection = {"type": "FeatureCollection", "features": list(features.values())}
             rendered.append(
-                plots.map_quicklooks(
-                    uris, collection, self.map_quicklooks_to, conn_id=self.destination_conn_id
-                )
+                plots.map_quicklooks(uris, collection, self.map_quicklooks_to, conn_id=self.storage_conn_id)
             )
         self.publish(
             context,
@@ -207,8 +210,8 @@ class UP42DownloadQuicklooksOperator(UP42DataOperator):
     def _save(self, entry: tuple[str, targets.Location, Any]) -> str | None:
         what, location, fetch = entry
         if targets.size_of(location):
-            self.log.info("%s: %s already there, skipped", what, targets.uri(location))
-            return targets.uri(location)
+            self.log.info("%s: %s already there, skipped", what, targets.public_uri(location))
+            return targets.public_uri(location)
         data = fetch()
         if not data:
             return None

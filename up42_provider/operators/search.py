@@ -15,6 +15,7 @@ from up42_provider.hooks._helpers import SEARCH_ALL
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.operators._aoi import resolve_aoi
 from up42_provider.operators._common import as_list, as_number, as_positive_int
+from up42_provider.transfer import targets
 from up42_provider.utils import parameters as P
 
 if TYPE_CHECKING:
@@ -33,6 +34,44 @@ def trim_features(features: list[dict[str, Any]], *, provider_properties: bool) 
         properties = {k: v for k, v in (feature.get("properties") or {}).items() if k != "providerProperties"}
         trimmed.append({**feature, "properties": properties})
     return trimmed
+
+
+CATALOG_APIS = ("host", "stac")
+# 2023 sort fields and their STAC catalog names (the others have no STAC counterpart).
+_STAC_SORT = {"acquisitionDate": "properties.datetime", "cloudCoverage": "properties.eo:cloud_cover"}
+
+
+def stac_body(body: dict[str, Any], max_cloud_cover: float | None) -> dict[str, Any]:
+    """The host-search body as a STAC catalog search: cloud cover as a CQL2 filter on
+    ``eo:cloud_cover``, the sort field by its STAC name."""
+    out = {k: body[k] for k in ("datetime", "intersects", "collections", "limit") if k in body}
+    if max_cloud_cover is not None:
+        out["filter"] = {"op": "<=", "args": [{"property": "eo:cloud_cover"}, max_cloud_cover]}
+        out["filter-lang"] = "cql2-json"
+    sort = (body.get("sortby") or [{}])[0]
+    field = _STAC_SORT.get(str(sort.get("field", "")).removeprefix("properties."))
+    if field:
+        out["sortby"] = [{"field": field, "direction": sort.get("direction", "asc")}]
+    return out
+
+
+def like_host_features(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """STAC catalog items with the host search's property names added (``id``, ``collection``,
+    ``acquisitionDate``, ``cloudCoverage``, ``resolution``), so orders, quicklooks and plots read
+    both alike; the STAC names stay."""
+    out = []
+    for feature in features:
+        properties = dict(feature.get("properties") or {})
+        properties.setdefault("id", feature.get("id"))
+        properties.setdefault("collection", feature.get("collection"))
+        if "datetime" in properties:
+            properties.setdefault("acquisitionDate", properties["datetime"])
+        if "eo:cloud_cover" in properties:
+            properties.setdefault("cloudCoverage", properties["eo:cloud_cover"])
+        if "gsd" in properties:
+            properties.setdefault("resolution", properties["gsd"])
+        out.append({**feature, "properties": properties})
+    return out
 
 
 def image_ids(features: Sequence[dict[str, Any]]) -> list[str]:
@@ -67,6 +106,12 @@ class UP42SearchCatalogOperator(BaseOperator):
     :param output_path: ``ObjectStoragePath`` URI ending in ``.geojson``/``.json`` or ``.gpkg``
         (GeoPackage needs geopandas); the file is always complete (provider properties included
         for GeoJSON, flattened to text columns for GeoPackage).
+    :param catalog_api: ``"host"`` (default): the provider host's search, the same in both API
+        generations; ``"stac"``: today's STAC catalog (``/v2/catalog/search``; needs a connection
+        of today's generation). STAC items get the host search's property names added
+        (``id``, ``collection``, ``acquisitionDate``, ``cloudCoverage``), so the result feeds the
+        same operators; ``sortby`` there is ``acquisitionDate`` or ``cloudCoverage``, and
+        ``usage_type`` is not available.
     :param fail_on_empty: raise when nothing matched (default: return an empty collection).
     :param plot_coverage_to: ``ObjectStoragePath`` URI of a PNG of the scene footprints over the AOI
         (needs the ``plots`` extra); ``plot_conn_id`` is the connection to write it with.
@@ -104,10 +149,16 @@ class UP42SearchCatalogOperator(BaseOperator):
         fail_on_empty: bool = False,
         plot_coverage_to: str | None = None,
         plot_conn_id: str | None = None,
+        catalog_api: str = "host",
         up42_conn_id: str = UP42Hook.default_conn_name,
         **kwargs: Any,
     ) -> None:
+        if catalog_api not in CATALOG_APIS:
+            raise ValueError(f"catalog_api must be 'host' or 'stac', got {catalog_api!r}")
+        if catalog_api == "stac" and usage_type is not None:
+            raise ValueError("usage_type filters the host search only; drop it for catalog_api='stac'")
         super().__init__(**kwargs)
+        self.catalog_api = catalog_api
         self.aoi = aoi
         self.collections = collections
         self.acquisition_start = acquisition_start
@@ -157,8 +208,14 @@ class UP42SearchCatalogOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         body = self.search_parameters()
         hook = UP42Hook(up42_conn_id=self.up42_conn_id)
-        result = hook.search(body, limit=SEARCH_ALL if self._wants_all() else None)
-        features = result.get("features") or []
+        limit = SEARCH_ALL if self._wants_all() else None
+        if self.catalog_api == "stac":
+            stac = stac_body(body, as_number(self.max_cloud_cover, "max_cloud_cover"))
+            features = like_host_features(
+                list(hook.iter_search_catalog_stac(stac, limit=limit or body["limit"]))
+            )
+        else:
+            features = hook.search(body, limit=limit).get("features") or []
         ids = image_ids(features)
         if self.plot_coverage_to:
             from up42_provider.plots import plot_coverage
@@ -201,7 +258,7 @@ def write_features(features: list[dict[str, Any]], output_path: str) -> str:
     if OUTPUT_FORMATS[suffix] == "GeoJSON":
         with target.open("w") as handle:
             handle.write(json.dumps(collection))
-        return str(target)
+        return targets.public_uri(target)
     import geopandas
 
     flat = [
@@ -224,4 +281,4 @@ def write_features(features: list[dict[str, Any]], output_path: str) -> str:
         frame.to_file(local, driver="GPKG", layer="search")
         with open(local, "rb") as source, target.open("wb") as sink:
             shutil.copyfileobj(source, sink)
-    return str(target)
+    return targets.public_uri(target)

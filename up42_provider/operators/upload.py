@@ -72,7 +72,9 @@ def _relpath(location: targets.Location, root: targets.Location) -> str:
     else:
         rel = posixpath.relpath(location.path, root.path)  # type: ignore[union-attr]
     if rel == ".." or rel.startswith(("../", "..\\")):
-        raise ValueError(f"{targets.uri(location)} is not below source_root {targets.uri(root)}")
+        raise ValueError(
+            f"{targets.public_uri(location)} is not below source_root {targets.public_uri(root)}"
+        )
     return "" if rel == "." else rel.replace(os.sep, "/")
 
 
@@ -149,6 +151,12 @@ class UP42UploadToBucketOperator(UP42DataOperator):
     def _archives(self, root: targets.Location) -> list[tuple[str, targets.Location, Callable[[], str]]]:
         hook = self.hook
         plan: list[tuple[str, targets.Location, Callable[[], str]]] = []
+        if (self.job_ids or self.order_ids or self.asset_ids) and hook.generation == "current":
+            raise ValueError(
+                "job_ids/order_ids/asset_ids copy 2023 archives; today's deliveries and results are "
+                "STAC files: download them (UP42DownloadAssetsOperator / UP42DownloadJobResultsOperator) "
+                "and pass their output as source_uris"
+            )
         for job_id in parse_ids(self.job_ids, name="job_ids", required=False):
             plan.append(
                 (
@@ -208,20 +216,24 @@ class UP42UploadToBucketOperator(UP42DataOperator):
         if not archives and not files:
             raise ValueError("nothing to upload: pass job_ids, order_ids, asset_ids or source_uris")
         self.log.info(
-            "Uploading %d archive(s) and %d file(s) to %s", len(archives), len(files), targets.uri(root)
+            "Uploading %d archive(s) and %d file(s) to %s",
+            len(archives),
+            len(files),
+            targets.public_uri(root),
         )
 
         def copy_archive(entry: tuple[str, targets.Location, Callable[[], str]]) -> tuple[str, bool]:
             what, target, url = entry
             result = download(url, target)
-            self.log.info("%s: %s %s", what, "already there" if result.skipped else "uploaded", result.uri)
-            return result.uri, result.skipped
+            where = targets.public_uri(result.uri)
+            self.log.info("%s: %s %s", what, "already there" if result.skipped else "uploaded", where)
+            return where, result.skipped
 
         def copy_file(entry: tuple[targets.Location, targets.Location]) -> tuple[str, bool]:
             source, target = entry
             if not overwrite and targets.size_of(target) == targets.size_of(source):
-                return targets.uri(target), True
-            return upload_file(source, target), False
+                return targets.public_uri(target), True
+            return targets.public_uri(upload_file(source, target)), False
 
         workers = self.workers()
         done = run_all(copy_archive, archives, workers, "archive uploads")

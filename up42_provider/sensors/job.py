@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from up42_provider.links import UP42JobLink
 from up42_provider.sensors.base import UP42StatusSensor
 from up42_provider.triggers.job import UP42JobStatusTrigger
 
@@ -26,6 +27,7 @@ class UP42JobSucceededSensor(UP42StatusSensor):
     kind = "job"
     ids_field = "job_ids"
     trigger_class = UP42JobStatusTrigger
+    operator_extra_links = (UP42JobLink(),)
     template_fields: Sequence[str] = ("job_ids",)
 
     def __init__(self, *, job_ids: str | list[str], **kwargs: Any) -> None:

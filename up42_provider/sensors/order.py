@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from up42_provider.links import UP42OrderLink
 from up42_provider.sensors.base import UP42StatusSensor
 from up42_provider.triggers.order import UP42OrderStatusTrigger
 
@@ -26,6 +27,7 @@ class UP42OrderFulfilledSensor(UP42StatusSensor):
     kind = "order"
     ids_field = "order_ids"
     trigger_class = UP42OrderStatusTrigger
+    operator_extra_links = (UP42OrderLink(),)
     template_fields: Sequence[str] = ("order_ids",)
 
     def __init__(self, *, order_ids: str | list[str], **kwargs: Any) -> None:

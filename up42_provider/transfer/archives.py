@@ -132,7 +132,8 @@ class _Extraction:
             # Before creating anything: a symlinked folder already in the destination must not
             # redirect the member (realpath resolves the existing part of the path).
             real = os.path.realpath(location.parent)
-            if real != self._real_root and not real.startswith(self._real_root + os.sep):
+            root = self._real_root or ""
+            if real != root and not real.startswith(root + os.sep):
                 raise UnsafeArchiveError(f"archive member {rel!r} would be written outside the destination")
             self.mkdirs(location.parent)
         return location

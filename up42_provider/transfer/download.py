@@ -218,10 +218,11 @@ class _Download:
         progress_interval: float,
         block_size: int | None,
         checksum: ChecksumPolicy,
+        label: str | None = None,
     ) -> None:
         self.source = source
         self.location = location
-        self.label = f"Download of {targets.uri(location)}"
+        self.label = f"Download of {label or targets.uri(location)}"
         self.expected_size = expected_size
         self.expected_md5 = normalize_md5(expected_md5)
         self.checksum = checksum
@@ -540,6 +541,7 @@ def download(
     block_size: int | None = None,
     overwrite: bool = False,
     checksum: ChecksumPolicy = "auto",
+    label: str | None = None,
 ) -> DownloadResult:
     """Download a signed URL to ``destination`` (local path, ``file://``, ``s3://``, ... or an
     ``ObjectStoragePath`` carrying its Airflow ``conn_id``), atomically and verified.
@@ -551,7 +553,9 @@ def download(
     ``block_size`` is the multipart part size on object storage (default 16 MiB, grown for huge
     files). ``overwrite=True`` downloads even when a verified copy exists. ``checksum`` picks the
     hashes verified against ``x-goog-hash``: ``auto`` (CRC32C when announced, else MD5), ``md5``
-    or ``all`` (see :mod:`~up42_provider.transfer.checksums`).
+    or ``all`` (see :mod:`~up42_provider.transfer.checksums`). ``label`` names the download in
+    log lines and errors (e.g. the UP42 asset and its final URI, when ``destination`` is a
+    temporary file); default: the destination's URI.
     """
     check_policy(checksum)
     location = targets.resolve(destination)
@@ -560,7 +564,9 @@ def download(
         found = existing_result(location, expected_size=expected_size, expected_md5=expected_md5)
         if found is not None:
             log.info(
-                "%s already present and verified (%d bytes); skipping the download", found.uri, found.size
+                "%s already present and verified (%d bytes); skipping the download",
+                label or found.uri,
+                found.size,
             )
             return found
     own_session = session is None
@@ -580,6 +586,7 @@ def download(
             progress_interval=progress_interval,
             block_size=block_size,
             checksum=checksum,
+            label=label,
         ).run()
     finally:
         if own_session:

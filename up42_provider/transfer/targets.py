@@ -52,7 +52,7 @@ def resolve(destination: Destination) -> Location:
         return destination.expanduser()
     if hasattr(destination, "fs") and hasattr(destination, "protocol"):
         if destination.protocol in LOCAL_PROTOCOLS:
-            return Path(destination.path)
+            return Path(destination.path)  # type: ignore[union-attr]
         return destination  # type: ignore[return-value]
     text = os.fspath(destination)
     if "://" in text:
@@ -65,6 +65,34 @@ def resolve(destination: Destination) -> Location:
 def uri(location: Location) -> str:
     """What results report: an absolute local path, or the object URL (``s3://conn@bucket/key``)."""
     return str(location.absolute()) if isinstance(location, Path) else str(location)
+
+
+def public_uri(location: Location | str) -> str:
+    """What tasks hand on (XCom, Asset extras, logs): ``file:///abs/path`` locally, else
+    ``<scheme>://<bucket>/<key>`` without the Airflow connection id of ``s3://conn@bucket``.
+
+    The connection stays a parameter of whoever reads the URI; local paths are not
+    percent-encoded, so the URI round-trips through :func:`resolve` and ``ObjectStoragePath``
+    (which does not decode them). Accepts what :func:`uri` returns, too.
+    """
+    if isinstance(location, str):  # pure string work: no filesystem or connection is opened
+        scheme, sep, rest = location.partition("://")
+        if not sep:
+            return "file://" + Path(location).expanduser().absolute().as_posix()
+        if scheme in LOCAL_PROTOCOLS:
+            return "file://" + Path(unquote_path(rest)).absolute().as_posix()
+        netloc, slash, key = rest.partition("/")
+        return f"{scheme}://{netloc.rsplit('@', 1)[-1]}{slash}{key}"
+    if isinstance(location, Path):
+        return "file://" + location.expanduser().absolute().as_posix()
+    if location.protocol in LOCAL_PROTOCOLS:  # an ObjectStoragePath of a local path
+        return "file://" + Path(location.path).absolute().as_posix()
+    return f"{location.protocol}://{location.path}"
+
+
+def unquote_path(rest: str) -> str:
+    """The path of ``file://<rest>`` (``localhost`` host dropped; kept as written otherwise)."""
+    return rest[len("localhost") :] if rest.startswith("localhost/") else rest
 
 
 def name_of(location: Location) -> str:
@@ -149,7 +177,7 @@ def write_sidecar(location: Location, record: dict[str, Any]) -> None:
 class AtomicWriter(Protocol):
     """A file that only appears under its final name on :meth:`commit`."""
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
 
     def restart(self) -> None:
         """Throw away everything written so far and start again from byte 0."""
@@ -234,7 +262,7 @@ class DiscardingWriter:
         self.block_size = block_size
         self._fh = _open_remote(final, block_size)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self._fh.write(data)
 
     def restart(self) -> None:
@@ -266,7 +294,7 @@ class TempKeyWriter:
         self.part = final.with_name(part_name(final.name))
         self._fh = _open_remote(self.part, block_size)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self._fh.write(data)
 
     def restart(self) -> None:
