@@ -214,6 +214,26 @@ def verify_deliveries(folders: list[Path], trees: list[dict[str, str]]) -> tuple
     return checked, problems
 
 
+ARCHIVE_SUFFIXES = (".zip", ".tgz", ".tar.gz", ".tar")
+
+
+def verify_kept_archives(roots: list[Path], data_dir: Path) -> tuple[int, list[str]]:
+    """Archives kept as they came (uploaded to the bucket unpacked or not) must be byte-equal to
+    the emulator's blob of the same name; (archives checked, problems)."""
+    blobs: dict[str, set[str]] = collections.defaultdict(set)
+    for blob in (p for p in data_dir.rglob("*") if p.is_file()):
+        blobs[blob.name].add(hashlib.md5(blob.read_bytes()).hexdigest())
+    checked, problems = 0, []
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES)):
+            checked += 1
+            if path.name not in blobs:
+                problems.append(f"{path}: no blob of that name")
+            elif hashlib.md5(path.read_bytes()).hexdigest() not in blobs[path.name]:
+                problems.append(f"{path}: differs from the blob of that name")
+    return checked, problems
+
+
 JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")
 SIGNATURE = re.compile(
     r"(?:X-Goog-Signature|X-Amz-Signature|Signature|sig|signature)=([A-Za-z0-9%_\-.~+/]{8,})", re.I
@@ -311,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         untagged = sum(k is None for k in order_keys(order_list))
         folders, problems = delivery_folders(out / "runs", out / "bucket")
         checked, corrupt = verify_deliveries(folders, blob_trees(out / "emulator-data"))
-        problems += corrupt
+        kept, corrupt_kept = verify_kept_archives([out / "runs", out / "bucket"], out / "emulator-data")
+        problems += corrupt + corrupt_kept
         failures += problems
     finally:
         proc.terminate()
@@ -334,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         ("workflows", str(len(wfs))),
         ("duplicate workflows (per name)", str(sum(dup_wfs.values()))),
         ("deliveries / files verified", f"{len(folders)} / {checked}"),
-        ("corrupt or missing deliveries", str(len(problems))),
+        ("kept archives verified", str(kept)),
+        ("corrupt or missing files", str(len(problems))),
         ("tokens issued (scanned for)", str(len(issued["tokens"]))),
         ("secrets in logs", str(len(secrets_found))),
         ("faults fired", json.dumps(info.get("faultsFired"))),

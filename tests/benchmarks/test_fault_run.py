@@ -108,3 +108,16 @@ def test_secret_scan_finds_each_planted_secret_and_passes_a_clean_log(tmp_path: 
         "project API key",
     ]
     assert not any("k3y-Of" in f or token in f for f in found)  # findings never repeat the secret
+
+
+def test_a_kept_archive_must_equal_the_blob_of_its_name(layout: Path):
+    blob = next((layout / "emulator-data").rglob("*.zip"))
+    kept = layout / "bucket" / "processing" / blob.name
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(blob.read_bytes())
+    roots, data = [layout / "runs", layout / "bucket"], layout / "emulator-data"
+    assert fault_run.verify_kept_archives(roots, data) == (1, [])
+    kept.write_bytes(blob.read_bytes()[:-1])
+    assert fault_run.verify_kept_archives(roots, data)[1] == [f"{kept}: differs from the blob of that name"]
+    other = kept.rename(kept.with_name("other.tgz"))
+    assert fault_run.verify_kept_archives(roots, data)[1] == [f"{other}: no blob of that name"]
