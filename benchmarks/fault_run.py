@@ -1,9 +1,16 @@
 """Fault-injected acceptance run: archive and processing pipelines against a faulty emulator.
 
-Starts ``up42-emulator`` with seeded rates of every fault kind and a short token life, runs the
-example DAGs (``airflow dags test``, one logical date per pipeline, sequentially), then checks:
-every pipeline succeeded, no duplicate orders (per tag) / jobs (per name), downloaded files match
-the emulator's bytes, and no secret (API key, issued bearer tokens, URL signatures) is in the log.
+Starts ``up42-emulator`` with seeded rates of every fault kind (``FAULTS``) and a 20 s token life,
+runs the example DAGs (``airflow dags test``, one logical date per pipeline, sequentially), then
+checks, each check able to fail (tests/benchmarks/test_fault_run.py plants each problem):
+
+- every pipeline succeeded;
+- no duplicates in the emulator's state (every page of its lists): orders per run-derived tag
+  (``airflow-<16 hex>``), jobs per name, workflows per name;
+- every unpacked delivery (a folder with the provider's manifest, and its bucket copy) equals one
+  blob's members byte for byte, every kept archive equals the blob of its name, no partial file;
+- no secret in any log (pipeline, Airflow, emulator): the API key, its Basic form, every token the
+  emulator issued (``/_emulator/tokens``), nor anything JWT- or URL-signature-shaped.
 
     python benchmarks/fault_run.py [--archive 10] [--processing 5] [--out /tmp/fault-run]
 
