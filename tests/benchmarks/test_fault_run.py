@@ -121,3 +121,8 @@ def test_a_kept_archive_must_equal_the_blob_of_its_name(layout: Path):
     assert fault_run.verify_kept_archives(roots, data)[1] == [f"{kept}: differs from the blob of that name"]
     other = kept.rename(kept.with_name("other.tgz"))
     assert fault_run.verify_kept_archives(roots, data)[1] == [f"{other}: no blob of that name"]
+
+
+def test_a_fault_kind_that_never_fired_is_reported():
+    assert fault_run.unfired({"error": 3, "drop": 0, "late": 1, "slow": 0}) == ["drop", "slow"]
+    assert fault_run.unfired({"error": 3, "drop": 1}) == []
