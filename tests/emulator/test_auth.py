@@ -63,3 +63,15 @@ def test_expired_token_is_rejected_then_renewed(fresh_api: RawClient):
     assert r.json()["error"]["message"] == "Token has expired"
     fresh_api.authenticate()
     assert fresh_api.get(f"/projects/{fresh_api.project_id}").status_code == 200
+
+
+def test_tokens_control_lists_every_issued_token_of_both_generations(fresh_api: RawClient):
+    """``/_emulator/tokens`` is what the fault run scans its logs for: it must miss no token."""
+    from tests.emulator.current.conftest import password_grant
+
+    first = fresh_api.session.headers["Authorization"].split()[1]
+    second = fresh_api.authenticate()
+    current = password_grant(fresh_api.server).json()
+    r = requests.get(f"{fresh_api.base}/_emulator/tokens", timeout=10)
+    assert r.status_code == 200
+    assert r.json()["tokens"] == [first, second, current["access_token"], current["refresh_token"]]

@@ -232,11 +232,17 @@ async def control_expire_tokens(request: Request) -> Response:
     return JSONResponse({"expired": True})
 
 
+async def control_tokens(request: Request) -> Response:
+    """Every token issued so far (access and refresh), so a run can scan its logs for them exactly."""
+    return JSONResponse({"tokens": list(emulator_state(request).tokens.issued)})
+
+
 CONTROL_ROUTES = [
     *route("/_emulator/info", control_info, ["GET"]),
     *route("/_emulator/faults", control_faults, ["GET", "POST"]),
     *route("/_emulator/clock", control_clock, ["POST"]),
     *route("/_emulator/expire-tokens", control_expire_tokens, ["POST"]),
+    *route("/_emulator/tokens", control_tokens, ["GET"]),
 ]
 
 

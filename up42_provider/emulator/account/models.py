@@ -64,6 +64,8 @@ class Tokens:
         self._state = state
         self._key = hashlib.sha256(f"tokens:{state.config.seed}:{secrets.token_hex(8)}".encode()).digest()
         self._revoked: set[str] = set()
+        # Every token handed out, in order: lets a run scan its logs for exactly these secrets.
+        self.issued: list[str] = []
 
     def _sign(self, claims: dict[str, Any]) -> str:
         header = {"alg": "HS256", "typ": "JWT"}
@@ -86,7 +88,9 @@ class Tokens:
             "exp": now + lifetime,
             "jti": secrets.token_hex(8),
         }
-        return self._sign(claims), lifetime
+        token = self._sign(claims)
+        self.issued.append(token)
+        return token, lifetime
 
     def issue_current(self, client_id: str) -> dict[str, Any]:
         """Today's password-grant answer (Keycloak's token response)."""
@@ -116,11 +120,13 @@ class Tokens:
             "exp": now + cfg.refresh_token_lifetime,
             "jti": secrets.token_hex(8),
         }
+        access_token, refresh_token = self._sign(access), self._sign(refresh)
+        self.issued += [access_token, refresh_token]
         return {
-            "access_token": self._sign(access),
+            "access_token": access_token,
             "expires_in": cfg.token_lifetime,
             "refresh_expires_in": cfg.refresh_token_lifetime,
-            "refresh_token": self._sign(refresh),
+            "refresh_token": refresh_token,
             "token_type": "Bearer",
             "not-before-policy": 0,
             "session_state": session,
