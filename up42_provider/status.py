@@ -95,8 +95,18 @@ def _normalise(status: object) -> str:
 
 
 def classify_job_status(status: object) -> Outcome:
-    """ "success", "failure" or "running" (unknown and missing values count as running)."""
-    value = _normalise(status)
+    """ "success", "failure" or "running" (unknown and missing values count as running).
+
+    Both generations: 2023 job statuses are upper case, today's processing statuses lower case
+    (``successful``, ``failed`` ...); the two vocabularies share no value with another meaning, so
+    waiters, sensors and triggers classify a status without knowing its generation.
+    """
+    raw = str(status.value if isinstance(status, Enum) else status or "").strip()
+    if raw in CURRENT_JOB_TERMINAL_SUCCESS:
+        return "success"
+    if raw in CURRENT_JOB_TERMINAL_FAILURE:
+        return "failure"
+    value = raw.upper()
     if value in JOB_TERMINAL_SUCCESS:
         return "success"
     if value in JOB_TERMINAL_FAILURE:
@@ -105,11 +115,14 @@ def classify_job_status(status: object) -> Outcome:
 
 
 def classify_order_status(status: object) -> Outcome:
-    """ "success", "failure" or "running" (unknown and missing values count as running)."""
+    """ "success", "failure" or "running" (unknown and missing values count as running).
+
+    Both generations: orders v2 add ``CANCELED`` (one L) to the 2023 values, nothing else differs.
+    """
     value = _normalise(status)
     if value in ORDER_TERMINAL_SUCCESS:
         return "success"
-    if value in ORDER_TERMINAL_FAILURE:
+    if value in ORDER_TERMINAL_FAILURE or value in CURRENT_ORDER_TERMINAL_FAILURE:
         return "failure"
     return "running"
 

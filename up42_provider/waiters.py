@@ -30,13 +30,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from up42_provider.api.endpoints import V1
+from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import (
     UP42Error,
     UP42RateLimitedError,
     UP42ServerError,
     UP42TransportError,
 )
+from up42_provider.hooks._shapes import failure_reason, normalize_job, normalize_order
 from up42_provider.status import classify_job_status, classify_order_status
 from up42_provider.utils.ids import parse_ids
 
@@ -497,7 +498,12 @@ def _wait_for(
 def _order_message(order: Mapping[str, Any]) -> str:
     """UP42's words about a failed order: its status, sub-status and any message it carries."""
     text = f"order {order.get('id')} is {order.get('status')}"
-    sub = order.get("subStatus")
+    details = order.get("orderDetails")
+    sub = (
+        order.get("subStatus")
+        or order.get("sub_status")
+        or (details.get("subStatus") if isinstance(details, Mapping) else None)
+    )
     if sub:
         text += f" ({sub})"
     for key in _ORDER_MESSAGE_KEYS:
@@ -523,7 +529,7 @@ def _job_message(job: Mapping[str, Any], logs: Mapping[str, tuple[Mapping[str, A
     """The job's error and the log tail of each failed task (``logs``: task id -> (task, log))."""
     name = job.get("name")
     text = f"job {job.get('id')}{f' ({name})' if name else ''} is {job.get('status')}"
-    error = job.get("error")
+    error = job.get("error") or failure_reason(job)
     if isinstance(error, Mapping) and error.get("message"):
         text += f": {error['message']}"
     elif isinstance(error, str) and error.strip():
@@ -556,6 +562,9 @@ def check_jobs(hook: UP42Hook, job_ids: str | Iterable[str]) -> WaitState:
         statuses[job_id] = str(job.get("status"))
         if classify_job_status(job.get("status")) == "failure":
             logs: dict[str, tuple[Mapping[str, Any], str]] = {}
+            if job.get("generation") == "current":  # today's jobs carry their errors; no task logs
+                messages[job_id] = _job_message(job, logs)
+                continue
             try:
                 for task in _failed_tasks(hook.get_job_tasks(job_id)):
                     logs[task["id"]] = (task, hook.get_job_task_logs(job_id, task["id"]))
@@ -583,7 +592,7 @@ async def acheck_orders(client: AsyncUP42Client, order_ids: str | Iterable[str])
     """E25 per order (async, a few in parallel)."""
     ids = parse_ids(order_ids, name="order_ids")
     await client.aworkspace_id()  # single-flight: one lookup per client, not per trigger
-    orders = await _gather_limited([lambda i=i: client.call(V1.get_order, order_id=i) for i in ids])
+    orders = await _gather_limited([lambda i=i: aget_order(client, i) for i in ids])
     statuses = {i: str(o.get("status")) for i, o in zip(ids, orders, strict=True)}
     messages = {
         i: _order_message(o)
@@ -593,8 +602,28 @@ async def acheck_orders(client: AsyncUP42Client, order_ids: str | Iterable[str])
     return WaitState.build("order", statuses, messages)
 
 
+def _generation(client: AsyncUP42Client) -> str:
+    return str(getattr(client.settings, "generation", "2023") or "2023")
+
+
+async def aget_order(client: AsyncUP42Client, order_id: str) -> dict[str, Any]:
+    """One order of either generation, in the hook's shape (``hooks/_shapes.py``)."""
+    generation = _generation(client)
+    endpoint = V2.get_order if generation == "current" else V1.get_order
+    return normalize_order(await client.call(endpoint, order_id=order_id), generation)
+
+
+async def aget_job(client: AsyncUP42Client, job_id: str) -> dict[str, Any]:
+    """One job of either generation, in the hook's shape (``hooks/_shapes.py``)."""
+    generation = _generation(client)
+    endpoint = V2.get_job if generation == "current" else V1.get_job
+    return normalize_job(await client.call(endpoint, job_id=job_id), generation)
+
+
 async def _ajob_logs(client: AsyncUP42Client, job_id: str) -> dict[str, tuple[Mapping[str, Any], str]]:
     logs: dict[str, tuple[Mapping[str, Any], str]] = {}
+    if _generation(client) == "current":  # today's jobs carry their errors; there are no task logs
+        return logs
     try:
         tasks = await client.call(V1.get_job_tasks, job_id=job_id) or []
         for task in _failed_tasks(tasks):
@@ -608,7 +637,7 @@ async def _ajob_logs(client: AsyncUP42Client, job_id: str) -> dict[str, tuple[Ma
 async def acheck_jobs(client: AsyncUP42Client, job_ids: str | Iterable[str]) -> WaitState:
     """E48 per job (async); for a failed job also E53 and E54 of its failed tasks."""
     ids = parse_ids(job_ids, name="job_ids")
-    jobs = await _gather_limited([lambda i=i: client.call(V1.get_job, job_id=i) for i in ids])
+    jobs = await _gather_limited([lambda i=i: aget_job(client, i) for i in ids])
     statuses = {i: str(j.get("status")) for i, j in zip(ids, jobs, strict=True)}
     messages: dict[str, str] = {}
     for job_id, job in zip(ids, jobs, strict=True):

@@ -335,12 +335,15 @@ class UP42PlaceOrderOperator(UP42BaseOperator):
         self._check_arguments()
         bodies = self._local_bodies()
         self._complete_with_schema(bodies)
-        self._check_credits(bodies)
-        orders = []
-        for index, body in enumerate(bodies):
-            order = self._place(body, order_tag(context, index))
-            orders.append(order)
-            self.log.info("Order %d/%d: %s (%s)", index + 1, len(bodies), order["id"], order.get("status"))
+        if self.hook.generation == "current":
+            orders = self._place_current(context, bodies)
+        else:
+            self._check_credits(bodies)
+            orders = []
+            for index, body in enumerate(bodies):
+                orders.append(self._place(body, order_tag(context, index)))
+        for index, order in enumerate(orders):
+            self.log.info("Order %d/%d: %s (%s)", index + 1, len(orders), order["id"], order.get("status"))
         order_ids = [o["id"] for o in orders]
         self.push_link_ids(context, XCOM_ORDER_IDS, order_ids)
         tasking = [o["id"] for o in orders if str(o.get("type", "")).upper() == "TASKING"]
@@ -386,6 +389,57 @@ class UP42PlaceOrderOperator(UP42BaseOperator):
         result.raise_for_status()
         self.log.info("Orders fulfilled: %s", ", ".join(order_ids or []))
         return list(order_ids or [])
+
+    def _v2_bodies(self, context: Context, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Today's order payloads: the geometry leaves ``params`` for the one-feature collection."""
+        ti = context["ti"]
+        v2 = []
+        for index, body in enumerate(bodies):
+            params = dict(body["params"])
+            geometry = params.pop("aoi", None) or params.pop("geometry", None)
+            if geometry is None:
+                raise ValueError(
+                    f"order {index} has no geometry: today's UP42 orders need one per order - pass aoi, "
+                    "or the search's features as image_ids (their footprints are used)"
+                )
+            name = str(params.pop("displayName", None) or f"{ti.dag_id}.{ti.task_id} {index + 1}")[:200]
+            v2.append(
+                self.hook.order_v2_body(
+                    str(body["dataProduct"]), params, [geometry], display_name=name, tags=body.get("tags")
+                )
+            )
+        return v2
+
+    def _place_current(self, context: Context, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Price every order first (nothing is placed when the total exceeds ``max_credits`` or UP42
+        cannot price one), then place each exactly once under its task-instance tag."""
+        v2 = self._v2_bodies(context, bodies)
+        totals = []
+        for index, body in enumerate(v2):
+            estimate = self.hook.estimate_order_v2(body)
+            if estimate.get("errors"):
+                raise AirflowFailException(
+                    f"UP42 cannot price order {index}: {estimate['errors']}; nothing was ordered."
+                )
+            totals.append((estimate.get("summary") or {}).get("totalCredits") or 0)
+        total = sum(totals)
+        self.log.info("The %d order(s) are estimated at %s credits: %s", len(v2), total, totals)
+        if self.max_credits is not None and total > self.max_credits:
+            raise AirflowFailException(
+                f"The {len(v2)} order(s) would cost {total} credits, more than max_credits="
+                f"{self.max_credits}; nothing was ordered. Raise max_credits or order fewer images."
+            )
+        orders = []
+        for index, body in enumerate(v2):
+            tag = order_tag(context, index)
+            (order,) = self.hook.place_order_v2(body, tag=tag, reuse_existing=True)
+            if self.replace_failed_orders and classify_order_status(order.get("status")) == "failure":
+                self.log.warning(
+                    "Order %s (tag %s) had %s; placing it again", order["id"], tag, order["status"]
+                )
+                (order,) = self.hook.place_order_v2(body, tag=tag, reuse_existing=False)
+            orders.append(order)
+        return orders
 
     def _place(self, body: dict[str, Any], tag: str) -> dict[str, Any]:
         order = self.hook.place_order(body, tag=tag, reuse_existing=True)

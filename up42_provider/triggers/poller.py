@@ -28,8 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from up42_provider.api.endpoints import V1
+from up42_provider.api.endpoints import V1, V2
+from up42_provider.hooks._pagination import next_link
+from up42_provider.hooks._shapes import normalize_job, normalize_order
 from up42_provider.triggers.pool import POOL, SharedClient
+from up42_provider.waiters import aget_job, aget_order
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ JOB_PAGE_SIZE = 100  # E47 accepts size=1..100
 SAFETY_MARGIN = timedelta(seconds=30)  # replica clocks and eventual consistency of the listing
 GATHER_WINDOW = 0.2  # a new subscriber waits this long so triggers started together share a round
 EXTRA_PAGES = 2
+MAX_LISTING_PAGES = 1_000  # a listing never runs away (each round stops far earlier)
 # Subscribers woken per event-loop iteration: 1,000 triggers resuming at once would block the loop.
 DELIVERY_CHUNK = 25  # pages read beyond ceil(unknown / page size) when looking for unseen ids
 
@@ -53,17 +57,60 @@ class StatusSource(Protocol):
 
 
 class ClientSource:
-    """:class:`StatusSource` of the 2023 generation over the shared async client (E25/E26, E47/E48)."""
+    """:class:`StatusSource` of both generations over the shared async client.
+
+    Answers are in the hook's shape (``hooks/_shapes.py``: ``id``, ``status``, ``created_at``,
+    ``updated_at`` for either generation). Orders are listed newest-updated first (2023 and v2
+    orders both sort by ``updatedAt``); jobs newest-created first (2023 ``createdAt``, today's
+    ``created``, pages chained by ``next`` links).
+    """
 
     def __init__(self, client: SharedClient) -> None:
         self.client = client
 
+    @property
+    def generation(self) -> str:
+        return str(getattr(self.client.settings, "generation", "2023") or "2023")
+
     async def get(self, kind: str, item_id: str) -> dict[str, Any]:
         if kind == "order":
-            return await self.client.call(V1.get_order, order_id=item_id)
-        return await self.client.call(V1.get_job, job_id=item_id)
+            return await aget_order(self.client, item_id)  # type: ignore[arg-type]
+        return await aget_job(self.client, item_id)  # type: ignore[arg-type]
 
     async def listing(self, kind: str, page_size: int) -> AsyncIterator[list[dict[str, Any]]]:
+        generation = self.generation
+        normalize = normalize_order if kind == "order" else normalize_job
+        pages = self._current(kind, page_size) if generation == "current" else self._v1(kind, page_size)
+        async for items in pages:
+            yield [normalize(item, generation) for item in items]
+
+    async def _current(self, kind: str, page_size: int) -> AsyncIterator[list[dict[str, Any]]]:
+        workspace = await self.client.aworkspace_id()
+        if kind == "order":
+            for page in range(MAX_LISTING_PAGES):
+                params = {"workspaceId": workspace, "sort": "updatedAt,desc", "size": page_size, "page": page}
+                body = await self.client.call(V2.get_orders, params=params) or {}
+                items = body.get("content") or []
+                if not items:
+                    return
+                yield items
+                total = body.get("totalPages")
+                if body.get("last") is True or (isinstance(total, int) and page + 1 >= total):
+                    return
+            return
+        params = {"workspaceId": workspace, "sort": "created,desc", "limit": page_size}
+        body = await self.client.call(V2.get_jobs, params=params) or {}
+        for _ in range(MAX_LISTING_PAGES):
+            items = body.get("jobs") or []
+            if not items:
+                return
+            yield items
+            link = next_link(body.get("links"))
+            if link is None:
+                return
+            body = await self.client.call_url(str(link["href"]), V2.get_jobs) or {}
+
+    async def _v1(self, kind: str, page_size: int) -> AsyncIterator[list[dict[str, Any]]]:
         page = 0
         while True:
             if kind == "order":
@@ -189,7 +236,7 @@ class Poller:
         for item_id, answer in answers.items():
             if isinstance(answer, Mapping):
                 self._known[item_id] = dict(answer)
-                created = _time(answer.get("createdAt"))
+                created = _time(answer.get("created_at"))
                 if created is not None:
                     self._created[item_id] = created
         self.rounds += 1
@@ -221,7 +268,7 @@ class Poller:
             pages += 1
             oldest: datetime | None = None
             for item in items:
-                updated = _time(item.get("updatedAt"))
+                updated = _time(item.get("updated_at"))
                 if updated is not None:
                     newest = updated if newest is None or updated > newest else newest
                     oldest = updated if oldest is None or updated < oldest else oldest
@@ -247,7 +294,7 @@ class Poller:
                 if item.get("id") in unseen:
                     answers[item["id"]] = item
                     unseen.discard(item["id"])
-            oldest = _time(items[-1].get("createdAt"))
+            oldest = _time(items[-1].get("created_at"))
             if not unseen or (oldest_wanted is not None and oldest is not None and oldest < oldest_wanted):
                 break
             if oldest_wanted is None and pages >= budget:

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from up42_provider.api.auth import ClientCredentialsAuth, TokenCache
+from up42_provider.api.auth import TokenCache, auth_for
 from up42_provider.api.endpoints import Endpoint
 from up42_provider.api.settings import ClientSettings
 
@@ -136,7 +136,7 @@ class ClientPool:
                 limits=limits(),
             )
             # One token per credentials for the whole process (all loops, all clients).
-            auth = ClientCredentialsAuth()
+            auth = auth_for(settings)  # the login of the connection's generation
             client = SharedClient(
                 AsyncUP42Client(
                     settings, entry.http, auth=auth, token_cache=TokenCache.for_settings(settings, auth)
