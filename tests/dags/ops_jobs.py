@@ -72,8 +72,10 @@ def aois(**context: Any) -> list[Any]:
 
 
 @task
-def collect(job_ids: list[str]) -> list[str]:
-    return list(job_ids)
+def collect(job_ids: list[list[str]]) -> list[str]:
+    from up42_provider.utils.ids import parse_ids
+
+    return parse_ids(job_ids, name="job_ids")  # each mapped task returned its list of one id
 
 
 with _dag("ops_job_mapped") as ops_job_mapped:

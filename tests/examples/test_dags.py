@@ -100,7 +100,7 @@ def test_archive_credit_guard_stops_before_ordering(example_worker, example_emul
 def test_processing_pipeline_runs_a_job_and_uploads_its_archive(run_example, tmp_path):
     run, bucket = tmp_path / "run", tmp_path / "bucket"
     result = run_example("up42_processing", output_folder=run.as_uri(), bucket_uri=bucket.as_uri())
-    job_id = result.xcom["run_job"]
+    (job_id,) = result.xcom["run_job"]
     assert result.deferred("run_job"), "the job must be awaited in the triggerer"
     (tif,) = geotiffs(run / "results" / f"job_{job_id}")
     assert_geotiff(tif)

@@ -141,7 +141,7 @@ def test_job(airflow_worker, fresh_up42: Up42, dag_id):
         airflow_worker, up42, dag_id, aoi=BERLIN, test_job=False
     )  # a real job takes long enough to defer
     assert result.state == "success", result.log[-4000:]
-    job_id = result.xcom["job"]
+    (job_id,) = result.xcom["job"]
     job = up42.hook.get_job(job_id)
     assert job["status"] == "SUCCEEDED" and job["name"].startswith(f"{dag_id}.job-")
     project = up42.server.config.project_id
@@ -166,7 +166,7 @@ def test_lost_job_answer_and_retries_start_one_job(airflow_worker, fresh_up42: U
     assert result.state == "success", result.log[-4000:]
     assert fresh_up42.server.state.faults.fired["lost_response"] == 1 and len(result.runs["job"]) > 1
     (job,) = fresh_up42.jobs()
-    assert result.xcom["job"] == job.id and job.status == "SUCCEEDED"
+    assert result.xcom["job"] == [job.id] and job.status == "SUCCEEDED"
 
 
 def test_mapped_over_two_aois(airflow_worker, up42: Up42):

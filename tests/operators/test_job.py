@@ -30,7 +30,7 @@ def job(**kwargs) -> UP42RunJobOperator:
 
 def test_runs_a_workflow_built_from_blocks(up42: Up42):
     ctx = make_context("job-blocks")
-    job_id = execute(job(job_parameters={f"{PROCESSING_BLOCK}:1": {"tile_width": 512}}), ctx)
+    (job_id,) = execute(job(job_parameters={f"{PROCESSING_BLOCK}:1": {"tile_width": 512}}), ctx)
     info = up42.hook.get_job(job_id)
     assert info["status"] == "SUCCEEDED" and info["mode"] == "DEFAULT"
     assert info["name"] == job_name(None, ctx) and info["name"].startswith("ops_unit.job-blocks-")
@@ -48,7 +48,7 @@ def test_runs_a_workflow_built_from_blocks(up42: Up42):
 def test_existing_workflow_and_dry_run(up42: Up42):
     workflow = up42.hook.create_workflow("ops-unit-existing", "", use_existing=True)
     up42.hook.add_workflow_tasks(workflow["id"], [DATA_BLOCK])
-    job_id = execute(job(workflow_name=None, blocks=None, workflow_id=workflow["id"], test_job="true"))
+    (job_id,) = execute(job(workflow_name=None, blocks=None, workflow_id=workflow["id"], test_job="true"))
     assert up42.hook.get_job(job_id)["mode"] == "DRY_RUN"
 
 
@@ -56,9 +56,9 @@ def test_existing_workflow_and_dry_run(up42: Up42):
 def test_lost_creation_answer_then_retry_gives_one_job(fresh_up42: Up42):
     fresh_up42.server.state.faults.add_rule("lost_response", count=1, method="POST", path=r"/jobs$")
     ctx = make_context("lost-job")
-    first = execute(job(wait_for_completion=False), ctx)
+    (first,) = execute(job(wait_for_completion=False), ctx)
     assert fresh_up42.server.state.faults.fired["lost_response"] == 1
-    retry = execute(job(), make_context("lost-job"))  # the retry waits for the same job
+    (retry,) = execute(job(), make_context("lost-job"))  # the retry waits for the same job
     assert retry == first and len(fresh_up42.jobs()) == 1
     assert fresh_up42.hook.get_job(first)["status"] == "SUCCEEDED"
 
@@ -97,8 +97,8 @@ def test_deferral_and_resume(up42: Up42):
         "state": {"kind": "job", "statuses": {op.job_id: "SUCCEEDED"}},
         "message": "ok",
     }
-    assert op.execute_complete(ctx, event=event, **deferred.value.kwargs) == op.job_id
-    assert op.execute_complete(ctx, event=event) == op.job_id  # kwargs lost: the id is in the event
+    assert op.execute_complete(ctx, event=event, **deferred.value.kwargs) == [op.job_id]
+    assert op.execute_complete(ctx, event=event) == [op.job_id]  # kwargs lost: the id is in the event
     with pytest.raises(UP42JobFailedError, match="task log"):
         op.execute_complete(ctx, event={**event, "status": "failure", "message": "task log"})
 
@@ -106,7 +106,7 @@ def test_deferral_and_resume(up42: Up42):
 @pytest.mark.parametrize("fresh_emulator", [{"speed": 2.0}], indirect=True)
 def test_on_kill_cancels_the_job(fresh_up42: Up42):
     op = job(wait_for_completion=False)
-    job_id = execute(op, make_context("killed"))
+    (job_id,) = execute(op, make_context("killed"))
     op.on_kill()
     assert wait_for(lambda: fresh_up42.hook.get_job(job_id)["status"] in ("CANCELLING", "CANCELLED"))
     job(task_id="never-started").on_kill()  # nothing to cancel: no error

@@ -77,11 +77,7 @@ class CurrentApiMixin(HookBase):
     def get_order_stac_items(self, order_id: str) -> list[dict[str, Any]]:
         """The storage STAC items an order delivered (today's orders carry no ``assets`` list)."""
         self._require_current("get_order_stac_items")
-        body = {
-            "filter": {"op": "=", "args": [{"property": "order_id"}, _require_id(order_id, "order_id")]},
-            "filter-lang": "cql2-json",
-        }
-        return list(self.iter_storage_stac(body))
+        return list(self.iter_order_items(order_id))
 
     def update_stac_item(
         self,

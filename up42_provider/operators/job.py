@@ -32,9 +32,28 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class UP42RunJobOperator(UP42BaseOperator):
-    """Run an UP42 workflow as one job and (by default) wait until it succeeded.
+def item_href(item: Any) -> str:
+    """A storage STAC item's ``self`` href (today's processes name their input items by it)."""
+    if isinstance(item, str) and item.strip():
+        return item.strip()
+    if isinstance(item, Mapping):
+        for link in item.get("links") or []:
+            if isinstance(link, Mapping) and link.get("rel") == "self" and link.get("href"):
+                return str(link["href"])
+    raise ValueError(f"not a storage STAC item or its self href: {item!r}")
 
+
+class UP42RunJobOperator(UP42BaseOperator):
+    """Run one UP42 processing job and (by default) wait until it succeeded.
+
+    **Today's API** (an account connection): the job applies ``process_id`` (e.g.
+    ``"upsampling-ns"``, see ``UP42Hook.get_processes()``) to one storage STAC item - given in
+    ``item`` (its ``self`` href, or the item itself), or the delivery of ``order_ids`` (one
+    delivered item) - with ``process_inputs`` added to the inputs. EULA, validation and cost are
+    checked before anything runs (``UP42Hook.check_process``); ``max_credits`` bounds the cost. The
+    job title is the task instance's job name: a retry finds the job instead of starting another.
+
+    **2023 API** (a project connection):
     The workflow is ``workflow_id``, or the workflow ``workflow_name`` created (or reused) with the
     linear chain ``blocks`` (e.g. ``["esa-s2-l2a-gtiff-visual", "tiling"]``). The job inputs are
     built from ``aoi``, ``acquisition_start``/``acquisition_end``, ``limit`` and ``scene_ids`` like up42-py's
@@ -46,8 +65,13 @@ class UP42RunJobOperator(UP42BaseOperator):
     waits for it instead of starting another. A job that already failed is started again on
     retry unless ``rerun_failed=False``.
 
-    Returns the job id (XCom). Link: "UP42 Job". Killing the task cancels the job on UP42.
+    Returns the list of the job id (XCom; both generations). Link: "UP42 Job". Killing the task
+    cancels the 2023 job on UP42.
 
+    :param process_id: today's process to run.
+    :param item: today's input item (``self`` href or STAC item dict).
+    :param order_ids: today's orders whose delivered item is the input (instead of ``item``).
+    :param process_inputs: further inputs of today's process (e.g. ``{"scale": 2}``).
     :param workflow_id: the UP42 workflow to run.
     :param workflow_name: name of a workflow to create or reuse (with ``blocks``).
     :param blocks: block names of that workflow, data block first.
@@ -71,6 +95,10 @@ class UP42RunJobOperator(UP42BaseOperator):
     """
 
     template_fields: Sequence[str] = (
+        "process_id",
+        "item",
+        "order_ids",
+        "process_inputs",
         "workflow_id",
         "workflow_name",
         "blocks",
@@ -91,6 +119,10 @@ class UP42RunJobOperator(UP42BaseOperator):
     def __init__(
         self,
         *,
+        process_id: str | None = None,
+        item: Any = None,
+        order_ids: Any = None,
+        process_inputs: Mapping[str, Any] | None = None,
         workflow_id: str | None = None,
         workflow_name: str | None = None,
         blocks: Sequence[str] | None = None,
@@ -109,6 +141,10 @@ class UP42RunJobOperator(UP42BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.process_id = process_id
+        self.item = item
+        self.order_ids = order_ids
+        self.process_inputs = process_inputs
         self.workflow_id = workflow_id
         self.workflow_name = workflow_name
         self.blocks = blocks
@@ -150,7 +186,54 @@ class UP42RunJobOperator(UP42BaseOperator):
             construct["scene_ids"] = parse_ids(self.scene_ids, name="scene_ids")
         return construct
 
-    def execute(self, context: Context) -> str:
+    def _current_item(self) -> str:
+        """The one input item's ``self`` href: ``item``, or the one delivery of ``order_ids``."""
+        if self.item is not None and self.order_ids not in (None, "", []):
+            raise ValueError("pass item or order_ids, not both")
+        if self.item is not None:
+            return item_href(self.item)
+        if self.order_ids in (None, "", []):
+            raise ValueError(
+                "today's processing job needs an input: item (a storage STAC item or its self href) "
+                "or order_ids (the order whose delivery to process)"
+            )
+        hrefs = [
+            item_href(found)
+            for order_id in parse_ids(self.order_ids, name="order_ids")
+            for found in self.hook.iter_order_items(order_id)
+        ]
+        if len(hrefs) != 1:
+            raise ValueError(
+                f"order_ids delivered {len(hrefs)} items; one job takes one item - "
+                "use UP42RunParallelJobsOperator for one job per item"
+                + ("" if hrefs else " (is the order FULFILLED? wait for it with UP42OrderFulfilledSensor)")
+            )
+        return hrefs[0]
+
+    def _execute_current(self, context: Context) -> list[str]:
+        if not self.process_id:
+            raise ValueError(
+                "today's UP42 API runs processes: pass process_id (see UP42Hook.get_processes())"
+            )
+        given = [n for n in ("workflow_id", "workflow_name", "blocks", "scene_ids") if getattr(self, n)]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} belong to the 2023 API (workflows); today's connection runs "
+                "process_id on an item"
+            )
+        if self.process_inputs is not None and not isinstance(self.process_inputs, Mapping):
+            raise ValueError(f"process_inputs must be a dict, got {self.process_inputs!r}")
+        max_credits = as_positive_int(self.max_credits, "max_credits")
+        name = job_name(self.name, context)
+        inputs = {**dict(self.process_inputs or {}), "title": name, "item": self._current_item()}
+        job = self.hook.execute_process(
+            str(self.process_id), inputs, max_credits=max_credits, reuse_existing=True
+        )
+        return self._after_start(context, job, name)
+
+    def execute(self, context: Context) -> list[str]:
+        if self.hook.generation == "current":
+            return self._execute_current(context)
         construct = self._check_arguments()
         name = job_name(self.name, context)
         workflow_id = resolve_workflow(
@@ -170,18 +253,21 @@ class UP42RunJobOperator(UP42BaseOperator):
         job = start_job(
             self.hook, workflow_id, inputs, name, dry_run=self.test_job, rerun_failed=self.rerun_failed
         )
+        return self._after_start(context, job, name)
+
+    def _after_start(self, context: Context, job: Mapping[str, Any], name: str) -> list[str]:
         self.job_id = job["id"]
         self.log.info("UP42 job %s (%s) is %s", job["id"], name, job.get("status"))
         self.push_link_ids(context, XCOM_JOB_IDS, [job["id"]])
         if not self.wait_for_completion:
-            return job["id"]
+            return [job["id"]]
         state = check_jobs(self.hook, [job["id"]])
         if state.done:
             WaitResult(
                 "failure" if state.failed else "success", state, state.failure_message()
             ).raise_for_status()
             self.log.info("Job %s succeeded", job["id"])
-            return job["id"]
+            return [job["id"]]
         if self.deferrable:
             self.defer(
                 trigger=UP42JobStatusTrigger(
@@ -195,11 +281,11 @@ class UP42RunJobOperator(UP42BaseOperator):
             )
         wait_for_jobs(self.hook, [job["id"]], poll_interval=self.poll_interval, timeout=self.timeout)
         self.log.info("Job %s succeeded", job["id"])
-        return job["id"]
+        return [job["id"]]
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, job_id: str | None = None
-    ) -> str:
+    ) -> list[str]:
         """Resume after the trigger fired: success returns the job id, anything else fails."""
         result = WaitResult.from_event(event)
         if job_id is None:  # dag.test() drops defer kwargs; the id is in the event and in XCom
@@ -207,11 +293,12 @@ class UP42RunJobOperator(UP42BaseOperator):
         self.job_id = job_id
         result.raise_for_status()
         self.log.info("Job %s succeeded", job_id)
-        return str(job_id)
+        return [str(job_id)]
 
     def on_kill(self) -> None:
-        """Cancel the job on UP42 when the task is killed (best effort)."""
-        if not self.job_id:
+        """Cancel the 2023 job on UP42 when the task is killed (best effort; today's API has no
+        job cancellation)."""
+        if not self.job_id or self.hook.generation == "current":
             return
         try:
             self.hook.cancel_job(self.job_id)
