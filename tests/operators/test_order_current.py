@@ -94,3 +94,20 @@ def test_v2_deferred_order_wait_ends_in_the_trigger(current: EmulatorServer):
     event = asyncio.run(asyncio.wait_for(first_event(), 60))
     assert event["status"] == "success", event
     assert set(event["state"]["statuses"].values()) == {"FULFILLED"}
+
+
+def test_data_product_by_collection_and_title_both_generations(current: EmulatorServer, monkeypatch):
+    hook = UP42Hook()
+    assert hook.resolve_data_product("phr/Display") == product_id("phr")
+    with pytest.raises(ValueError, match=r"has no product 'Displai'; its products: \['Analytic', 'Display'\]"):
+        hook.resolve_data_product("phr/Displai")
+    with pytest.raises(ValueError, match=r"no collection 'phx'; collections: \[.*'phr'"):
+        hook.resolve_data_product("phx/Display")
+    with pytest.raises(ValueError, match="'<collection>/<product>' such as 'phr/Display'"):
+        hook.resolve_data_product("Display")
+    order_ids = execute(archive(current, count=1, data_product_id="phr/Display"), make_context("by-name"))
+    assert hook.get_order(order_ids[0])["data_product_id"] == product_id("phr")
+    monkeypatch.setenv("AIRFLOW_CONN_UP42_DEFAULT", current.airflow_connection())  # 2023 credentials
+    assert UP42Hook().resolve_data_product("phr/Display") == product_id("phr")
+    with pytest.raises(ValueError, match="its products"):
+        execute(archive(current, count=1, data_product_id="phr/Nope"), make_context("by-name-2023"))

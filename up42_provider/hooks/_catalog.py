@@ -26,6 +26,7 @@ from up42_provider.hooks._orders import OrdersMixin
 from up42_provider.hooks._pagination import next_link, spring_pages
 from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import to_polygon_geojson
+from up42_provider.utils.ids import is_uuid
 
 
 class CatalogMixin(OrdersMixin):
@@ -46,6 +47,36 @@ class CatalogMixin(OrdersMixin):
         if collection_type is not None:
             items = [c for c in items if c.get("type") == collection_type]
         return items
+
+    def resolve_data_product(self, value: str) -> str:
+        """A data product id from its UUID, or from ``"<collection>/<product title>"`` (e.g.
+        ``"phr/Display"``, the titles the console shows); a miss lists what the collection offers."""
+        text = str(value or "").strip()
+        if is_uuid(text):
+            return text
+        if text.count("/") != 1:
+            raise ValueError(
+                f"data_product_id {value!r} is neither a data product id (UUID) nor "
+                "'<collection>/<product>' such as 'phr/Display'"
+            )
+        collection, title = (part.strip() for part in text.split("/"))
+        offered: dict[str, str] = {}
+        collections: set[str] = set()
+        for entry in self.get_data_products(basic=True).values():
+            collections.add(str(entry["collection"]))
+            if entry["collection"] == collection:
+                offered.update(entry["data_products"])
+        if not offered:
+            raise ValueError(
+                f"data_product_id {value!r}: no collection {collection!r}; collections: {sorted(collections)}"
+            )
+        matches = [v for k, v in offered.items() if k.lower() == title.lower()]
+        if not matches:
+            raise ValueError(
+                f"data_product_id {value!r}: collection {collection!r} has no product {title!r}; "
+                f"its products: {sorted(offered)}"
+            )
+        return str(matches[0])
 
     def get_data_products(self, collection_type: str | None = None, basic: bool = False) -> Any:
         """E19: integrated data products; ``basic`` gives up42-py's

@@ -123,7 +123,8 @@ class UP42PlaceOrderOperator(UP42BaseOperator):
 
     Returns the list of order ids (XCom). Link: "UP42 Order".
 
-    :param data_product_id: UP42 data product id (console or ``UP42Hook.get_data_products``).
+    :param data_product_id: UP42 data product id, or ``"<collection>/<product>"`` such as
+        ``"phr/Display"`` (resolved by ``UP42Hook.resolve_data_product``; a miss lists the choices).
     :param image_ids: images to order (archive).
     :param aoi: clip AOI (archive) or tasking geometry; any form ``UP42SearchCatalogOperator`` takes.
     :param tasking_name: display name of a tasking order.
@@ -333,6 +334,8 @@ class UP42PlaceOrderOperator(UP42BaseOperator):
 
     def execute(self, context: Context) -> list[str]:
         self._check_arguments()
+        if self.data_product_id:
+            self.data_product_id = self.hook.resolve_data_product(self.data_product_id)
         bodies = self._local_bodies()
         self._complete_with_schema(bodies)
         if self.hook.generation == "current":

@@ -30,6 +30,11 @@ class InvalidIdError(ValueError):
     """An id that cannot be sent to UP42 (empty, a dot segment, a slash, ...): nothing was sent."""
 
 
+def is_uuid(value: Any) -> bool:
+    """Whether ``value`` is text shaped like a UUID (what UP42 ids of most objects are)."""
+    return isinstance(value, str) and bool(_UUID.match(value.strip()))
+
+
 def check_id(value: Any, *, name: str, uuid: bool = False) -> str:
     """``value`` unchanged when it is safe as one URL path segment (and a UUID when ``uuid``)."""
     if not isinstance(value, str):
