@@ -99,7 +99,9 @@ def test_v2_deferred_order_wait_ends_in_the_trigger(current: EmulatorServer):
 def test_data_product_by_collection_and_title_both_generations(current: EmulatorServer, monkeypatch):
     hook = UP42Hook()
     assert hook.resolve_data_product("phr/Display") == product_id("phr")
-    with pytest.raises(ValueError, match=r"has no product 'Displai'; its products: \['Analytic', 'Display'\]"):
+    with pytest.raises(
+        ValueError, match=r"has no product 'Displai'; its products: \['Analytic', 'Display'\]"
+    ):
         hook.resolve_data_product("phr/Displai")
     with pytest.raises(ValueError, match=r"no collection 'phx'; collections: \[.*'phr'"):
         hook.resolve_data_product("phx/Display")
