@@ -18,6 +18,15 @@ EXAMPLE_DAGS = REPO / "example_dags"
 POLL_INTERVAL = "0.5"
 
 
+def example_env(server: EmulatorServer) -> dict[str, str]:
+    """Both connections of the examples: ``up42_default`` (2023 project) and ``up42_current``
+    (today's account) on the one emulator."""
+    return {
+        **connection_env(server),
+        "AIRFLOW_CONN_UP42_CURRENT": server.airflow_connection("current"),
+    }
+
+
 @pytest.fixture(scope="module")
 def example_emulator() -> Iterator[EmulatorServer]:
     """Its own emulator: the fan-out example needs the project's job slots to itself."""
@@ -42,7 +51,7 @@ def run_example(example_worker: AirflowWorker, example_emulator: EmulatorServer)
     """``run_example(dag_id, **conf)``: dag.test of an example DAG; asserts the run succeeded."""
 
     def run(dag_id: str, **conf: Any) -> DagTestResult:
-        result = example_worker.run_dag(dag_id, conf=conf, env=connection_env(example_emulator), timeout=240)
+        result = example_worker.run_dag(dag_id, conf=conf, env=example_env(example_emulator), timeout=240)
         assert result.error is None, f"{result.error}\n{result.log[-4000:]}"
         failed = {task: result.errors(task) for task in result.runs if result.errors(task)}
         assert result.state == "success", f"{result.tasks} {failed}\n{result.log[-6000:]}"

@@ -168,3 +168,32 @@ def test_downstream_reads_only_what_the_asset_event_delivered(archive):
     context = {"triggering_asset_events": {module.DELIVERIES: [event]}, "params": {}}
     (tif,) = find_imagery(**context)
     assert f"/asset_{second}/" in tif and first not in tif
+
+
+def test_current_pipeline_orders_processes_and_uploads(run_example, example_emulator, tmp_path, monkeypatch):
+    """Today's API: v2 order, deferred sensor, deliveries from STAC storage, a processing job on the
+    delivery, its results (checksum-verified by the download engine), the bucket copy."""
+    from up42_provider.hooks.up42 import UP42Hook
+
+    run, bucket = tmp_path / "run", tmp_path / "bucket"
+    result = run_example(
+        "up42_current_archive_processing", output_folder=run.as_uri(), bucket_uri=bucket.as_uri()
+    )
+    assert result.deferred("wait_for_delivery") and result.deferred("run_processing")
+    (order_id,) = result.xcom["place_order"]
+    (job_id,) = result.xcom["run_processing"]
+    delivered = geotiffs(run / "deliveries")
+    processed = geotiffs(run / "results")
+    assert delivered and processed
+    for tif in [*delivered, *processed]:
+        assert_geotiff(tif)
+    assert all(uri.startswith("file://") for uri in result.xcom["download_deliveries"])
+    for tif in [*delivered, *processed]:  # the bucket holds the same bytes
+        assert (bucket / tif.relative_to(run)).read_bytes() == tif.read_bytes()
+    monkeypatch.setenv("AIRFLOW_CONN_UP42_CURRENT", example_emulator.airflow_connection("current"))
+    hook = UP42Hook(up42_conn_id="up42_current")
+    job = hook.get_job(job_id)
+    assert job["generation"] == "current" and job["status"] in ("successful", "captured")
+    assert hook.get_order(order_id)["status"] == "FULFILLED"
+    results = list(hook.iter_job_result_items(job))
+    assert results and {i["properties"]["up42-system:job_id"] for i in results} == {job_id}

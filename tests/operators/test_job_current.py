@@ -41,6 +41,9 @@ def test_job_on_an_orders_delivery_runs_once_to_success(delivered: list[str]):
     assert job["process_id"] == PROCESS
     (item,) = hook.iter_order_items(delivered[0])
     assert job["definition"]["inputs"]["item"] in {link["href"] for link in item["links"]}
+    (result,) = hook.iter_job_result_items(job)  # a STAC asset as the delivery's: typed, titled
+    assert result["properties"]["up42-system:job_id"] == job_id
+    assert result["assets"]["data"]["type"].startswith("image/tiff") and result["assets"]["data"]["roles"]
     assert execute(run_job(order_ids=delivered), ctx) == [job_id]  # a retried try finds its job
     assert [j["id"] for j in titled(hook, job["name"])] == [job_id]
 

@@ -93,7 +93,8 @@ def render_item(record: AssetRecord, base: str) -> dict[str, Any]:
     item: dict[str, Any] = json.loads(json.dumps(stac_item(record)))
     collection_href = f"{root}/collections/{record.collection_id}"
     files = record.files
-    if len(files) == 1 and files[0].name == "data" and files[0].id == record.asset["id"]:
+    delivery = record.asset.get("order") is not None  # processing results carry no order
+    if delivery and len(files) == 1 and files[0].name == "data" and files[0].id == record.asset["id"]:
         # A 2023 delivery: the archive as the one ``data`` asset, exactly as the 2023 API writes it.
         item["assets"] = {"data": {"href": f"{base}/v2/assets/{record.asset['id']}"}}
     else:
