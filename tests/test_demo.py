@@ -1,5 +1,6 @@
 """``make demo`` (up42_provider/demo.py): emulator + private Airflow home + ``airflow dags test`` of the
-example DAGs. One pipeline end to end here (the DAGs themselves are covered by tests/examples)."""
+example DAGs. One pipeline of each API generation end to end here (the DAGs themselves are covered
+by tests/examples)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,25 @@ def test_demo_runs_a_pipeline_with_airflow_and_lists_its_outputs(tmp_path, monke
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "not-this-one"))  # the demo uses its own
     lines: list[str] = []
     result = run_demo(
-        tmp_path / "out", speed=100, dag_ids=["up42_processing"], poll_interval=0.5, echo=lines.append
+        tmp_path / "out",
+        speed=100,
+        dag_ids=["up42_processing", "up42_current_archive_processing"],
+        poll_interval=0.5,
+        echo=lines.append,
     )
     shown = "\n".join(lines)
     assert result.ok, shown
-    assert result.runs == {"up42_processing": True}
+    assert result.runs == {"up42_processing": True, "up42_current_archive_processing": True}
     # A person can follow it: the tasks, the deferral, the provider's messages - not Airflow's chatter.
-    for expected in ("airflow db migrate", "> run_job", "deferred", "Rendered", "up42_processing: success"):
+    for expected in (
+        "airflow db migrate",
+        "> run_job",
+        "> run_processing",
+        "deferred",
+        "Rendered",
+        "up42_processing: success",
+        "up42_current_archive_processing: success",
+    ):
         assert expected in shown, expected
     assert "Bulk-writing dags" not in shown and "::group::" not in shown
     assert not (tmp_path / "not-this-one").exists()
@@ -26,9 +39,10 @@ def test_demo_runs_a_pipeline_with_airflow_and_lists_its_outputs(tmp_path, monke
     assert result.files(".tif", below="processing")
     assert (out / "processing" / "plots" / "results.png").stat().st_size > 0
     assert (out / "processing" / "plots" / "results.html").stat().st_size > 0
+    assert result.files(".tif", below="current/results") and result.files(".tif", below="bucket/current")
     (archive,) = result.files(".tgz", below="bucket")
     text = summary(result)
-    for expected in ("GeoTIFFs (1)", "results.png", "results.html", archive.name):
+    for expected in ("GeoTIFFs (3)", "results.png", "results.html", archive.name, "current/results/job_"):
         assert expected in text, text
 
 

@@ -3,7 +3,8 @@
 1. starts the UP42 API emulator (in this process, on a free port of 127.0.0.1, time sped up);
 2. prepares a private Airflow home (``<output>/.airflow``: SQLite database, ``airflow db migrate`` once);
 3. runs ``airflow dags test`` of the example DAGs (DAGs folder ``example_dags/``) in a subprocess with
-   the ``up42_default`` connection pointing at the emulator - catalog search, coverage plot, credit
+   the ``up42_default`` (2023 project) and ``up42_current`` (today's account) connections pointing at
+   the emulator, so pipelines of both API generations run - catalog search, coverage plot, credit
    estimate, order, deferred wait, download, quicklooks, plots and bucket upload; the downstream DAG that
    analyses the delivered GeoTIFFs; a processing workflow and job with its results and archive upload -
    and shows what each task does;
@@ -38,9 +39,19 @@ PIPELINES: dict[str, str] = {
     "up42_downstream": "Downstream: statistics of the new GeoTIFFs (scheduled on the download's Asset; "
     "started by hand here)",
     "up42_processing": "Processing: workflow from blocks -> deferrable job -> results + plots -> upload",
+    "up42_current_archive_processing": "Today's UP42 API: search -> v2 order -> deferred wait -> deliveries "
+    "from STAC storage -> processing job on the delivery -> results -> upload",
 }
 # Output folders the example DAGs write below UP42_EXAMPLE_OUTPUT; emptied before each demo.
-RESULT_FOLDERS = ("archive", "processing", "tasking", "parallel_processing", "downstream", "bucket")
+RESULT_FOLDERS = (
+    "archive",
+    "processing",
+    "tasking",
+    "parallel_processing",
+    "downstream",
+    "current",
+    "bucket",
+)
 
 Echo = Callable[[str], None]
 
@@ -101,7 +112,9 @@ def airflow_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "airflow"]
 
 
-def airflow_environment(home: Path, output: Path, connection: str, poll_interval: float) -> dict[str, str]:
+def airflow_environment(
+    home: Path, output: Path, connection: str, poll_interval: float, current_connection: str | None = None
+) -> dict[str, str]:
     """A private Airflow (none of the caller's AIRFLOW_* settings leak in) running the example DAGs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
     env.update(
@@ -110,7 +123,8 @@ def airflow_environment(home: Path, output: Path, connection: str, poll_interval
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
         AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
-        AIRFLOW_CONN_UP42_DEFAULT=connection,
+        AIRFLOW_CONN_UP42_DEFAULT=connection,  # 2023 project
+        AIRFLOW_CONN_UP42_CURRENT=current_connection or connection,  # today's account
         UP42_EXAMPLE_OUTPUT=str(output),
         UP42_EXAMPLE_POLL_INTERVAL=f"{poll_interval:g}",
         NO_PROXY="127.0.0.1,localhost",
@@ -191,7 +205,9 @@ def run_demo(
     result = DemoResult(output)
     with EmulatorServer(EmulatorConfig(speed=speed)) as emulator:
         echo(_stamp(f"UP42 emulator on {emulator.url} (time x{speed:g}; nothing leaves 127.0.0.1)"))
-        env = airflow_environment(home, output, emulator.airflow_connection(), poll_interval)
+        env = airflow_environment(
+            home, output, emulator.airflow_connection(), poll_interval, emulator.airflow_connection("current")
+        )
         ensure_database(env, echo)
         for dag_id in dag_ids:
             echo(f"\n== {dag_id}: {PIPELINES.get(dag_id, '')}")

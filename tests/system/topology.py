@@ -369,6 +369,7 @@ class AirflowTopology:
             if self.emulator_speed is not None:
                 self.emulator_url = self._wait_emulator(timeout=min(timeout, 120.0))
                 env["AIRFLOW_CONN_UP42_DEFAULT"] = self.emulator_connection()
+                env["AIRFLOW_CONN_UP42_CURRENT"] = self.emulator_connection("current")
             airflow = _script("airflow")
             for name in AIRFLOW_COMPONENTS:
                 self._add_process(name, [*airflow, name]).start()
@@ -397,19 +398,12 @@ class AirflowTopology:
         )
         return str(url)
 
-    def emulator_connection(self) -> str:
-        """``AIRFLOW_CONN_UP42_DEFAULT`` (JSON form) for the emulator, with its default credentials."""
-        from up42_provider.emulator.config import DEFAULT_PROJECT_API_KEY, DEFAULT_PROJECT_ID
+    def emulator_connection(self, generation: str = "2023") -> str:
+        """``AIRFLOW_CONN_UP42_DEFAULT`` (2023 project) or ``AIRFLOW_CONN_UP42_CURRENT`` (today's
+        account) in JSON form, with the emulator's default credentials."""
+        from up42_provider.emulator.config import EmulatorConfig
 
-        return json.dumps(
-            {
-                "conn_type": "up42",
-                "host": self.emulator_url,
-                "login": DEFAULT_PROJECT_ID,
-                "password": DEFAULT_PROJECT_API_KEY,
-                "extra": {"timeout": 30},
-            }
-        )
+        return json.dumps(EmulatorConfig().airflow_connection(self.emulator_url, generation, timeout=30))
 
     def _migrate(self, timeout: float) -> None:
         log_path = self.logs_dir / "db-migrate.log"

@@ -27,6 +27,7 @@ from up42_provider.operators._workflow import (
     resolve_workflow,
     start_job,
 )
+from up42_provider.operators.job import item_href
 from up42_provider.status import classify_job_status
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.utils import parameters as P
@@ -36,6 +37,7 @@ from up42_provider.waiters import Waiter, WaitResult, WaitState, check_jobs, run
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+CURRENT_CONCURRENCY = 4  # jobs at once on today's API (no project limit to read)
 XCOM_PROGRESS = "up42_parallel_progress"  # copy of the defer kwargs (dag.test drops those)
 
 
@@ -45,6 +47,13 @@ class UP42JobsFailedError(AirflowException):
 
 class UP42RunParallelJobsOperator(UP42BaseOperator):
     """Run one job per parameter set, at most ``max_concurrent_jobs`` at a time, and wait for all.
+
+    **Today's API** (an account connection): one processing job of ``process_id`` per storage STAC
+    item - ``items`` (``self`` hrefs or items) or every item ``order_ids`` delivered - with
+    ``process_inputs`` added; each is validated and priced before it runs (``UP42Hook.execute_process``).
+    Concurrency is ``max_concurrent_jobs`` (default 4: today's API has no project limit to read).
+
+    **2023 API** (a project connection):
 
     Parameter sets: ``aois`` x ``interval_dates`` (``limit_per_job`` scenes each), ``aois`` x
     ``scene_ids`` (one scene per job), ``scene_ids`` alone, or an explicit ``job_parameters_list``
@@ -67,6 +76,10 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
     Returns ``{"job_ids": [...], "succeeded": [...], "failed": [...], "statuses": {id: status}}``
     with ``job_ids`` in parameter-set order. Link: "UP42 Job" (the project's job list).
 
+    :param process_id: today's process to run on every item.
+    :param items: today's input items (``self`` hrefs or STAC items), one job each.
+    :param order_ids: today's orders whose delivered items are the inputs (instead of ``items``).
+    :param process_inputs: further inputs of today's process, for every job.
     :param aois: list of AOIs (one set per AOI and interval/scene).
     :param interval_dates: list of ``(start, end)`` pairs.
     :param scene_ids: scene ids (one per job).
@@ -84,6 +97,10 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
     """
 
     template_fields: Sequence[str] = (
+        "process_id",
+        "items",
+        "order_ids",
+        "process_inputs",
         "workflow_id",
         "workflow_name",
         "blocks",
@@ -103,6 +120,10 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
     def __init__(
         self,
         *,
+        process_id: str | None = None,
+        items: Any = None,
+        order_ids: Any = None,
+        process_inputs: Mapping[str, Any] | None = None,
         workflow_id: str | None = None,
         workflow_name: str | None = None,
         blocks: Sequence[str] | None = None,
@@ -123,6 +144,10 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
     ) -> None:
         kwargs.setdefault("poll_interval", 30.0)
         super().__init__(**kwargs)
+        self.process_id = process_id
+        self.items = items
+        self.order_ids = order_ids
+        self.process_inputs = process_inputs
         self.workflow_id = workflow_id
         self.workflow_name = workflow_name
         self.blocks = blocks
@@ -143,13 +168,13 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
 
     # ------------------------------------------------------------------------------ validation
 
-    def _check_arguments(self) -> None:
+    @property
+    def is_current(self) -> bool:
+        return self.hook.generation == "current"
+
+    def _check_limits(self) -> None:
         if not self.wait_for_completion:
             raise ValueError("UP42RunParallelJobsOperator always waits: queued jobs start only as others end")
-        check_workflow_arguments(self.workflow_id, self.workflow_name, self.blocks)
-        self.test_jobs = as_bool(self.test_jobs, "test_jobs")
-        check_geometry_operation(self.geometry_operation)
-        check_job_parameters(self.job_parameters)
         self.max_concurrent_jobs = as_positive_int(self.max_concurrent_jobs, "max_concurrent_jobs")
         try:
             self.max_failed_jobs = int(self.max_failed_jobs)
@@ -159,6 +184,38 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             ) from None
         if self.max_failed_jobs < 0:
             raise ValueError(f"max_failed_jobs must not be negative, got {self.max_failed_jobs}")
+
+    def _check_current(self) -> None:
+        if not self.process_id:
+            raise ValueError(
+                "today's UP42 API runs processes: pass process_id (see UP42Hook.get_processes())"
+            )
+        given = [
+            n
+            for n in ("workflow_id", "workflow_name", "blocks", "aois", "interval_dates", "scene_ids")
+            if getattr(self, n)
+        ]
+        if self.job_parameters_list is not None:
+            given.append("job_parameters_list")
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} belong to the 2023 API (workflows); today's connection runs "
+                "process_id on items or order_ids"
+            )
+        if (self.items in (None, "", [])) == (self.order_ids in (None, "", [])):
+            raise ValueError("pass the inputs one way: items (storage STAC items or hrefs) or order_ids")
+        if self.process_inputs is not None and not isinstance(self.process_inputs, Mapping):
+            raise ValueError(f"process_inputs must be a dict, got {self.process_inputs!r}")
+
+    def _check_arguments(self) -> None:
+        self._check_limits()
+        if self.is_current:
+            self._check_current()
+            return
+        check_workflow_arguments(self.workflow_id, self.workflow_name, self.blocks)
+        self.test_jobs = as_bool(self.test_jobs, "test_jobs")
+        check_geometry_operation(self.geometry_operation)
+        check_job_parameters(self.job_parameters)
         explicit = self.job_parameters_list is not None
         generated = any(v is not None for v in (self.aois, self.interval_dates, self.scene_ids))
         if explicit == generated:
@@ -183,8 +240,21 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             P.format_time_period(pair[0], pair[1])
         as_positive_int(self.limit_per_job, "limit_per_job", allow_none=False)
 
-    def parameter_sets(self, workflow_id: str) -> list[dict[str, Any]]:
+    def parameter_sets(self, workflow_id: str | None) -> list[dict[str, Any]]:
         """One job input per set, in a stable order (job ``i`` always gets set ``i``)."""
+        if self.is_current:
+            if self.items not in (None, "", []):
+                raw = self.items if isinstance(self.items, list | tuple) else [self.items]
+                hrefs = [item_href(i) for i in raw]
+            else:
+                hrefs = [
+                    item_href(item)
+                    for order_id in parse_ids(self.order_ids, name="order_ids")
+                    for item in self.hook.iter_order_items(order_id)
+                ]
+            if not hrefs:
+                raise ValueError("no input item: the orders delivered nothing yet (wait until FULFILLED)")
+            return [{**dict(self.process_inputs or {}), "item": href} for href in hrefs]
         if self.job_parameters_list is not None:
             base = self.hook.construct_job_parameters(workflow_id)
             sets = [deep_merge(base, item) for item in self.job_parameters_list]
@@ -205,13 +275,21 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self._check_arguments()
-        workflow_id = resolve_workflow(
-            self.hook, self.workflow_id, self.workflow_name, self.blocks, self.workflow_description
-        )
-        sets = self.parameter_sets(workflow_id)
-        limit = self._concurrency()
-        self.log.info("%d job(s) to run on workflow %s, at most %d at a time", len(sets), workflow_id, limit)
+        if self.is_current:
+            workflow_id = None
+            sets = self.parameter_sets(None)
+            limit = self.max_concurrent_jobs or CURRENT_CONCURRENCY
+            what = f"process {self.process_id}"
+        else:
+            workflow_id = resolve_workflow(
+                self.hook, self.workflow_id, self.workflow_name, self.blocks, self.workflow_description
+            )
+            sets = self.parameter_sets(workflow_id)
+            limit = self._concurrency()
+            what = f"workflow {workflow_id}"
+        self.log.info("%d job(s) to run with %s, at most %d at a time", len(sets), what, limit)
         progress = {
+            "process_id": self.process_id if self.is_current else None,
             "workflow_id": workflow_id,
             "count": len(sets),
             "limit": limit,
@@ -267,14 +345,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
                 if len(running) >= progress["limit"]:
                     break
                 try:
-                    job = start_job(
-                        self.hook,
-                        progress["workflow_id"],
-                        sets[index],
-                        job_name(self.name, context, index),
-                        dry_run=self.test_jobs,
-                        rerun_failed=self.rerun_failed,
-                    )
+                    job = self._start(progress, sets[index], job_name(self.name, context, index))
                 except UP42Error as exc:
                     if not is_concurrency_refusal(exc):
                         raise
@@ -324,6 +395,21 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             if result.state is not None:
                 statuses.update(result.state.statuses)
                 self._log_messages(result.state)
+
+    def _start(self, progress: dict[str, Any], inputs: dict[str, Any], name: str) -> dict[str, Any]:
+        """Start job ``name`` (or find the one an earlier try started), in either generation."""
+        if progress.get("process_id"):
+            return self.hook.execute_process(
+                str(progress["process_id"]), {**inputs, "title": name}, reuse_existing=True
+            )
+        return start_job(
+            self.hook,
+            progress["workflow_id"],
+            inputs,
+            name,
+            dry_run=self.test_jobs,
+            rerun_failed=self.rerun_failed,
+        )
 
     def _sleep_or_timeout(self, progress: dict[str, Any], refused: bool) -> None:
         end_time = progress.get("end_time")
@@ -378,7 +464,9 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             self.push_link_ids(context, XCOM_JOB_IDS, ids)
 
     def on_kill(self) -> None:
-        """Cancel this task's unfinished jobs on UP42 (best effort)."""
+        """Cancel this task's unfinished 2023 jobs on UP42 (best effort; today's API cannot)."""
+        if self.is_current:
+            return
         for job_id in self.job_ids:
             try:
                 if classify_job_status(self.hook.get_job(job_id).get("status")) == "running":
