@@ -56,7 +56,7 @@ def test_archive_pipeline_orders_downloads_plots_and_uploads(archive):
     assert len(result.xcom["place_order"]) == 2
     assert result.xcom["estimate_credits"]["credits"] > 0
     tifs = geotiffs(run / "deliveries")
-    assert len(tifs) == 2 and {str(p) for p in tifs} <= set(result.xcom["download_assets"])
+    assert len(tifs) == 2 and {p.as_uri() for p in tifs} <= set(result.xcom["download_assets"])
     for tif in tifs:
         assert_geotiff(tif)
     for name in ("coverage", "results", "quicklooks"):

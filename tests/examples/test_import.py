@@ -24,7 +24,10 @@ EXPECTED = {
     "up42_processing",
     "up42_parallel_processing",
     "up42_downstream",
+    "up42_current_archive_processing",
 }
+# The connection each example reads: 2023-generation credentials in up42_default, today's in up42_current.
+CONNECTIONS = {dag_id: "up42_current" if "current" in dag_id else "up42_default" for dag_id in EXPECTED}
 
 # Runs in a fresh interpreter with a private AIRFLOW_HOME: plain imports first (what does a DAG file
 # pull in?), then Airflow's own DagBag (import errors, the parsed DAGs).
@@ -119,11 +122,11 @@ def test_example_dag_files_import_no_heavy_library(probe):
     assert not slow, f"DAG files slow to import: {slow}"
 
 
-def test_example_dags_are_documented_and_use_the_default_connection(probe):
+def test_example_dags_are_documented_and_use_their_generations_connection(probe):
     for dag_id, dag in probe["dags"].items():
         assert len(dag["doc"]) > 400 and "example" in dag["tags"], dag_id
         conns = {t["conn"] for t in dag["tasks"].values() if t["conn"]}
-        assert conns <= {"up42_default"}, (dag_id, conns)
+        assert conns == {CONNECTIONS[dag_id]} or (dag_id == "up42_downstream" and not conns), (dag_id, conns)
         # Every UP42 wait is deferrable: no worker slot is held for hours.
         waits = [t for t in dag["tasks"].values() if t["deferrable"] is not None and t["waits"]]
         assert bool(waits) == (dag_id != "up42_downstream"), dag_id

@@ -113,3 +113,30 @@ def test_data_product_by_collection_and_title_both_generations(current: Emulator
     assert UP42Hook().resolve_data_product("phr/Display") == product_id("phr")
     with pytest.raises(ValueError, match="its products"):
         execute(archive(current, count=1, data_product_id="phr/Nope"), make_context("by-name-2023"))
+
+
+def test_v2_tasking_with_feasibility_and_quotation_decisions(current: EmulatorServer):
+    from .test_order import TASKING_PARAMS
+
+    op = UP42PlaceOrderOperator(
+        task_id="tasking",
+        data_product_id=product_id("phr-tasking"),
+        tasking_name="Hamburg harbour",
+        acquisition_start="2030-05-01",
+        acquisition_end="2030-05-31",
+        aoi=HAMBURG,
+        order_params=TASKING_PARAMS,
+        tags=["emulator:feasibility"],
+        feasibility_option=0,
+        quotation_decision="ACCEPTED",
+        poll_interval=0.1,
+        timeout=120,
+    )
+    (order_id,) = execute(op, make_context("v2-tasking"))
+    hook = UP42Hook()
+    order = hook.get_order(order_id)
+    assert order["type"] == "TASKING" and order["status"] == "FULFILLED"
+    assert order["display_name"] == "Hamburg harbour"
+    (study,) = hook.get_feasibility(order_id=order_id)
+    assert study["decision"] == "ACCEPTED"
+    assert {q["decision"] for q in hook.get_quotations(order_id=order_id)} == {"ACCEPTED"}

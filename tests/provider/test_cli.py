@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.examples.test_import import EXPECTED
+
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
 
@@ -42,13 +44,6 @@ def test_connections_test_succeeds_and_fails_clearly(emulator, tmp_path):
 
 
 EXAMPLES_BUNDLE = "airflow-provider-up42-example-dags"
-EXAMPLE_DAG_IDS = {
-    "up42_archive_imagery",
-    "up42_downstream",
-    "up42_parallel_processing",
-    "up42_processing",
-    "up42_tasking",
-}
 
 
 def _errors(text: str) -> list[str]:
@@ -67,5 +62,5 @@ def test_fresh_home_cli_is_clean_and_lists_the_example_dags(tmp_path):
     assert not _errors(out.stdout + out.stderr), _errors(out.stdout + out.stderr)
     listed = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("[")))
     ours = {d["dag_id"]: d for d in listed if d["dag_id"].startswith("up42_")}
-    assert set(ours) == EXAMPLE_DAG_IDS
+    assert set(ours) == EXPECTED
     assert {d["bundle_name"] for d in ours.values()} == {EXAMPLES_BUNDLE}

@@ -6,7 +6,7 @@ import pytest
 
 from up42_provider.sensors.order import UP42OrderFulfilledSensor
 from up42_provider.triggers.order import UP42OrderStatusTrigger
-from up42_provider.utils.ids import InvalidIdError, check_id, parse_ids
+from up42_provider.utils.ids import InvalidIdError, check_id, id_from_href, parse_ids
 from up42_provider.waiters import Waiter
 
 
@@ -59,6 +59,17 @@ def test_check_id():
     assert check_id("output.tgz", name="quicklook_id") == "output.tgz"
     with pytest.raises(InvalidIdError, match="job_id 'x' is not a UUID"):
         check_id("x", name="job_id", uuid=True)
+
+
+def test_id_from_href_reads_the_id_a_link_ends_in():
+    cid = "8d116ece-1738-47d9-bd9c-172411e20b8f"
+    base = "https://api.up42.com/v2/assets/stac/collections"
+    for given in (cid, f"{base}/{cid}", f"{base}/{cid}/", f"{base}/{cid}?limit=1", f" {cid} "):
+        assert id_from_href(given, name="collection_id") == cid
+    with pytest.raises(InvalidIdError, match="collection_id 'a/b' contains"):
+        id_from_href("a/b", name="collection_id")
+    with pytest.raises(InvalidIdError, match="collection_id is empty"):
+        id_from_href("", name="collection_id")
 
 
 def test_sensors_triggers_and_waiters_read_the_same_ids():

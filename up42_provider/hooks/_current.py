@@ -16,14 +16,10 @@ from up42_provider.api.endpoints import V2
 from up42_provider.hooks._base import HookBase
 from up42_provider.hooks._helpers import _require_id, _strings, _take
 from up42_provider.hooks._pagination import link_pages
+from up42_provider.utils.ids import id_from_href
 
 TITLE, TAGS = "up42-user:title", "up42-user:tags"
 _KEEP: Any = ...  # "argument not given": the value stays as it is
-
-
-def _collection_id(href_or_id: str) -> str:
-    """A job's ``results.collection`` is a URL ending in the collection id; accept either form."""
-    return _require_id(str(href_or_id).rstrip("/").rsplit("/", 1)[-1], "collection_id")
 
 
 class CurrentApiMixin(HookBase):
@@ -62,17 +58,8 @@ class CurrentApiMixin(HookBase):
     def get_stac_collection(self, collection_id: str) -> dict[str, Any]:
         """A storage STAC collection (an order's delivery or a job's results); a URL works too."""
         self._require_current("get_stac_collection")
-        return self._call(V2.get_stac_collection, collection_id=_collection_id(collection_id)) or {}
-
-    def iter_stac_items(self, collection_id: str) -> Iterator[dict[str, Any]]:
-        """Every item of a storage STAC collection (``?token=`` pages followed as given)."""
-        self._require_current("iter_stac_items")
-        cid = _collection_id(collection_id)
-        return link_pages(
-            lambda: self._call(V2.get_stac_items, collection_id=cid),
-            lambda href: self.get_conn().call_url(href, V2.get_stac_items),
-            "features",
-        )
+        cid = id_from_href(collection_id, name="collection_id")
+        return self._call(V2.get_stac_collection, collection_id=cid) or {}
 
     def get_order_stac_items(self, order_id: str) -> list[dict[str, Any]]:
         """The storage STAC items an order delivered (today's orders carry no ``assets`` list)."""
@@ -103,7 +90,7 @@ class CurrentApiMixin(HookBase):
             self._call(
                 V2.update_stac_item,
                 json=patch,
-                collection_id=_collection_id(collection_id),
+                collection_id=id_from_href(collection_id, name="collection_id"),
                 item_id=_require_id(item_id, "item_id"),
             )
             or {}
@@ -112,7 +99,7 @@ class CurrentApiMixin(HookBase):
     def delete_stac_collection(self, collection_id: str) -> None:
         """Delete a storage collection with all its items and files (cannot be undone)."""
         self._require_current("delete_stac_collection")
-        self._call(V2.delete_stac_collection, collection_id=_collection_id(collection_id))
+        self._call(V2.delete_stac_collection, collection_id=id_from_href(collection_id, name="collection_id"))
 
     def delete_stac_items(self, item_ids: str | Iterable[str]) -> list[str]:
         """Delete items by id, as up42-py's ``BulkDeletion``: UP42 deletes whole collections only,
@@ -144,7 +131,7 @@ class CurrentApiMixin(HookBase):
         collection = ((job.get("results") or {}).get("collection")) or None
         if collection is None:
             return None
-        cid = _collection_id(collection)
+        cid = id_from_href(collection, name="collection_id")
         self.delete_stac_collection(cid)
         return cid
 

@@ -21,6 +21,7 @@ from up42_provider.hooks._helpers import (
 from up42_provider.hooks._pagination import next_link, spring_pages
 from up42_provider.utils import parameters as P
 from up42_provider.utils.geometry import to_polygon_geojson
+from up42_provider.utils.ids import id_from_href
 
 
 class StorageMixin(HookBase):
@@ -204,8 +205,12 @@ class StorageMixin(HookBase):
         return self._stac_pages(body)
 
     def iter_stac_items(self, collection_id: str) -> Iterator[dict[str, Any]]:
-        """Today's items of one storage STAC collection (N16), following the ``next`` links."""
-        collection_id = _require_id(collection_id, "collection_id")
+        """Today's items of one storage STAC collection (N16), following the ``next`` links.
+
+        ``collection_id`` may be the collection's URL, as a job's ``results.collection`` gives it.
+        """
+        self._require_current("iter_stac_items")
+        collection_id = id_from_href(collection_id, name="collection_id")
         client = self.get_conn()
         page = self._call(V2.get_stac_items, collection_id=collection_id, params={"limit": 100}) or {}
         seen: set[str] = set()
@@ -221,14 +226,13 @@ class StorageMixin(HookBase):
     def iter_job_result_items(self, job: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """Today's results of a processing job: the items of its ``results.collection``.
 
-        The collection URL's last segment is its id (as up42-py reads it); a job without one
-        (not finished, or failed) has no results and yields nothing.
+        A job without one (not finished, or failed) has no results and yields nothing.
         """
         results = job.get("results") if isinstance(job, Mapping) else None
         href = (results or {}).get("collection") if isinstance(results, Mapping) else None
         if not href:
             return iter(())
-        return self.iter_stac_items(str(href).rstrip("/").rsplit("/", 1)[-1])
+        return self.iter_stac_items(str(href))
 
     def get_storage_stac_root(self) -> dict[str, Any]:
         """E36: the storage STAC API landing page (today's path has a trailing slash)."""

@@ -463,15 +463,53 @@ class UP42PlaceOrderOperator(UP42BaseOperator):
     # -------------------------------------------------------------------------------- tasking
 
     def _decide(self, order_ids: list[str]) -> None:
-        if self.feasibility_option is not None:
-            for order_id in order_ids:
-                for study in self.hook.get_feasibility(order_id=order_id, decision="NOT_DECIDED"):
-                    option = pick_option(study.get("options") or [], self.feasibility_option)
-                    self.log.info("Order %s: choosing feasibility option %s", order_id, option.get("id"))
-                    self.hook.choose_feasibility(study["id"], option["id"])
-        if self.quotation_decision is None:
+        """Take the tasking decisions this task was given, as UP42 asks for them.
+
+        UP42 uploads a manual feasibility study some time after the order is placed and the
+        quotation after the study is decided, so both are polled for (until ``timeout``): a
+        study waiting for a choice gets ``feasibility_option``, a quotation ``quotation_decision``.
+        A retry finds the choice already made and goes on waiting for the quotation.
+        """
+        if self.feasibility_option is None and self.quotation_decision is None:
             return
-        quotations = self._wait_for_quotations(order_ids)
+        deadline = self.end_time()
+        pending, quotations = list(order_ids), []
+        while True:
+            waiting: dict[str, str] = {}
+            for order_id in pending:
+                found = self.hook.get_quotations(order_id=order_id)
+                if found:
+                    quotations.extend(found)
+                    continue
+                if self.feasibility_option is not None and self._choose_feasibility(order_id):
+                    waiting[order_id] = "feasibility option chosen"
+                    continue
+                order = self.hook.get_order(order_id)
+                if classify_order_status(order.get("status")) != "running":
+                    continue  # failed or done without a quotation: the wait reports it
+                waiting[order_id] = str(order.get("subStatus") or order.get("status"))
+            if not waiting:
+                break
+            listing = ", ".join(f"{k} ({v})" for k, v in waiting.items())
+            if deadline is not None and time.time() > deadline:
+                raise TimeoutError(f"No quotation issued within timeout for order(s): {listing}")
+            self.log.info("Waiting for UP42 to issue quotations: %s", listing)
+            pending = list(waiting)
+            time.sleep(self.poll_interval)
+        if self.quotation_decision is not None:
+            self._decide_quotations(quotations)
+
+    def _choose_feasibility(self, order_id: str) -> bool:
+        """Choose ``feasibility_option`` in the order's undecided studies; whether there was one."""
+        studies = self.hook.get_feasibility(order_id=order_id, decision="NOT_DECIDED")
+        for study in studies:
+            option = pick_option(study.get("options") or [], self.feasibility_option)
+            self.log.info("Order %s: choosing feasibility option %s", order_id, option.get("id"))
+            self.hook.choose_feasibility(study["id"], option["id"])
+        return bool(studies)
+
+    def _decide_quotations(self, quotations: list[dict[str, Any]]) -> None:
+        """Accept or reject the undecided quotations; accepting checks ``max_credits`` first."""
         undecided = [q for q in quotations if q.get("decision") == "NOT_DECIDED"]
         if self.quotation_decision == "ACCEPTED":
             accepted = [q for q in quotations if q.get("decision") == "ACCEPTED"]
@@ -492,25 +530,3 @@ class UP42PlaceOrderOperator(UP42BaseOperator):
                 self.quotation_decision,
             )
             self.hook.decide_quotation(quotation["id"], str(self.quotation_decision))
-
-    def _wait_for_quotations(self, order_ids: list[str]) -> list[dict[str, Any]]:
-        """UP42 issues quotations after the feasibility study: poll until every order has one."""
-        deadline = self.end_time()
-        while True:
-            quotations: list[dict[str, Any]] = []
-            waiting = []
-            for order_id in order_ids:
-                found = self.hook.get_quotations(order_id=order_id)
-                if found:
-                    quotations.extend(found)
-                    continue
-                order = self.hook.get_order(order_id)
-                if classify_order_status(order.get("status")) != "running":
-                    continue  # failed or done without a quotation: the wait reports it
-                waiting.append(f"{order_id} ({order.get('subStatus') or order.get('status')})")
-            if not waiting:
-                return quotations
-            if deadline is not None and time.time() > deadline:
-                raise TimeoutError(f"No quotation issued within timeout for order(s): {', '.join(waiting)}")
-            self.log.info("Waiting for UP42 to issue quotations: %s", ", ".join(waiting))
-            time.sleep(self.poll_interval)

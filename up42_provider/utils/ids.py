@@ -55,6 +55,15 @@ def check_id(value: Any, *, name: str, uuid: bool = False) -> str:
     return value
 
 
+def id_from_href(value: Any, *, name: str) -> str:
+    """The id a UP42 link ends in (``.../stac/collections/<id>``, a job's ``results.collection``),
+    or ``value`` itself when it is already an id; checked like every other id (:func:`check_id`)."""
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and "://" in text:
+        text = text.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return check_id(text, name=name)
+
+
 def parse_ids(
     value: Any, *, name: str, required: bool = True, keys: Sequence[str] | None = None
 ) -> list[str]:
