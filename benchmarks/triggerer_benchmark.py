@@ -125,22 +125,22 @@ async def measure(
     url: str, job_ids: list[str], poll_interval: float, advance_after: float, coalesce: bool
 ) -> dict[str, Any]:
     from up42_provider import waiters
+    from up42_provider.api.pool import POOL
     from up42_provider.triggers import base as trigger_base
     from up42_provider.triggers.job import UP42JobStatusTrigger
-    from up42_provider.triggers.pool import POOL
 
     checks = 0
     original, original_state = waiters.ACHECKS["job"], waiters.astate_of
 
-    async def counting(client: Any, ids: Any) -> Any:  # one uncoalesced status check
+    async def counting(hook: Any, ids: Any) -> Any:  # one uncoalesced status check
         nonlocal checks
         checks += 1
-        return await original(client, ids)
+        return await original(hook, ids)
 
-    async def counting_state(client: Any, kind: str, answers: Any) -> Any:  # one coalesced answer
+    async def counting_state(hook: Any, kind: str, answers: Any) -> Any:  # one coalesced answer
         nonlocal checks
         checks += 1
-        return await original_state(client, kind, answers)
+        return await original_state(hook, kind, answers)
 
     trigger_base.ACHECKS["job"] = counting
     trigger_base.astate_of = counting_state

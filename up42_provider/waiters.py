@@ -8,10 +8,10 @@ around it differs: :func:`run_wait` sleeps, :func:`arun_wait` awaits.
 * :class:`WaitState` - the classified statuses of a set of ids (JSON-safe for events and XCom).
 * :class:`WaitResult` - the end of a wait: ``success``/``failure``/``timeout``/``error`` with a
   message; ``raise_for_status()`` turns it into the state or an exception.
-* ``check_orders``/``check_jobs`` (sync, through :class:`~up42_provider.hooks.up42.UP42Hook`) and
-  ``acheck_orders``/``acheck_jobs`` (async, through an
-  :class:`~up42_provider.api.client.AsyncUP42Client`) read the statuses; failure messages are
-  UP42's (orders: status and any message; jobs: the job error and the failed task's log tail).
+* ``check_orders``/``check_jobs`` (sync) and their twins ``acheck_orders``/``acheck_jobs`` (async)
+  read the statuses through :class:`~up42_provider.hooks.up42.UP42Hook` (``get_order`` /
+  ``aget_order``...); failure messages are UP42's (orders: status and any message; jobs: the job
+  error and the failed task's log tail).
 * ``astate_of`` - the same state from what a coalesced poll round answered
   (:mod:`up42_provider.triggers.poller`).
 
@@ -23,6 +23,7 @@ refused credentials) end it after a few consecutive polls.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -30,19 +31,17 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from up42_provider.api.endpoints import V1, V2
 from up42_provider.api.errors import (
     UP42Error,
     UP42RateLimitedError,
     UP42ServerError,
     UP42TransportError,
 )
-from up42_provider.hooks._shapes import failure_reason, normalize_job, normalize_order
+from up42_provider.hooks._shapes import failure_reason
 from up42_provider.status import classify_job_status, classify_order_status
 from up42_provider.utils.ids import parse_ids
 
 if TYPE_CHECKING:
-    from up42_provider.api.client import AsyncUP42Client
     from up42_provider.hooks.up42 import UP42Hook
 
 log = logging.getLogger(__name__)
@@ -588,11 +587,10 @@ async def _gather_limited(
     return list(await asyncio.gather(*(one(c) for c in calls)))
 
 
-async def acheck_orders(client: AsyncUP42Client, order_ids: str | Iterable[str]) -> WaitState:
-    """E25 per order (async, a few in parallel)."""
+async def acheck_orders(hook: UP42Hook, order_ids: str | Iterable[str]) -> WaitState:
+    """Async twin of :func:`check_orders` (a few orders in parallel)."""
     ids = parse_ids(order_ids, name="order_ids")
-    await client.aworkspace_id()  # single-flight: one lookup per client, not per trigger
-    orders = await _gather_limited([lambda i=i: aget_order(client, i) for i in ids])
+    orders = await _gather_limited([functools.partial(hook.aget_order, i) for i in ids])
     statuses = {i: str(o.get("status")) for i, o in zip(ids, orders, strict=True)}
     messages = {
         i: _order_message(o)
@@ -602,71 +600,55 @@ async def acheck_orders(client: AsyncUP42Client, order_ids: str | Iterable[str])
     return WaitState.build("order", statuses, messages)
 
 
-def _generation(client: AsyncUP42Client) -> str:
-    return str(getattr(client.settings, "generation", "2023") or "2023")
-
-
-async def aget_order(client: AsyncUP42Client, order_id: str) -> dict[str, Any]:
-    """One order of either generation, in the hook's shape (``hooks/_shapes.py``)."""
-    generation = _generation(client)
-    endpoint = V2.get_order if generation == "current" else V1.get_order
-    return normalize_order(await client.call(endpoint, order_id=order_id), generation)
-
-
-async def aget_job(client: AsyncUP42Client, job_id: str) -> dict[str, Any]:
-    """One job of either generation, in the hook's shape (``hooks/_shapes.py``)."""
-    generation = _generation(client)
-    endpoint = V2.get_job if generation == "current" else V1.get_job
-    return normalize_job(await client.call(endpoint, job_id=job_id), generation)
-
-
-async def _ajob_logs(client: AsyncUP42Client, job_id: str) -> dict[str, tuple[Mapping[str, Any], str]]:
+async def _ajob_logs(hook: UP42Hook, job: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any], str]]:
     logs: dict[str, tuple[Mapping[str, Any], str]] = {}
-    if _generation(client) == "current":  # today's jobs carry their errors; there are no task logs
+    if job.get("generation") == "current":  # today's jobs carry their errors; there are no task logs
         return logs
+    job_id = str(job.get("id"))
     try:
-        tasks = await client.call(V1.get_job_tasks, job_id=job_id) or []
-        for task in _failed_tasks(tasks):
-            text = await client.call(V1.get_job_task_logs, job_id=job_id, jobtask_id=task["id"])
-            logs[task["id"]] = (task, text or "")
+        for task in _failed_tasks(await hook.aget_job_tasks(job_id)):
+            logs[task["id"]] = (task, await hook.aget_job_task_logs(job_id, task["id"]) or "")
     except UP42Error as exc:
         log.warning("Could not read the logs of failed job %s: %s", job_id, exc)
     return logs
 
 
-async def acheck_jobs(client: AsyncUP42Client, job_ids: str | Iterable[str]) -> WaitState:
-    """E48 per job (async); for a failed job also E53 and E54 of its failed tasks."""
+async def acheck_jobs(hook: UP42Hook, job_ids: str | Iterable[str]) -> WaitState:
+    """Async twin of :func:`check_jobs`."""
     ids = parse_ids(job_ids, name="job_ids")
-    jobs = await _gather_limited([lambda i=i: aget_job(client, i) for i in ids])
+    jobs = await _gather_limited([functools.partial(hook.aget_job, i) for i in ids])
     statuses = {i: str(j.get("status")) for i, j in zip(ids, jobs, strict=True)}
     messages: dict[str, str] = {}
     for job_id, job in zip(ids, jobs, strict=True):
         if classify_job_status(job.get("status")) == "failure":
-            messages[job_id] = _job_message(job, await _ajob_logs(client, job_id))
+            messages[job_id] = _job_message(job, await _ajob_logs(hook, job))
     return WaitState.build("job", statuses, messages)
 
 
 async def astate_of(
-    client: AsyncUP42Client, kind: str, payloads: Mapping[str, Mapping[str, Any] | BaseException]
+    hook: UP42Hook, kind: str, payloads: Mapping[str, Mapping[str, Any] | BaseException]
 ) -> WaitState:
-    """The state of what a coalesced poll round answered (id -> payload, or the error of that id);
-    raises the first error so the :class:`Waiter` classifies it like any failed poll."""
-    for answer in payloads.values():
+    """The state of what a coalesced poll round answered (id -> payload in the hook's shape, or
+    the error of that id); raises the first error so the :class:`Waiter` classifies it like any
+    failed poll."""
+    answers: dict[str, Mapping[str, Any]] = {}
+    for item_id, answer in payloads.items():
         if isinstance(answer, BaseException):
             raise answer
-    statuses = {i: str(p.get("status")) for i, p in payloads.items()}  # type: ignore[union-attr]
+        answers[item_id] = answer
+    statuses = {i: str(p.get("status")) for i, p in answers.items()}
     messages: dict[str, str] = {}
-    for item_id, payload in payloads.items():
+    for item_id, payload in answers.items():
         if _classify(kind, statuses[item_id]) == "failure":
             if kind == "order":
-                messages[item_id] = _order_message(payload)  # type: ignore[arg-type]
+                messages[item_id] = _order_message(payload)
             else:
-                messages[item_id] = _job_message(payload, await _ajob_logs(client, item_id))  # type: ignore[arg-type]
+                messages[item_id] = _job_message(payload, await _ajob_logs(hook, {"id": item_id, **payload}))
     return WaitState.build(kind, statuses, messages)
 
 
 CHECKS: dict[str, Callable[[UP42Hook, Iterable[str]], WaitState]] = {"order": check_orders, "job": check_jobs}
-ACHECKS: dict[str, Callable[[AsyncUP42Client, Iterable[str]], Awaitable[WaitState]]] = {
+ACHECKS: dict[str, Callable[[UP42Hook, Iterable[str]], Awaitable[WaitState]]] = {
     "order": acheck_orders,
     "job": acheck_jobs,
 }

@@ -7,16 +7,18 @@ rounds; the emulator's clock moves only when the test moves it (``frozen_world``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.triggers.base import end_time_after
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.triggers.order import UP42OrderStatusTrigger
-from up42_provider.triggers.poller import ORDER_PAGE_SIZE, POLLERS, ClientSource, Poller
-from up42_provider.triggers.pool import POOL
+from up42_provider.triggers.poller import ORDER_PAGE_SIZE, POLLERS, HookSource, Poller
 
 from .conftest import World
 from .test_triggers import first_event
@@ -24,6 +26,16 @@ from .test_triggers import first_event
 
 def statuses(answers: dict[str, Any]) -> dict[str, str]:
     return {i: a["status"] for i, a in answers.items()}
+
+
+@contextlib.asynccontextmanager
+async def hook_source(cls: type[HookSource] = HookSource) -> AsyncIterator[HookSource]:
+    """What a poller reads through: the hook of ``up42_default`` (its shared client released after)."""
+    hook = UP42Hook()
+    try:
+        yield cls(hook)
+    finally:
+        await hook.aclose()
 
 
 async def test_300_order_triggers_cost_at_most_005_requests_per_trigger_per_poll(frozen_world: World):
@@ -71,8 +83,7 @@ async def test_two_changes_between_rounds_and_an_order_not_on_the_first_page(fro
     others = frozen_world.orders(ORDER_PAGE_SIZE + 5)
     poller = Poller("up42_default", "order")
     sub = poller.subscribe([target], 60, run=False)
-    async with POOL.client("up42_default") as client:
-        source = ClientSource(client)
+    async with hook_source() as source:
         await poller.round(source)
         assert statuses(sub.queue.get_nowait()) == {target: "PLACED"}
         assert poller.requests <= 3  # a new id is found on the listing, no GET per id
@@ -95,7 +106,7 @@ async def test_a_waiter_joining_mid_round_gets_its_own_fresh_answer(frozen_world
     sub_a = poller.subscribe([first], 60, run=False)
     joined: list[Any] = []
 
-    class JoinDuringListing(ClientSource):
+    class JoinDuringListing(HookSource):
         async def listing(self, kind: str, page_size: int):
             async for page in super().listing(kind, page_size):
                 if not joined:  # the second trigger arrives while the round's listing is in flight
@@ -103,8 +114,7 @@ async def test_a_waiter_joining_mid_round_gets_its_own_fresh_answer(frozen_world
                     frozen_world.advance()  # ...and both orders change right then
                 yield page
 
-    async with POOL.client("up42_default") as client:
-        source = JoinDuringListing(client)
+    async with hook_source(JoinDuringListing) as source:
         await poller.round(source)
         assert statuses(sub_a.queue.get_nowait()) == {first: "PLACED"}
         assert joined[0].queue.empty()  # not part of a round that started before it joined
@@ -117,26 +127,26 @@ async def test_a_waiter_joining_mid_round_gets_its_own_fresh_answer(frozen_world
 async def test_a_restarted_poller_starts_from_scratch(frozen_world: World):
     """No correctness rests on memory: a new poller (a moved or restarted trigger) reads anew."""
     order = frozen_world.order()
-    async with POOL.client("up42_default") as client:
+    async with hook_source() as source:
         old = Poller("up42_default", "order")
         sub = old.subscribe([order], 60, run=False)
-        await old.round(ClientSource(client))
+        await old.round(source)
         assert statuses(sub.queue.get_nowait()) == {order: "PLACED"}
         frozen_world.advance()
         frozen_world.wait_until(lambda: frozen_world.order_status(order) == "FULFILLED")
         new = Poller("up42_default", "order")
         sub = new.subscribe([order], 60, run=False)
-        await new.round(ClientSource(client))
+        await new.round(source)
         assert statuses(sub.queue.get_nowait()) == {order: "FULFILLED"}
 
 
 async def test_unknown_id_gets_a_direct_get_and_its_error(frozen_world: World):
     order = frozen_world.order()
     missing = "00000000-0000-4000-8000-000000000000"
-    async with POOL.client("up42_default") as client:
+    async with hook_source() as source:
         poller = Poller("up42_default", "order")
         sub = poller.subscribe([order, missing], 60, run=False)
-        await poller.round(ClientSource(client))
+        await poller.round(source)
         answers = sub.queue.get_nowait()
     assert answers[order]["status"] == "PLACED"
     assert "not found" in str(answers[missing]).lower()

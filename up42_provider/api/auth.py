@@ -224,11 +224,12 @@ class TokenCache:
         self.fetches = 0  # token calls made through this cache (tests and metrics)
 
     @classmethod
-    def for_settings(cls, settings: ClientSettings, strategy: object | None = None) -> TokenCache:
-        """The process-wide cache of these credentials (opt-in: a triggerer's triggers share one token)."""
+    def for_settings(cls, settings: ClientSettings) -> TokenCache:
+        """The process-wide cache of these credentials: every hook, client and trigger of a process
+        that logs in with them shares one token (and one workspace lookup)."""
         secret = hashlib.sha256(f"{settings.api_key}\0{settings.password}".encode()).hexdigest()
         key = (
-            type(strategy).__name__,
+            settings.generation,
             settings.base_url,
             settings.auth_url,
             settings.project_id,

@@ -483,12 +483,16 @@ class AsyncUP42Client(_ClientCore):
         *,
         auth: AuthStrategy | None = None,
         token_cache: TokenCache | None = None,
+        max_in_flight: int | None = None,
     ) -> None:
         super().__init__(settings, auth=auth, token_cache=token_cache)
         self._owns_client = client is None
         self._client = client
         self._timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
         self._workspace_lock: asyncio.Lock | None = None
+        # Requests in flight at once (None: no limit). The others wait on a semaphore (cheap), not in
+        # httpcore's pool queue, whose bookkeeping stalls the loop when hundreds of triggers poll.
+        self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -617,7 +621,10 @@ class AsyncUP42Client(_ClientCore):
             timeout=self._timeout,
         )
         try:
-            return await self.client.send(request, stream=stream)
+            if self._slots is None:
+                return await self.client.send(request, stream=stream)
+            async with self._slots:
+                return await self.client.send(request, stream=stream)
         except httpx.HTTPError as exc:
             error = failures.from_httpx(exc, req.method, req.path, self.settings.timeout)  # type: ignore[arg-type]
             if req.authenticated:

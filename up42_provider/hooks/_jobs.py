@@ -9,7 +9,7 @@ filter over the whole list. ``statuses`` is server-side today (``status=``), cli
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
 from typing import Any
 
 from up42_provider.api.endpoints import V1, V2
@@ -120,7 +120,7 @@ class JobsMixin(HookBase):
         statuses: str | Iterable[str] | None = None,
         page_size: int | None = None,
         process_ids: str | Iterable[str] | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Async twin of :meth:`iter_jobs` (the filters both generations share)."""
         generation = await self.ageneration()
         client = await self.aget_client()
@@ -146,7 +146,10 @@ class JobsMixin(HookBase):
         sort = _sort("createdAt", True, JOB_SORT_FIELDS)
         previous: tuple[Any, ...] | None = None
         for page in range(10_000):
-            items = await client.call(V1.get_jobs, params={"page": page, "sort": sort}) or []
+            query: dict[str, Any] = {"page": page, "sort": sort}
+            if page_size is not None:
+                query["size"] = int(page_size)
+            items = await client.call(V1.get_jobs, params=query) or []
             ids = tuple(item.get("id") for item in items)
             if not items or ids == previous:  # the end, or a server ignoring ``page``
                 return

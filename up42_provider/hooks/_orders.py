@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from up42_provider.api.endpoints import V1, V2
@@ -133,7 +133,7 @@ class OrdersMixin(HookBase):
         updated_after: Any = None,
         statuses: str | Iterable[str] | None = None,
         page_size: int | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Async twin of :meth:`iter_orders` (same arguments, same order, same shape)."""
         after = parse_time(updated_after)
         generation = await self.ageneration()

@@ -90,9 +90,6 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, Curren
         self._async_client: tuple[asyncio.AbstractEventLoop, AsyncUP42Client] | None = None
         self._hosts = None
         self._tasking_collections = set()
-        # One token for the hook's sync and async clients (fetched once, refreshed before expiry).
-        # Not yet the process-wide TokenCache.for_settings: the trigger pool counts its own logins.
-        self._tokens = TokenCache()
 
     # ------------------------------------------------------------------------------- UI (fallback)
 
@@ -154,19 +151,21 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, Curren
         return (await self.asettings()).generation
 
     async def aget_client(self) -> AsyncUP42Client:
-        """The async UP42 client of the running event loop (an httpx client is bound to its loop)."""
+        """The async UP42 client of the running event loop: the one every hook of this connection
+        shares in this loop (:data:`up42_provider.api.pool.POOL`), held until :meth:`aclose`."""
         loop = asyncio.get_running_loop()
         if self._async_client is not None and self._async_client[0] is loop:
             return self._async_client[1]
-        from up42_provider.api.client import AsyncUP42Client
+        from up42_provider.api.pool import POOL
 
-        settings = await self.asettings()
-        client = AsyncUP42Client(settings, token_cache=self._token_cache(settings))
+        client = await POOL.acquire(self.up42_conn_id, self.asettings)
         self._async_client = (loop, client)
         return client
 
-    def _token_cache(self, settings: ClientSettings) -> TokenCache:
-        return self._tokens
+    @staticmethod
+    def _token_cache(settings: ClientSettings) -> TokenCache:
+        """One token per credentials per process, shared by sync and async clients and triggers."""
+        return TokenCache.for_settings(settings)
 
     def close(self) -> None:
         """Close the sync client (the async one is closed with :meth:`aclose`)."""
@@ -175,9 +174,12 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, Curren
             self._client = None
 
     async def aclose(self) -> None:
+        """Let go of the shared async client (the last hook of the loop to do so closes it)."""
         cached, self._async_client = self._async_client, None
         if cached is not None and cached[0] is asyncio.get_running_loop():
-            await cached[1].aclose()
+            from up42_provider.api.pool import POOL
+
+            await POOL.release(self.up42_conn_id, cached[1])
 
     def test_connection(self) -> tuple[bool, str]:
         """Authenticate and read the project: the Airflow UI's "Test" button."""

@@ -1,23 +1,26 @@
 """The common deferrable trigger of orders and jobs: poll with the shared client until done.
 
-The whole wait lives in the trigger's kwargs (ids, connection, interval, wall-clock ``end_time``,
-mode), so a triggerer restart or a move to another triggerer loses nothing: the new instance
-simply polls again. Decisions come from :class:`up42_provider.waiters.Waiter`, the same state
-machine the sensors and operators use. By default (``coalesce=True``) the polls are answered by the
-triggerer-wide :class:`~up42_provider.triggers.poller.Poller` (one listing per round for all
+Every read goes through :class:`~up42_provider.hooks.up42.UP42Hook` (its async twins, on the
+loop's shared client). The whole wait lives in the trigger's kwargs (ids, connection, interval,
+wall-clock ``end_time``, mode), so a triggerer restart or a move to another triggerer loses
+nothing: the new instance simply polls again. Decisions come from
+:class:`up42_provider.waiters.Waiter`, the same state machine the sensors and operators use. By
+default (``coalesce=True``) the polls are answered by the triggerer-wide
+:class:`~up42_provider.triggers.poller.Poller` (one listing per round for all
 triggers of a connection); every status change is one line in the task log.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.triggers.poller import POLLERS
-from up42_provider.triggers.pool import POOL, SharedClient
 from up42_provider.utils.ids import parse_ids
 from up42_provider.waiters import ACHECKS, MODES, Waiter, WaitResult, WaitState, arun_wait, astate_of
 
@@ -89,27 +92,31 @@ class UP42StatusTrigger(BaseTrigger):
 
     async def _wait(self) -> WaitResult:
         waiter = self.waiter()
-        if waiter.remaining() is not None and waiter.remaining() <= 0:  # type: ignore[operator]
+        remaining = waiter.remaining()
+        if remaining is not None and remaining <= 0:
             return waiter.timeout_result()
+        hook = UP42Hook(up42_conn_id=self.up42_conn_id)
         try:
-            async with POOL.client(self.up42_conn_id) as client:
-                if not self.coalesce:
-                    check = ACHECKS[self.kind]
-                    return await arun_wait(
-                        waiter, lambda pending: check(client, pending or self.ids), initial_delay=True
-                    )
-                poller = POLLERS.get(self.up42_conn_id, self.kind)
-                sub = poller.subscribe(self.ids, self.poll_interval)
-                try:
-                    return await arun_wait(waiter, lambda _p: self._next_round(client, sub), paced=False)
-                finally:
-                    poller.unsubscribe(sub)
+            await hook.aget_client()  # the loop's shared client; a missing connection fails here
+            if not self.coalesce:
+                check = ACHECKS[self.kind]
+                return await arun_wait(
+                    waiter, lambda pending: check(hook, pending or self.ids), initial_delay=True
+                )
+            poller = POLLERS.get(self.up42_conn_id, self.kind)
+            sub = poller.subscribe(self.ids, self.poll_interval)
+            try:
+                return await arun_wait(waiter, lambda _p: self._next_round(hook, sub), paced=False)
+            finally:
+                poller.unsubscribe(sub)
         except Exception as exc:  # connection missing or malformed: nothing a poll could fix
             return WaitResult("error", waiter.state, f"cannot poll UP42 ({type(exc).__name__}: {exc})", exc)
+        finally:
+            await asyncio.shield(hook.aclose())
 
-    async def _next_round(self, client: SharedClient, sub: Any) -> WaitState:
+    async def _next_round(self, hook: UP42Hook, sub: Any) -> WaitState:
         """The poller's next answers for our ids; each status change is one line in the task log."""
-        state = await astate_of(client, self.kind, await sub.queue.get())
+        state = await astate_of(hook, self.kind, await sub.queue.get())
         seen = self._seen
         for item_id, status in state.statuses.items():
             before = seen.get(item_id)

@@ -23,16 +23,14 @@ import contextlib
 import logging
 import math
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from up42_provider.api.endpoints import V1, V2
-from up42_provider.hooks._pagination import next_link
-from up42_provider.hooks._shapes import normalize_job, normalize_order
-from up42_provider.triggers.pool import POOL, SharedClient
-from up42_provider.waiters import aget_job, aget_order
+if TYPE_CHECKING:
+    from up42_provider.hooks.up42 import UP42Hook
+
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +39,6 @@ JOB_PAGE_SIZE = 100  # E47 accepts size=1..100
 SAFETY_MARGIN = timedelta(seconds=30)  # replica clocks and eventual consistency of the listing
 GATHER_WINDOW = 0.2  # a new subscriber waits this long so triggers started together share a round
 EXTRA_PAGES = 2
-MAX_LISTING_PAGES = 1_000  # a listing never runs away (each round stops far earlier)
 # Subscribers woken per event-loop iteration: 1,000 triggers resuming at once would block the loop.
 DELIVERY_CHUNK = 25  # pages read beyond ceil(unknown / page size) when looking for unseen ids
 
@@ -53,83 +50,40 @@ class StatusSource(Protocol):
 
     async def get(self, kind: str, item_id: str) -> dict[str, Any]: ...
 
-    def listing(self, kind: str, page_size: int) -> AsyncIterator[list[dict[str, Any]]]: ...
+    def listing(self, kind: str, page_size: int) -> AsyncGenerator[list[dict[str, Any]], None]: ...
 
 
-class ClientSource:
-    """:class:`StatusSource` of both generations over the shared async client.
-
-    Answers are in the hook's shape (``hooks/_shapes.py``: ``id``, ``status``, ``created_at``,
-    ``updated_at`` for either generation). Orders are listed newest-updated first (2023 and v2
-    orders both sort by ``updatedAt``); jobs newest-created first (2023 ``createdAt``, today's
-    ``created``, pages chained by ``next`` links).
+class HookSource:
+    """:class:`StatusSource` of both generations: the hook's async reads (``aget_order``,
+    ``aiter_orders``, ``aget_job``, ``aiter_jobs``), so a poll round is the same request a sensor
+    sends, in the hook's shape (``hooks/_shapes.py``: ``id``, ``status``, ``created_at``,
+    ``updated_at``). Orders are listed newest-updated first, jobs newest-created first, in pages
+    of ``page_size``.
     """
 
-    def __init__(self, client: SharedClient) -> None:
-        self.client = client
-
-    @property
-    def generation(self) -> str:
-        return str(getattr(self.client.settings, "generation", "2023") or "2023")
+    def __init__(self, hook: UP42Hook) -> None:
+        self.hook = hook
 
     async def get(self, kind: str, item_id: str) -> dict[str, Any]:
         if kind == "order":
-            return await aget_order(self.client, item_id)  # type: ignore[arg-type]
-        return await aget_job(self.client, item_id)  # type: ignore[arg-type]
+            return await self.hook.aget_order(item_id)
+        return await self.hook.aget_job(item_id)
 
-    async def listing(self, kind: str, page_size: int) -> AsyncIterator[list[dict[str, Any]]]:
-        generation = self.generation
-        normalize = normalize_order if kind == "order" else normalize_job
-        pages = self._current(kind, page_size) if generation == "current" else self._v1(kind, page_size)
-        async for items in pages:
-            yield [normalize(item, generation) for item in items]
-
-    async def _current(self, kind: str, page_size: int) -> AsyncIterator[list[dict[str, Any]]]:
-        workspace = await self.client.aworkspace_id()
-        if kind == "order":
-            for page in range(MAX_LISTING_PAGES):
-                params = {"workspaceId": workspace, "sort": "updatedAt,desc", "size": page_size, "page": page}
-                body = await self.client.call(V2.get_orders, params=params) or {}
-                items = body.get("content") or []
-                if not items:
-                    return
-                yield items
-                total = body.get("totalPages")
-                if body.get("last") is True or (isinstance(total, int) and page + 1 >= total):
-                    return
-            return
-        params = {"workspaceId": workspace, "sort": "created,desc", "limit": page_size}
-        body = await self.client.call(V2.get_jobs, params=params) or {}
-        for _ in range(MAX_LISTING_PAGES):
-            items = body.get("jobs") or []
-            if not items:
-                return
-            yield items
-            link = next_link(body.get("links"))
-            if link is None:
-                return
-            body = await self.client.call_url(str(link["href"]), V2.get_jobs) or {}
-
-    async def _v1(self, kind: str, page_size: int) -> AsyncIterator[list[dict[str, Any]]]:
-        page = 0
-        while True:
-            if kind == "order":
-                params = {"format": "paginated", "sort": "updatedAt,desc", "size": page_size, "page": page}
-                body = await self.client.call(V1.get_orders, params=params)
-                items = body if isinstance(body, list) else (body or {}).get("content") or []
-                last = isinstance(body, Mapping) and (
-                    body.get("last") is True or page + 1 >= int(body.get("totalPages") or 0)
-                )
-            else:
-                params = {"page": page, "sort": "createdAt,desc", "size": page_size}
-                items = await self.client.call(V1.get_jobs, params=params) or []
-                last = len(items) < page_size
-            if not items:
-                return
-            yield items
-            if last:
-                return
-            page += 1
+    async def listing(self, kind: str, page_size: int) -> AsyncGenerator[list[dict[str, Any]], None]:
+        items = (
+            self.hook.aiter_orders(sortby="updatedAt", descending=True, page_size=page_size)
+            if kind == "order"
+            else self.hook.aiter_jobs(page_size=page_size)
+        )
+        page: list[dict[str, Any]] = []
+        async with contextlib.aclosing(items):
+            async for item in items:
+                page.append(item)
+                if len(page) == page_size:  # a full page: hand it over before the next one is read
+                    yield page
+                    page = []
+        if page:
+            yield page
 
 
 def _time(value: Any) -> datetime | None:
@@ -200,8 +154,12 @@ class Poller:
                 sub.queue.put_nowait({i: exc for i in sub.ids})
 
     async def _rounds(self) -> None:
-        async with POOL.client(self.conn_id) as client:
-            source = ClientSource(client)
+        from up42_provider.hooks.up42 import UP42Hook
+
+        hook = UP42Hook(up42_conn_id=self.conn_id)
+        try:
+            await hook.aget_client()  # held for the poller's lifetime: the triggers' shared client
+            source = HookSource(hook)
             while self._subs:
                 self._wake.clear()
                 if any(i not in self._known for s in self._subs for i in s.ids):
@@ -212,6 +170,8 @@ class Poller:
                 interval = min((s.interval for s in self._subs), default=0.0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), interval)
+        finally:
+            await asyncio.shield(hook.aclose())
 
     async def round(self, source: StatusSource) -> None:
         """One listing (and GETs for what it cannot answer), delivered to every subscriber."""
@@ -263,7 +223,8 @@ class Poller:
         budget = math.ceil(len(unknown) / self.page_size) + EXTRA_PAGES if unknown else 0
         newest: datetime | None = None
         pages = 0
-        async for items in source.listing("order", self.page_size):
+        listing = source.listing("order", self.page_size)
+        async for items in listing:
             self.requests += 1
             pages += 1
             oldest: datetime | None = None
@@ -278,6 +239,7 @@ class Poller:
             past_floor = floor is None or (oldest is not None and oldest < floor)
             if past_floor and (not unknown or pages >= budget):
                 break
+        await listing.aclose()  # a listing left early stops reading pages now, not at GC
         if newest is not None:
             self._watermark = newest if self._watermark is None else max(newest, self._watermark)
 
@@ -287,7 +249,8 @@ class Poller:
         oldest_wanted = min(known_created) if len(known_created) == len(wanted) else None
         budget = math.ceil(len(wanted) / self.page_size) + EXTRA_PAGES
         pages = 0
-        async for items in source.listing("job", self.page_size):
+        listing = source.listing("job", self.page_size)
+        async for items in listing:
             self.requests += 1
             pages += 1
             for item in items:
@@ -299,6 +262,7 @@ class Poller:
                 break
             if oldest_wanted is None and pages >= budget:
                 break
+        await listing.aclose()
         # Jobs the listing did not reach are read directly (the listing shows current statuses only
         # for what it covers, and there is no update time to prove the rest unchanged).
         for item_id in unseen:
@@ -323,4 +287,4 @@ class PollerRegistry:
 
 POLLERS = PollerRegistry()
 
-__all__ = ["POLLERS", "ClientSource", "Poller", "PollerRegistry", "StatusSource"]
+__all__ = ["POLLERS", "HookSource", "Poller", "PollerRegistry", "StatusSource"]

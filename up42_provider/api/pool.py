@@ -1,24 +1,25 @@
-"""Async UP42 clients shared by all triggers of one event loop and connection id.
+"""The one factory of async UP42 clients: one per event loop and connection id, shared.
 
-A triggerer runs hundreds of triggers in one asyncio loop. One ``httpx.AsyncClient`` (one
-connection pool, one token, one workspace lookup) per (loop, connection id) serves them all
-instead of one client, one TCP connection and one login per trigger. Clients are reference
-counted: the first trigger that needs one builds it (reading the Airflow connection through the
-async API, once), the last one to let go closes it. Entries are per loop because an httpx client
-must not be used from another loop (``dag.test`` runs each trigger in a fresh loop).
+A triggerer runs hundreds of triggers in one asyncio loop, each reading UP42 through its own
+:class:`~up42_provider.hooks.up42.UP42Hook`; the hooks' :meth:`aget_client` all come here, so one
+``httpx.AsyncClient`` (one connection pool, one token, one workspace lookup) per (loop, connection
+id) serves them all instead of one client, one TCP connection and one login per trigger. Clients
+are reference counted: the first hook that needs one builds it (from the settings the hook read
+through the async connection API), the last one to let go (``hook.aclose()``) closes it. Entries
+are per loop because an httpx client must not be used from another loop (``dag.test`` runs each
+trigger in a fresh loop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from up42_provider.api.auth import TokenCache, auth_for
-from up42_provider.api.endpoints import Endpoint
+from up42_provider.api.auth import TokenCache
 from up42_provider.api.settings import ClientSettings
 
 if TYPE_CHECKING:  # httpx and the client load when the first trigger runs, not when DAGs are parsed
@@ -45,36 +46,14 @@ def limits() -> httpx.Limits:
     )
 
 
-class SharedClient:
-    """An :class:`AsyncUP42Client` whose ``call`` waits for one of ``MAX_IN_FLIGHT`` slots.
-
-    Everything else (``tokens``, ``aworkspace_id``, ``stream``...) is the wrapped client's.
-    """
-
-    def __init__(self, client: AsyncUP42Client, max_in_flight: int = MAX_IN_FLIGHT) -> None:
-        self.client = client
-        self._slots = asyncio.Semaphore(max_in_flight)
-
-    async def call(self, endpoint: Endpoint, **kwargs: Any) -> Any:
-        async with self._slots:
-            return await self.client.call(endpoint, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.client, name)
-
-
 @dataclass
 class _Entry:
-    ready: asyncio.Future[SharedClient]
+    ready: asyncio.Future[AsyncUP42Client]
     refs: int = 0
     http: httpx.AsyncClient | None = field(default=None, repr=False)
 
 
-async def _settings_for(conn_id: str) -> ClientSettings:
-    """Client settings from the Airflow connection, through the async connection API only."""
-    from up42_provider.hooks.up42 import UP42Hook
-
-    return await UP42Hook(up42_conn_id=conn_id).asettings()
+SettingsSource = Callable[[], Awaitable[ClientSettings]]
 
 
 class ClientPool:
@@ -101,12 +80,14 @@ class ClientPool:
         entry = self._entries().get(conn_id)
         return entry.refs if entry else 0
 
-    async def acquire(self, conn_id: str) -> SharedClient:
+    async def acquire(self, conn_id: str, settings: SettingsSource) -> AsyncUP42Client:
+        """The loop's client of ``conn_id`` (built from ``settings()`` - the hook's - when none is
+        open yet); every ``acquire`` needs one :meth:`release`."""
         while True:
             entries = self._entries()
             entry = entries.get(conn_id)
             if entry is None:
-                return await self._create(entries, conn_id)
+                return await self._create(entries, conn_id, settings)
             entry.refs += 1
             try:
                 # asyncio.wait does not raise when the builder was cancelled: then build anew.
@@ -120,7 +101,9 @@ class ClientPool:
                 return entry.ready.result()
             entry.refs -= 1
 
-    async def _create(self, entries: dict[str, _Entry], conn_id: str) -> SharedClient:
+    async def _create(
+        self, entries: dict[str, _Entry], conn_id: str, source: SettingsSource
+    ) -> AsyncUP42Client:
         entry = entries[conn_id] = _Entry(ready=asyncio.get_running_loop().create_future())
         entry.refs += 1
         try:
@@ -128,19 +111,19 @@ class ClientPool:
 
             from up42_provider.api.client import AsyncUP42Client
 
-            settings = await _settings_for(conn_id)
+            settings = await source()
             entry.http = httpx.AsyncClient(
                 timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
                 verify=settings.verify,
                 follow_redirects=True,
                 limits=limits(),
             )
-            # One token per credentials for the whole process (all loops, all clients).
-            auth = auth_for(settings)  # the login of the connection's generation
-            client = SharedClient(
-                AsyncUP42Client(
-                    settings, entry.http, auth=auth, token_cache=TokenCache.for_settings(settings, auth)
-                )
+            # One token per credentials for the whole process (all loops, all clients, the hooks').
+            client = AsyncUP42Client(
+                settings,
+                entry.http,
+                token_cache=TokenCache.for_settings(settings),
+                max_in_flight=MAX_IN_FLIGHT,
             )
         except BaseException as exc:
             if entries.get(conn_id) is entry:
@@ -155,7 +138,7 @@ class ClientPool:
         entry.ready.set_result(client)
         return client
 
-    async def release(self, conn_id: str, client: SharedClient) -> None:
+    async def release(self, conn_id: str, client: AsyncUP42Client) -> None:
         entries = self._entries()
         entry = entries.get(conn_id)
         if entry is None or not entry.ready.done() or entry.ready.result() is not client:
@@ -167,17 +150,17 @@ class ClientPool:
             await _close(client, entry.http)
 
     @asynccontextmanager
-    async def client(self, conn_id: str) -> AsyncIterator[SharedClient]:
-        """``async with POOL.client(conn_id) as client:`` - the shared client of this loop."""
-        client = await self.acquire(conn_id)
+    async def client(self, conn_id: str, settings: SettingsSource) -> AsyncIterator[AsyncUP42Client]:
+        """``async with POOL.client(conn_id, settings) as client:`` - the shared client of this loop."""
+        client = await self.acquire(conn_id, settings)
         try:
             yield client
         finally:
             await asyncio.shield(self.release(conn_id, client))
 
 
-async def _close(client: SharedClient, http: httpx.AsyncClient | None) -> None:
-    await client.client.aclose()
+async def _close(client: AsyncUP42Client, http: httpx.AsyncClient | None) -> None:
+    await client.aclose()
     if http is not None:
         await http.aclose()
 
@@ -185,9 +168,4 @@ async def _close(client: SharedClient, http: httpx.AsyncClient | None) -> None:
 POOL = ClientPool()
 
 
-def shared_client(conn_id: str):
-    """Shortcut for ``POOL.client(conn_id)``."""
-    return POOL.client(conn_id)
-
-
-__all__ = ["MAX_IN_FLIGHT", "POOL", "ClientPool", "SharedClient", "limits", "shared_client"]
+__all__ = ["MAX_IN_FLIGHT", "POOL", "ClientPool", "SettingsSource", "limits"]
