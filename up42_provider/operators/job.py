@@ -23,10 +23,10 @@ from up42_provider.operators._workflow import (
     resolve_workflow,
     start_job,
 )
-from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.utils import parameters as P
 from up42_provider.utils.ids import parse_ids
-from up42_provider.waiters import WaitResult, check_jobs, wait_for_jobs
+from up42_provider.waiters import WaitResult
+from up42_provider.waiting import resumed, wait_or_defer
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -261,35 +261,26 @@ class UP42RunJobOperator(UP42BaseOperator):
         self.push_link_ids(context, XCOM_JOB_IDS, [job["id"]])
         if not self.wait_for_completion:
             return [job["id"]]
-        state = check_jobs(self.hook, [job["id"]])
-        if state.done:
-            WaitResult(
-                "failure" if state.failed else "success", state, state.failure_message()
-            ).raise_for_status()
-            self.log.info("Job %s succeeded", job["id"])
-            return [job["id"]]
-        if self.deferrable:
-            self.defer(
-                trigger=UP42JobStatusTrigger(
-                    job_ids=[job["id"]],
-                    up42_conn_id=self.up42_conn_id,
-                    poll_interval=self.poll_interval,
-                    end_time=self.end_time(),
-                ),
-                method_name="execute_complete",
-                kwargs={"job_id": job["id"]},
-            )
-        wait_for_jobs(self.hook, [job["id"]], poll_interval=self.poll_interval, timeout=self.timeout)
-        self.log.info("Job %s succeeded", job["id"])
-        return [job["id"]]
+        result = wait_or_defer(
+            self,
+            context,
+            "job",
+            [job["id"]],
+            hook=self.hook,
+            deferrable=self.deferrable,
+            poll_interval=self.poll_interval,
+            end_time=self.end_time(),
+            resume={"job_id": job["id"]},
+        )
+        return self._finish(result, job["id"])
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, job_id: str | None = None
     ) -> list[str]:
         """Resume after the trigger fired: success returns the job id, anything else fails."""
-        result = WaitResult.from_event(event)
-        if job_id is None:  # dag.test() drops defer kwargs; the id is in the event and in XCom
-            job_id = next(iter((result.state.statuses if result.state else {}) or {}), None)
+        return self._finish(WaitResult.from_event(event), resumed(context, "job_id", job_id))
+
+    def _finish(self, result: WaitResult, job_id: str) -> list[str]:
         self.job_id = job_id
         result.raise_for_status()
         self.log.info("Job %s succeeded", job_id)

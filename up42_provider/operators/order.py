@@ -13,14 +13,9 @@ from up42_provider.links import UP42OrderLink
 from up42_provider.operators._aoi import resolve_aoi
 from up42_provider.operators._common import XCOM_ORDER_IDS, UP42BaseOperator, order_tag
 from up42_provider.status import classify_order_status
-from up42_provider.triggers.order import UP42OrderStatusTrigger
 from up42_provider.utils import parameters as P
-from up42_provider.waiters import (
-    UP42OrderFailedError,
-    WaitResult,
-    check_orders,
-    wait_for_orders,
-)
+from up42_provider.waiters import UP42OrderFailedError, WaitResult
+from up42_provider.waiting import resumed, wait_or_defer
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -354,44 +349,33 @@ class UP42PlaceOrderOperator(UP42BaseOperator):
             self._decide(tasking)
         if not self.wait_for_completion:
             return order_ids
-        state = check_orders(self.hook, order_ids)
-        self._raise_on_failure(state.failed, state.failure_message())
-        if state.done:
-            self.log.info("Orders fulfilled: %s", state.describe())
-            return order_ids
-        if self.deferrable:
-            self.defer(
-                trigger=UP42OrderStatusTrigger(
-                    order_ids=list(state.running),
-                    up42_conn_id=self.up42_conn_id,
-                    poll_interval=self.poll_interval,
-                    end_time=self.end_time(),
-                ),
-                method_name="execute_complete",
-                kwargs={"order_ids": order_ids},
-            )
-        try:
-            wait_for_orders(
-                self.hook, list(state.running), poll_interval=self.poll_interval, timeout=self.timeout
-            )
-        except UP42OrderFailedError as exc:
-            self._raise_on_failure(True, exc.message)
-        self.log.info("Orders fulfilled: %s", ", ".join(order_ids))
-        return order_ids
+        result = wait_or_defer(
+            self,
+            context,
+            "order",
+            order_ids,
+            hook=self.hook,
+            deferrable=self.deferrable,
+            poll_interval=self.poll_interval,
+            end_time=self.end_time(),
+            resume={"order_ids": order_ids},
+        )
+        return self._finish(result, order_ids)
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, order_ids: list[str] | None = None
     ) -> list[str]:
         """Resume after the trigger fired: success returns the ids, anything else fails."""
-        if order_ids is None:  # dag.test() drops defer kwargs; the ids are in XCom anyway
-            ti = context["ti"]
-            order_ids = ti.xcom_pull(task_ids=ti.task_id, key=XCOM_ORDER_IDS, map_indexes=ti.map_index)
-        result = WaitResult.from_event(event)
+        return self._finish(
+            WaitResult.from_event(event), list(resumed(context, "order_ids", order_ids) or [])
+        )
+
+    def _finish(self, result: WaitResult, order_ids: list[str]) -> list[str]:
         if result.status == "failure":
             self._raise_on_failure(True, result.message)
         result.raise_for_status()
-        self.log.info("Orders fulfilled: %s", ", ".join(order_ids or []))
-        return list(order_ids or [])
+        self.log.info("Orders fulfilled: %s", ", ".join(order_ids))
+        return order_ids
 
     def _v2_bodies(self, context: Context, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Today's order payloads: the geometry leaves ``params`` for the one-feature collection."""

@@ -29,16 +29,15 @@ from up42_provider.operators._workflow import (
 )
 from up42_provider.operators.job import item_href
 from up42_provider.status import classify_job_status
-from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.utils import parameters as P
 from up42_provider.utils.ids import parse_ids
-from up42_provider.waiters import Waiter, WaitResult, WaitState, check_jobs, run_wait
+from up42_provider.waiters import WaitResult, WaitState, check_jobs
+from up42_provider.waiting import resumed, wait_or_defer
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 CURRENT_CONCURRENCY = 4  # jobs at once on today's API (no project limit to read)
-XCOM_PROGRESS = "up42_parallel_progress"  # copy of the defer kwargs (dag.test drops those)
 
 
 class UP42JobsFailedError(AirflowException):
@@ -303,21 +302,21 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
         self, context: Context, event: dict[str, Any] | None = None, progress: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """A job ended (trigger mode "any"): record it, start queued jobs, defer again or finish."""
-        result = WaitResult.from_event(event)
-        if result.status not in ("success", "failure"):
-            result.raise_for_status()
+        progress = resumed(context, "progress", progress)
+        if not progress:
+            raise AirflowException("The progress of the parallel jobs was lost; clear the task to re-attach")
         self._check_arguments()
-        if progress is None:  # dag.test() drops defer kwargs; XCom survives a deferral
-            ti = context["ti"]
-            progress = ti.xcom_pull(task_ids=ti.task_id, key=XCOM_PROGRESS, map_indexes=ti.map_index)
-            if not progress:
-                raise AirflowException(
-                    "The progress of the parallel jobs was lost; clear the task to re-attach"
-                )
-        if result.state is not None:
-            progress["statuses"].update(result.state.statuses)
+        self._record(WaitResult.from_event(event), progress)
         sets = self.parameter_sets(progress["workflow_id"])
         return self._run(context, progress, sets)
+
+    def _record(self, result: WaitResult, progress: dict[str, Any]) -> None:
+        """What a wait on the running jobs (mode "any") saw; a time-out or error fails the task."""
+        if result.status not in ("success", "failure"):
+            result.raise_for_status()
+        if result.state is not None:
+            progress["statuses"].update(result.state.statuses)
+            self._log_messages(result.state)
 
     def _concurrency(self) -> int:
         project = self.hook.get_max_concurrent_jobs()
@@ -367,34 +366,20 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             if not running:  # slots held by jobs outside this task: try again later
                 self._sleep_or_timeout(progress, refused)
                 continue
-            if self.deferrable:
-                context["ti"].xcom_push(key=XCOM_PROGRESS, value=progress)
-                self.defer(
-                    trigger=UP42JobStatusTrigger(
-                        job_ids=running,
-                        up42_conn_id=self.up42_conn_id,
-                        poll_interval=self.poll_interval,
-                        end_time=progress["end_time"],
-                        mode="any",
-                        fail_fast=False,
-                    ),
-                    method_name="execute_complete",
-                    kwargs={"progress": progress},
-                )
-            waiter = Waiter(
+            result = wait_or_defer(
+                self,
+                context,
                 "job",
                 running,
-                mode="any",
-                fail_fast=False,
+                hook=self.hook,
+                deferrable=self.deferrable,
                 poll_interval=self.poll_interval,
                 end_time=progress["end_time"],
+                mode="any",
+                fail_fast=False,
+                resume={"progress": progress},
             )
-            result = run_wait(waiter, lambda pending, ids=running: check_jobs(self.hook, pending or ids))
-            if result.status not in ("success", "failure"):
-                result.raise_for_status()
-            if result.state is not None:
-                statuses.update(result.state.statuses)
-                self._log_messages(result.state)
+            self._record(result, progress)
 
     def _start(self, progress: dict[str, Any], inputs: dict[str, Any], name: str) -> dict[str, Any]:
         """Start job ``name`` (or find the one an earlier try started), in either generation."""

@@ -20,6 +20,7 @@ from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.triggers.base import UP42StatusTrigger, end_time_after
 from up42_provider.utils.ids import parse_ids
 from up42_provider.waiters import CHECKS, WaitResult, WaitState, is_transient
+from up42_provider.waiting import wait_or_defer
 
 # Airflow's own deferral time-out is a backstop behind the trigger's end_time, never first.
 DEFERRAL_GRACE_SECONDS = 60.0
@@ -84,29 +85,26 @@ class UP42StatusSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        try:
-            state: WaitState | None = self.check()
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            self.log.warning("Checking UP42 failed (%s); the trigger will try again", exc)
-            state = None
-        if state is not None and self._judge(state):
-            return state.to_dict()
-        self.defer(
-            trigger=self.trigger_class(
-                self.wanted_ids(),
-                up42_conn_id=self.up42_conn_id,
-                poll_interval=self.poll_interval,
-                end_time=end_time_after(self.timeout),
+        result = wait_or_defer(
+            self,
+            context,
+            self.kind,
+            self.wanted_ids(),
+            hook=self.hook,
+            deferrable=True,
+            poll_interval=self.poll_interval,
+            end_time=end_time_after(self.timeout),
+            defer_timeout=timedelta(
+                seconds=self.timeout + max(DEFERRAL_GRACE_SECONDS, 2 * self.poll_interval)
             ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + max(DEFERRAL_GRACE_SECONDS, 2 * self.poll_interval)),
         )
+        return self._finish(result)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: the state on success, else the matching failure."""
-        result = WaitResult.from_event(event)
+        return self._finish(WaitResult.from_event(event))
+
+    def _finish(self, result: WaitResult) -> dict[str, Any]:
         if result.status == "success" and result.state is not None:
             self.log.info("%s", result.message)
             return result.state.to_dict()
@@ -114,4 +112,6 @@ class UP42StatusSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(f"Sensor has timed out after {self.timeout:g} s: {result.message}")
         if result.status == "failure":
             raise AirflowFailException(result.message)
-        raise AirflowException(result.message or f"UP42 trigger failed: {event!r}")
+        if result.error is not None:
+            raise result.error
+        raise AirflowException(result.message or "UP42 trigger failed")
