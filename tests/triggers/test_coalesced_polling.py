@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import World
 from up42_provider.triggers.base import end_time_after
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.triggers.order import UP42OrderStatusTrigger
 from up42_provider.triggers.poller import ORDER_PAGE_SIZE, POLLERS, ClientSource, Poller
 from up42_provider.triggers.pool import POOL
 
-from .conftest import World
 from .test_triggers import first_event
 
 
