@@ -15,7 +15,7 @@ every trigger run inline (class path, kwargs, event) - so a test can prove a sen
         result = airflow_worker.run_dag("my_dag", conf={...}, env=connection_env(emulator))
         assert result.state == "success" and not result.triggers
 
-Use the ``airflow_worker`` fixture of tests/waiters/conftest.py, or ``AirflowWorker`` directly.
+Use the ``airflow_worker`` fixture of tests/conftest.py, or ``AirflowWorker`` directly.
 Protocol: one JSON request per line on the worker's stdin, one JSON answer per line on the pipe
 that was its stdout; everything Airflow logs goes to a per-run log file (``result.log``).
 """

@@ -73,7 +73,7 @@ def test_id_from_href_reads_the_id_a_link_ends_in():
 
 
 def test_sensors_triggers_and_waiters_read_the_same_ids():
-    """The download operators read ids the same way (tests/transfer_ops: ``order_ids="a,b"``)."""
+    """The download operators read ids the same way (tests/operators/data: ``order_ids="a,b"``)."""
     text = "o1,o2"
     sensor = UP42OrderFulfilledSensor(task_id="wait", order_ids=text)
     trigger = UP42OrderStatusTrigger(order_ids=text)

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.conftest import World
 from up42_provider.api.errors import UP42NotFoundError, UP42ServerError, UP42TransportError
 from up42_provider.waiters import (
     UP42JobFailedError,
@@ -22,8 +23,6 @@ from up42_provider.waiters import (
     wait_for_jobs,
     wait_for_orders,
 )
-
-from .conftest import World
 
 A, B, C = "order-a", "order-b", "order-c"
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import World
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.triggers.base import end_time_after
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.triggers.order import UP42OrderStatusTrigger
 from up42_provider.triggers.poller import ORDER_PAGE_SIZE, POLLERS, HookSource, Poller
 
-from .conftest import World
 from .test_triggers import first_event
 
 

@@ -25,30 +25,19 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from tests.airflow_env import connection_env
+from tests.operators.conftest import BERLIN, DATA_BLOCK, PROCESSING_BLOCK, FakeTI
 from up42_provider.emulator.server import EmulatorServer
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.utils import parameters as P
-from up42_provider.utils.geometry import example_aoi
 
-BERLIN = example_aoi("Berlin")["features"][0]["geometry"]
-DATA_BLOCK, PROCESSING_BLOCK = "esa-s2-l2a-gtiff-visual", "tiling"
 AWS_CONN_ID = "aws_test"
 BUCKET = "up42-data-ops"  # the static S3 destinations of tests/dags/data_ops.py live here
 
 
-class FakeTI:
-    """What the operators use of a RuntimeTaskInstance when run with ``execute`` in-process."""
-
-    def __init__(self, task_id: str) -> None:
-        self.dag_id, self.task_id, self.map_index, self.try_number = "data_unit", task_id, -1, 1
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
 def execute(operator: Any) -> Any:
-    return operator.execute({"ti": FakeTI(operator.task_id), "run_id": "manual__unit"})
+    """``execute`` in pytest's process; dag id ``data_unit`` keeps its idempotency tags apart from
+    those of the other operator tests on the same session emulator."""
+    return operator.execute({"ti": FakeTI(operator.task_id, dag_id="data_unit"), "run_id": "manual__unit"})
 
 
 class S3:

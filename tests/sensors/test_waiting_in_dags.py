@@ -13,8 +13,7 @@ import time
 import pytest
 
 from tests.airflow_env import AirflowWorker, DagTestResult
-
-from .conftest import World
+from tests.conftest import World
 
 TRIGGER = "up42_provider.triggers.order.UP42OrderStatusTrigger"
 

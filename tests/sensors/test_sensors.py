@@ -8,13 +8,12 @@ import time
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, TaskDeferred
 
+from tests.conftest import World
 from up42_provider.sensors.job import UP42JobSucceededSensor
 from up42_provider.sensors.order import UP42OrderFulfilledSensor
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.triggers.order import UP42OrderStatusTrigger
 from up42_provider.waiters import WaitState
-
-from .conftest import World
 
 # ----------------------------------------------------------------------------------- in-process
 

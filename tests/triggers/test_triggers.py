@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.conftest import World
 from up42_provider.api.auth import TokenCache
 from up42_provider.api.pool import POOL
 from up42_provider.hooks.up42 import UP42Hook
@@ -16,8 +17,6 @@ from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.triggers.order import UP42OrderStatusTrigger
 from up42_provider.triggers.poller import POLLERS
 from up42_provider.waiters import acheck_jobs, acheck_orders
-
-from .conftest import World
 
 
 async def first_event(trigger, timeout: float = 30.0) -> dict:
