@@ -407,11 +407,13 @@ def sort_items(
     """``items`` ordered by ``sortby`` (first rule most significant), ties broken by ``tie_break``."""
     ordered = sorted(items, key=tie_break)
     for rule in reversed(sortby):
-        ordered.sort(
-            key=lambda x, f=rule["field"]: sort_value(value_of(x, f)),  # type: ignore[misc]
-            reverse=rule["direction"] == "desc",
-        )
+        ordered.sort(key=_sort_key(value_of, rule["field"]), reverse=rule["direction"] == "desc")
     return ordered
+
+
+def _sort_key(value_of: Callable[[T, str], Any], field: str) -> Callable[[T], tuple[int, Any]]:
+    """The :func:`sort_items` key of one ``sortby`` rule."""
+    return lambda item: sort_value(value_of(item, field))
 
 
 # -- fields ----------------------------------------------------------------------------------------
