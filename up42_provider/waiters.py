@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from up42_provider.api.endpoints import V1, V2
@@ -592,7 +593,7 @@ async def acheck_orders(client: AsyncUP42Client, order_ids: str | Iterable[str])
     """E25 per order (async, a few in parallel)."""
     ids = parse_ids(order_ids, name="order_ids")
     await client.aworkspace_id()  # single-flight: one lookup per client, not per trigger
-    orders = await _gather_limited([lambda i=i: aget_order(client, i) for i in ids])
+    orders = await _gather_limited([partial(aget_order, client, i) for i in ids])
     statuses = {i: str(o.get("status")) for i, o in zip(ids, orders, strict=True)}
     messages = {
         i: _order_message(o)
@@ -637,7 +638,7 @@ async def _ajob_logs(client: AsyncUP42Client, job_id: str) -> dict[str, tuple[Ma
 async def acheck_jobs(client: AsyncUP42Client, job_ids: str | Iterable[str]) -> WaitState:
     """E48 per job (async); for a failed job also E53 and E54 of its failed tasks."""
     ids = parse_ids(job_ids, name="job_ids")
-    jobs = await _gather_limited([lambda i=i: aget_job(client, i) for i in ids])
+    jobs = await _gather_limited([partial(aget_job, client, i) for i in ids])
     statuses = {i: str(j.get("status")) for i, j in zip(ids, jobs, strict=True)}
     messages: dict[str, str] = {}
     for job_id, job in zip(ids, jobs, strict=True):
@@ -651,17 +652,19 @@ async def astate_of(
 ) -> WaitState:
     """The state of what a coalesced poll round answered (id -> payload, or the error of that id);
     raises the first error so the :class:`Waiter` classifies it like any failed poll."""
-    for answer in payloads.values():
+    answers: dict[str, Mapping[str, Any]] = {}
+    for item_id, answer in payloads.items():
         if isinstance(answer, BaseException):
             raise answer
-    statuses = {i: str(p.get("status")) for i, p in payloads.items()}  # type: ignore[union-attr]
+        answers[item_id] = answer
+    statuses = {i: str(p.get("status")) for i, p in answers.items()}
     messages: dict[str, str] = {}
-    for item_id, payload in payloads.items():
+    for item_id, payload in answers.items():
         if _classify(kind, statuses[item_id]) == "failure":
             if kind == "order":
-                messages[item_id] = _order_message(payload)  # type: ignore[arg-type]
+                messages[item_id] = _order_message(payload)
             else:
-                messages[item_id] = _job_message(payload, await _ajob_logs(client, item_id))  # type: ignore[arg-type]
+                messages[item_id] = _job_message(payload, await _ajob_logs(client, item_id))
     return WaitState.build(kind, statuses, messages)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
@@ -227,7 +228,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             sets = self.job_parameters_list
             if isinstance(sets, (str, Mapping)) or not sets:
                 raise ValueError("job_parameters_list must be a non-empty list of dicts keyed by task name")
-            for index, item in enumerate(sets):  # type: ignore[arg-type]
+            for index, item in enumerate(sets):
                 check_job_parameters(item, f"job_parameters_list[{index}]")
             return
         if self.aois is not None:
@@ -255,6 +256,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             if not hrefs:
                 raise ValueError("no input item: the orders delivered nothing yet (wait until FULFILLED)")
             return [{**dict(self.process_inputs or {}), "item": href} for href in hrefs]
+        assert workflow_id is not None  # 2023 runs resolve their workflow first (execute)
         if self.job_parameters_list is not None:
             base = self.hook.construct_job_parameters(workflow_id)
             sets = [deep_merge(base, item) for item in self.job_parameters_list]
@@ -288,7 +290,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             limit = self._concurrency()
             what = f"workflow {workflow_id}"
         self.log.info("%d job(s) to run with %s, at most %d at a time", len(sets), what, limit)
-        progress = {
+        progress: dict[str, Any] = {
             "process_id": self.process_id if self.is_current else None,
             "workflow_id": workflow_id,
             "count": len(sets),
@@ -389,7 +391,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
                 poll_interval=self.poll_interval,
                 end_time=progress["end_time"],
             )
-            result = run_wait(waiter, lambda pending, ids=running: check_jobs(self.hook, pending or ids))
+            result = run_wait(waiter, partial(self._check_running, running))
             if result.status not in ("success", "failure"):
                 result.raise_for_status()
             if result.state is not None:
@@ -418,6 +420,10 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
         if not refused:
             raise AirflowException("Nothing runs and nothing could start: this is a bug, please report it")
         time.sleep(self.poll_interval)
+
+    def _check_running(self, running: list[str], pending: list[str] | None) -> WaitState:
+        """One poll of the wait in :meth:`_run`: the jobs still pending, else all ``running``."""
+        return check_jobs(self.hook, pending or running)
 
     def _check_failures(self, progress: dict[str, Any]) -> None:
         failed = [
