@@ -23,12 +23,12 @@ refused credentials) end it after a few consecutive polls.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from up42_provider.api.errors import (
@@ -590,7 +590,7 @@ async def _gather_limited(
 async def acheck_orders(hook: UP42Hook, order_ids: str | Iterable[str]) -> WaitState:
     """Async twin of :func:`check_orders` (a few orders in parallel)."""
     ids = parse_ids(order_ids, name="order_ids")
-    orders = await _gather_limited([functools.partial(hook.aget_order, i) for i in ids])
+    orders = await _gather_limited([partial(hook.aget_order, i) for i in ids])
     statuses = {i: str(o.get("status")) for i, o in zip(ids, orders, strict=True)}
     messages = {
         i: _order_message(o)
@@ -616,7 +616,7 @@ async def _ajob_logs(hook: UP42Hook, job: Mapping[str, Any]) -> dict[str, tuple[
 async def acheck_jobs(hook: UP42Hook, job_ids: str | Iterable[str]) -> WaitState:
     """Async twin of :func:`check_jobs`."""
     ids = parse_ids(job_ids, name="job_ids")
-    jobs = await _gather_limited([functools.partial(hook.aget_job, i) for i in ids])
+    jobs = await _gather_limited([partial(hook.aget_job, i) for i in ids])
     statuses = {i: str(j.get("status")) for i, j in zip(ids, jobs, strict=True)}
     messages: dict[str, str] = {}
     for job_id, job in zip(ids, jobs, strict=True):

@@ -54,7 +54,7 @@ class ApiError(Exception):
 
 def emulator_state(request: Request) -> EmulatorState:
     """The world behind a request: plain handler functions reach their stores through it."""
-    return request.app.state.emulator  # type: ignore[no-any-return]
+    return request.app.state.emulator
 
 
 def bad_request(message: str) -> ApiError:

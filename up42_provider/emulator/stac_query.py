@@ -233,13 +233,17 @@ def compile_query(value: Any, value_of: ValueOf = item_value) -> Predicate:
         for op, operand in cond.items():
             if op not in QUERY_OPERATORS:
                 raise bad_request(f"Unsupported query operator '{op}' (use {', '.join(QUERY_OPERATORS)})")
-            if op == "in":
-                if not isinstance(operand, list):
-                    raise bad_request(f"query.{prop}.in must be a list")
-                tests.append(lambda i, p=prop, o=operand: any(compare("=", value_of(i, p), x) for x in o))
-            else:
-                tests.append(lambda i, p=prop, o=op, x=operand: compare(o, value_of(i, p), x))
+            if op == "in" and not isinstance(operand, list):
+                raise bad_request(f"query.{prop}.in must be a list")
+            tests.append(_query_test(prop, op, operand, value_of))
     return lambda item: all(t(item) for t in tests)
+
+
+def _query_test(prop: str, op: str, operand: Any, value_of: ValueOf) -> Predicate:
+    """One ``{"prop": {"op": operand}}`` condition of :func:`compile_query`."""
+    if op == "in":
+        return lambda item: any(compare("=", value_of(item, prop), x) for x in operand)
+    return lambda item: compare(op, value_of(item, prop), operand)
 
 
 # -- CQL2-JSON ------------------------------------------------------------------------------------
@@ -403,11 +407,13 @@ def sort_items(
     """``items`` ordered by ``sortby`` (first rule most significant), ties broken by ``tie_break``."""
     ordered = sorted(items, key=tie_break)
     for rule in reversed(sortby):
-        ordered.sort(
-            key=lambda x, f=rule["field"]: sort_value(value_of(x, f)),  # type: ignore[misc]
-            reverse=rule["direction"] == "desc",
-        )
+        ordered.sort(key=_sort_key(value_of, rule["field"]), reverse=rule["direction"] == "desc")
     return ordered
+
+
+def _sort_key(value_of: Callable[[T, str], Any], field: str) -> Callable[[T], tuple[int, Any]]:
+    """The :func:`sort_items` key of one ``sortby`` rule."""
+    return lambda item: sort_value(value_of(item, field))
 
 
 # -- fields ----------------------------------------------------------------------------------------

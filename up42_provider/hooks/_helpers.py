@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from up42_provider.api.errors import UP42Error, UP42ServerError, UP42TransportError
 
@@ -22,7 +22,7 @@ WEBHOOK_EVENTS = ("job.status", "order.status")
 PAGE_SIZE = 50  # P3 page size, as up42-py
 CREDITS_PAGE_SIZE = 2000  # P1, the documented maximum
 SEARCH_CAP = 500  # catalog features a search without a limit stops at (the 2023 SDK's maximum)
-SEARCH_ALL = "all"  # the explicit limit of a search that wants every match
+SEARCH_ALL: Final = "all"  # the explicit limit of a search that wants every match
 STORAGE_STAC_LIMIT = 10_000  # P6 cap of up42-py
 MAX_LOOKUP_INTERVAL = 15.0  # seconds between two lookups of a creation whose answer was lost
 JOB_LOOKUP_LIMIT = 150  # newest jobs searched for a job of the same name (three E47 pages)

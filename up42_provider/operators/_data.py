@@ -104,9 +104,9 @@ def run_all(fn: Callable[[T], R], items: Sequence[T], max_workers: int, what: st
         max_workers=max(1, min(max_workers, len(items))), thread_name_prefix="up42"
     ) as pool:
         futures = [pool.submit(fn, item) for item in items]
-    errors = [f.exception() for f in futures if f.exception() is not None]
+    errors = [error for f in futures if (error := f.exception()) is not None]
     if len(errors) == 1:
-        raise errors[0]  # type: ignore[misc]
+        raise errors[0]
     if errors:
         summary = "; ".join(str(e) for e in errors[:5])
         raise TransferError(f"{len(errors)} of {len(items)} {what} failed: {summary}") from errors[0]
@@ -144,7 +144,7 @@ def reject_typos(operator: type, kwargs: Mapping[str, Any]) -> None:
         name
         for klass in type.mro(operator)
         if klass is not BaseOperator and "__init__" in vars(klass)
-        for name in inspect.signature(klass.__init__).parameters
+        for name in inspect.signature(vars(klass)["__init__"]).parameters
         if name not in ("self", "kwargs")
     ]
     known = set(own) | _base_parameters()

@@ -14,6 +14,7 @@ import mimetypes
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from up42_provider.hooks.up42 import UP42Hook
@@ -159,7 +160,7 @@ def stac_files(
                 StacFile(
                     f"asset:{href.rstrip('/').rsplit('/', 1)[-1]} ({key})",
                     child(folder(item), name),
-                    url=lambda h=href: hook.get_asset_href_download_url(h),
+                    url=partial(hook.get_asset_href_download_url, href),
                     expected_size=size if isinstance(size, int) and size > 0 else None,
                 )
             )
@@ -483,7 +484,7 @@ class UP42DownloadAssetsOperator(_DownloadOperator):
                 f"asset:{asset['id']}",
                 child(root, f"asset_{asset['id']}"),
                 # A fresh signed URL each time the engine asks (first use, and after expiry).
-                url=lambda asset_id=asset["id"]: hook.get_asset_download_url(asset_id),
+                url=partial(hook.get_asset_download_url, asset["id"]),
                 expected_size=int(asset["size"]) if str(asset.get("size") or "").isdigit() else None,
             )
             for asset in assets
@@ -635,10 +636,12 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
         root = self.root()
         job_ids = self.select_jobs()
         items = {job_id: list(self.hook.iter_job_result_items(self._jobs[job_id])) for job_id in job_ids}
+
+        def job_folder(job_id: str) -> Callable[[Mapping[str, Any]], targets.Location]:
+            return lambda _item: child(root, f"job_{job_id}")
+
         files = [
-            file
-            for job_id in job_ids
-            for file in stac_files(items[job_id], lambda _item, j=job_id: child(root, f"job_{j}"), self.hook)
+            file for job_id in job_ids for file in stac_files(items[job_id], job_folder(job_id), self.hook)
         ]
         self.log.info(
             "Downloading %d result file(s) of %d job(s) to %s",
@@ -679,7 +682,7 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
             folder = child(root, f"job_{job_id}")
             if task_filter is None:
                 archives.append(
-                    Archive(f"job:{job_id}", folder, url=lambda j=job_id: hook.get_job_results_url(j))
+                    Archive(f"job:{job_id}", folder, url=partial(hook.get_job_results_url, job_id))
                 )
                 continue
             tasks = [t for t in hook.get_job_tasks(job_id) if task_filter(t)]
@@ -689,7 +692,7 @@ class UP42DownloadJobResultsOperator(_DownloadOperator):
                 Archive(
                     f"jobtask:{job_id}/{task['id']}",
                     child(folder, f"jobtask_{task['id']}"),
-                    url=lambda j=job_id, t=task["id"]: hook.get_job_task_results_url(j, t),
+                    url=partial(hook.get_job_task_results_url, job_id, task["id"]),
                 )
                 for task in tasks
             )

@@ -250,7 +250,7 @@ class UP42PlaceOrderOperator(UP42BaseOperator):
                     raw = json.loads(raw)
                 except json.JSONDecodeError:
                     raise ValueError("order_parameters is text but not JSON: pass a dict or list") from None
-            items = [raw] if isinstance(raw, Mapping) else list(raw)  # type: ignore[arg-type]
+            items = [raw] if isinstance(raw, Mapping) else list(raw)
             bodies = []
             for index, item in enumerate(items):
                 if not isinstance(item, Mapping) or not item.get("dataProduct"):

@@ -226,7 +226,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             sets = self.job_parameters_list
             if isinstance(sets, (str, Mapping)) or not sets:
                 raise ValueError("job_parameters_list must be a non-empty list of dicts keyed by task name")
-            for index, item in enumerate(sets):  # type: ignore[arg-type]
+            for index, item in enumerate(sets):
                 check_job_parameters(item, f"job_parameters_list[{index}]")
             return
         if self.aois is not None:
@@ -254,6 +254,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             if not hrefs:
                 raise ValueError("no input item: the orders delivered nothing yet (wait until FULFILLED)")
             return [{**dict(self.process_inputs or {}), "item": href} for href in hrefs]
+        assert workflow_id is not None  # 2023 runs resolve their workflow first (execute)
         if self.job_parameters_list is not None:
             base = self.hook.construct_job_parameters(workflow_id)
             sets = [deep_merge(base, item) for item in self.job_parameters_list]
@@ -287,7 +288,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             limit = self._concurrency()
             what = f"workflow {workflow_id}"
         self.log.info("%d job(s) to run with %s, at most %d at a time", len(sets), what, limit)
-        progress = {
+        progress: dict[str, Any] = {
             "process_id": self.process_id if self.is_current else None,
             "workflow_id": workflow_id,
             "count": len(sets),

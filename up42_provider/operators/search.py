@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseOperator
 
@@ -44,7 +44,9 @@ _STAC_SORT = {"acquisitionDate": "properties.datetime", "cloudCoverage": "proper
 def stac_body(body: dict[str, Any], max_cloud_cover: float | None) -> dict[str, Any]:
     """The host-search body as a STAC catalog search: cloud cover as a CQL2 filter on
     ``eo:cloud_cover``, the sort field by its STAC name."""
-    out = {k: body[k] for k in ("datetime", "intersects", "collections", "limit") if k in body}
+    out: dict[str, Any] = {
+        k: body[k] for k in ("datetime", "intersects", "collections", "limit") if k in body
+    }
     if max_cloud_cover is not None:
         out["filter"] = {"op": "<=", "args": [{"property": "eo:cloud_cover"}, max_cloud_cover]}
         out["filter-lang"] = "cql2-json"
@@ -208,7 +210,7 @@ class UP42SearchCatalogOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         body = self.search_parameters()
         hook = UP42Hook(up42_conn_id=self.up42_conn_id)
-        limit = SEARCH_ALL if self._wants_all() else None
+        limit: Literal["all"] | None = SEARCH_ALL if self._wants_all() else None
         if self.catalog_api == "stac":
             stac = stac_body(body, as_number(self.max_cloud_cover, "max_cloud_cover"))
             features = like_host_features(

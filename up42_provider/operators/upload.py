@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,16 +49,23 @@ def _is_dir(location: targets.Location) -> bool:
 
 def common_root(locations: Sequence[targets.Location]) -> targets.Location:
     """The deepest folder containing every location (all local, or all on one object store)."""
-    if all(isinstance(loc, Path) for loc in locations):
-        return Path(os.path.commonpath([str(Path(loc).absolute()) for loc in locations]))
-    if any(isinstance(loc, Path) for loc in locations):
+    local = [loc for loc in locations if isinstance(loc, Path)]
+    if len(local) == len(locations):
+        return Path(os.path.commonpath([str(loc.absolute()) for loc in local]))
+    if local:
         raise ValueError("source_uris mix local and object-storage paths: pass source_root explicitly")
-    first = locations[0]
-    buckets = {(loc.protocol, loc.path.split("/", 1)[0]) for loc in locations}  # type: ignore[union-attr]
+    remote = [loc for loc in locations if not isinstance(loc, Path)]
+    buckets = {(loc.protocol, loc.path.split("/", 1)[0]) for loc in remote}
     if len(buckets) > 1:
         raise ValueError("source_uris span several buckets: pass source_root explicitly")
-    path = posixpath.commonpath([loc.path for loc in locations])  # type: ignore[union-attr]
-    return _remote(first, path)
+    path = posixpath.commonpath([loc.path for loc in remote])
+    return _remote(remote[0], path)
+
+
+def _first_then(first: str, fresh: Callable[[], str]) -> Callable[[], str]:
+    """A URL source that gives ``first`` once, then ``fresh()`` on every later call."""
+    pending = [first]
+    return lambda: pending.pop() if pending else fresh()
 
 
 def _remote(example: Any, path: str) -> targets.Location:
@@ -162,7 +170,7 @@ class UP42UploadToBucketOperator(UP42DataOperator):
                 (
                     f"job {job_id}",
                     child(root, f"{job_id}{self.extension}"),
-                    lambda j=job_id: hook.get_job_results_url(j),
+                    partial(hook.get_job_results_url, job_id),
                 )
             )
         asset_ids = parse_ids(self.asset_ids, name="asset_ids", required=False)
@@ -171,13 +179,13 @@ class UP42UploadToBucketOperator(UP42DataOperator):
         for asset_id in dict.fromkeys(asset_ids):
             # The archive suffix (.zip / .tgz) is only known from the signed URL: fetch one now and
             # hand it to the engine as its first URL (it asks again only if that one expires).
-            first = [hook.get_asset_download_url(asset_id)]
-            suffix = archive_suffix(filename_from_url(first[0], "asset"))
+            first = hook.get_asset_download_url(asset_id)
+            suffix = archive_suffix(filename_from_url(first, "asset"))
             plan.append(
                 (
                     f"asset {asset_id}",
                     child(root, f"asset_{asset_id}{suffix}"),
-                    lambda a=asset_id, f=first: f.pop() if f else hook.get_asset_download_url(a),
+                    _first_then(first, partial(hook.get_asset_download_url, asset_id)),
                 )
             )
         return plan

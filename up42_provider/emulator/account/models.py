@@ -293,8 +293,9 @@ def _block_id(name: str) -> str:
     try:
         from up42_provider.emulator.blocks.models import find_block
     except ImportError:
-        find_block = None
-    block = find_block(name) if find_block is not None else None
+        block = None
+    else:
+        block = find_block(name)
     if isinstance(block, dict) and block.get("id"):
         return str(block["id"])
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"up42-emulator/block/{name}"))

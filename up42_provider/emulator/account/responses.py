@@ -40,14 +40,20 @@ def _client_credentials(request: Request, form: dict[str, list[str]]) -> tuple[s
         user, _, password = decoded.partition(":")
         return user, password
     # Some OAuth clients send the credentials in the form body instead of Basic auth.
-    return (form.get("client_id") or [None])[0], (form.get("client_secret") or [None])[0]
+    return _form_value(form, "client_id"), _form_value(form, "client_secret")
+
+
+def _form_value(form: dict[str, list[str]], name: str) -> str | None:
+    """The first value of the form field ``name``, or None."""
+    values = form.get(name)
+    return values[0] if values else None
 
 
 async def token(request: Request) -> Response:
     """``POST /oauth/token``: the project's client-credentials grant."""
     state = emulator_state(request)
     form = parse_qs((await request.body()).decode(errors="replace"))
-    if (form.get("grant_type") or [None])[0] != "client_credentials":
+    if _form_value(form, "grant_type") != "client_credentials":
         return _unauthorized("Unsupported grant_type: use grant_type=client_credentials")
     user, password = _client_credentials(request, form)
     config = state.config

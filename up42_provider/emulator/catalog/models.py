@@ -245,6 +245,7 @@ def archive_body(body: Mapping[str, Any]) -> dict[str, Any]:
     if raw_query is not None:
         if not isinstance(raw_query, Mapping):
             raise bad_request("query must be an object {property: {operator: value}}")
+        prop: str  # JSON object keys
         for prop, cond in raw_query.items():
             query.setdefault(PROPERTY_ALIASES.get(prop, prop), {}).update(
                 cond if isinstance(cond, Mapping) else {}

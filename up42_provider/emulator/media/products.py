@@ -88,7 +88,8 @@ def _value_noise(lon: np.ndarray, lat: np.ndarray, spacing: float, salt: int) ->
 
 
 def _fractal(lon: np.ndarray, lat: np.ndarray, base: float, finest: float, salt: int) -> np.ndarray:
-    total, weight, norm, spacing, octave = 0.0, 1.0, 0.0, base, 0
+    total: np.ndarray | float = 0.0
+    weight, norm, spacing, octave = 1.0, 0.0, base, 0
     while True:
         total = total + weight * _value_noise(lon, lat, spacing, salt + 7919 * octave)
         norm += weight
@@ -120,7 +121,7 @@ def _reflectance(bounds: Sequence[float], width: int, height: int, seed: int, ba
     classes[town > 0.45] = 6
     classes[terrain < -0.3] = 0
     spectra = _SPECTRA[:, :bands]
-    image = spectra[classes]  # (h, w, bands)
+    image: np.ndarray = spectra[classes]  # (h, w, bands)
     rng = np.random.default_rng(seed)
     brightness = 1 + 0.12 * terrain + 0.05 * (parcel - 0.5) + 0.04 * _value_noise(lon, lat, 0.0006, seed)
     haze = np.float32(rng.uniform(0, 180)) * (1 - np.arange(bands, dtype=np.float32) / 8)

@@ -580,18 +580,19 @@ class OrderStore:
             self._finish_failed(record, record.fail_status, due)
             return True
         assets = self._state.assets
-        build = assets.build_status(record.asset_id) if record.asset_id else "failed"
+        asset_id = record.asset_id
+        build = assets.build_status(asset_id) if asset_id else "failed"
         if build == "building":
             return False
-        if build == "failed":
+        if build == "failed" or not asset_id:  # no asset id: nothing was built
             self._finish_failed(
                 record, FAILED_PERMANENTLY if record.generation == GEN_CURRENT else FAILED, now
             )
             return True
-        built_at = assets.records[record.asset_id].built_at or now
+        built_at = assets.records[asset_id].built_at or now
         when = max(due, built_at)
-        assets.publish(record.asset_id, when)
-        record.order["assets"] = [record.asset_id]
+        assets.publish(asset_id, when)
+        record.order["assets"] = [asset_id]
         self._set(record, FULFILLED, when, None)
         record.next_at = None
         return True

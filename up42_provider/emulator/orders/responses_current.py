@@ -206,7 +206,7 @@ async def estimate(request: Request) -> Response:
     body = await json_body(request)
     with emulator_state(request).lock:
         _, _, items = parse_batch(request, body)
-    results = [
+    results: list[dict[str, Any]] = [
         {"index": i, "credits": r.credits, "size": r.size_km2, "unit": "SQ_KM"}
         for i, r in items
         if isinstance(r, OrderRequest)

@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 CREATED, LICENSED, UNLICENSED, VALID, INVALID = "created", "licensed", "unlicensed", "valid", "invalid"
 ACCEPTED, REJECTED, RUNNING, SUCCESSFUL = "accepted", "rejected", "running", "successful"
 FAILED, CAPTURED, RELEASED = "failed", "captured", "released"
-STATUSES = (CREATED, LICENSED, UNLICENSED, VALID, INVALID, ACCEPTED, REJECTED, RUNNING, SUCCESSFUL)
-STATUSES += (FAILED, CAPTURED, RELEASED)
+STATUSES: tuple[str, ...] = (CREATED, LICENSED, UNLICENSED, VALID, INVALID, ACCEPTED, REJECTED, RUNNING)
+STATUSES += (SUCCESSFUL, FAILED, CAPTURED, RELEASED)
 TERMINAL = frozenset({UNLICENSED, INVALID, REJECTED, CAPTURED, RELEASED})
 
 # Nominal seconds spent in each status before the next one.
@@ -337,7 +337,8 @@ class ProcessingStore:
         self, process: Process, inputs: dict[str, Any], workspace_id: str, budget_id: str | None
     ) -> ProcessingJob:
         state = self._state
-        title = inputs.get("title") if isinstance(inputs.get("title"), str) else ""
+        raw_title = inputs.get("title")
+        title = raw_title if isinstance(raw_title, str) else ""
         with state.lock:
             now = state.clock.now()
             job = ProcessingJob(

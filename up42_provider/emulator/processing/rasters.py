@@ -155,7 +155,8 @@ def derive(algorithm: str, out: Path, sources: Sequence[str], params: Mapping[st
         weights = weights or {"red": 1.0, "green": 1.0, "blue": 1.0}
 
         def grey(raster: Raster) -> np.ndarray:
-            return sum(raster.band(b) * w for b, w in weights.items()) / (sum(weights.values()) or 1.0)
+            total = sum(raster.band(b) * w for b, w in weights.items())
+            return np.asarray(total / (sum(weights.values()) or 1.0))
 
         pan, base = grey(sharp), grey(smooth)
         with np.errstate(divide="ignore", invalid="ignore"):

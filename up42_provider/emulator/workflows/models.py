@@ -38,7 +38,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
@@ -209,7 +209,7 @@ def parse_tasks(state: EmulatorState, body: Any) -> list[WorkflowTask]:
 # -- job inputs ------------------------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

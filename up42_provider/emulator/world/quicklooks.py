@@ -16,9 +16,8 @@ def render_quicklook(scene: Scene, size: int = 256) -> bytes:
 
     def field(cells: int) -> np.ndarray:
         coarse = (rng.random((cells, cells)) * 255).astype(np.uint8)
-        return (
-            np.asarray(Image.fromarray(coarse).resize((size, size), Image.BICUBIC), dtype=np.float64) / 255.0
-        )
+        smooth = Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC)
+        return np.asarray(smooth, dtype=np.float64) / 255.0
 
     terrain = 0.6 * field(5) + 0.3 * field(11) + 0.1 * field(31)
     moisture = field(7)
