@@ -197,3 +197,70 @@ def test_current_pipeline_orders_processes_and_uploads(run_example, example_emul
     assert hook.get_order(order_id)["status"] == "FULFILLED"
     results = list(hook.iter_job_result_items(job))
     assert results and {i["properties"]["up42-system:job_id"] for i in results} == {job_id}
+
+
+@pytest.mark.parametrize("decision", ["ACCEPTED", "REJECTED"])
+def test_current_tasking_chooses_the_feasibility_option_and_decides(
+    run_example, example_emulator, tmp_path, monkeypatch, decision
+):
+    """Today's tasking: a manual feasibility study (the emulator's tag asks for one), the option
+    chosen by the task, then the quotation decided; accepted, the acquisition is delivered."""
+    from up42_provider.hooks.up42 import UP42Hook
+
+    run = tmp_path / "run"
+    result = run_example(
+        "up42_current_tasking",
+        feasibility_option=0,
+        quotation_decision=decision,
+        order_tags=["airflow-example", "emulator:feasibility"],
+        output_folder=run.as_uri(),
+    )
+    (order_id,) = result.xcom["place_tasking_order"]
+    monkeypatch.setenv("AIRFLOW_CONN_UP42_CURRENT", example_emulator.airflow_connection("current"))
+    hook = UP42Hook(up42_conn_id="up42_current")
+    (study,) = hook.get_feasibility(order_id=order_id)
+    assert study["decision"] == "ACCEPTED" and study["decisionOption"]["id"] == study["options"][0]["id"]
+    assert {q["decision"] for q in hook.get_quotations(order_id=order_id)} == {decision}
+    order = hook.get_order(order_id)
+    assert order["type"] == "TASKING" and order["generation"] == "current"
+    if decision == "ACCEPTED":
+        assert order["status"] == "FULFILLED" and result.deferred("wait_for_acquisition")
+        (tif,) = geotiffs(run / "deliveries")
+        assert_geotiff(tif)
+    else:
+        assert result.tasks["wait_for_acquisition"] == result.tasks["download_deliveries"] == "skipped"
+        assert not run.exists()
+
+
+def test_current_parallel_processing_runs_one_job_per_delivered_item(
+    run_example, example_emulator, tmp_path, monkeypatch
+):
+    from up42_provider.hooks.up42 import UP42Hook
+
+    run, bucket = tmp_path / "run", tmp_path / "bucket"
+    result = run_example(
+        "up42_current_parallel_processing",
+        images=3,
+        max_concurrent_jobs=2,
+        output_folder=run.as_uri(),
+        bucket_uri=bucket.as_uri(),
+    )
+    parallel: dict[str, Any] = result.xcom["run_parallel_jobs"]
+    assert len(parallel["succeeded"]) == 3 and not parallel["failed"]
+    assert result.deferred("run_parallel_jobs") and result.deferred("wait_for_delivery")
+    monkeypatch.setenv("AIRFLOW_CONN_UP42_CURRENT", example_emulator.airflow_connection("current"))
+    hook = UP42Hook(up42_conn_id="up42_current")
+    items = {hook.get_job(j)["definition"]["inputs"]["item"] for j in parallel["succeeded"]}
+    delivered = {
+        link["href"]
+        for order_id in result.xcom["place_orders"]
+        for item in hook.iter_order_items(order_id)
+        for link in item["links"]
+        if link["rel"] == "self"
+    }
+    assert len(items) == 3 and items == delivered  # one job per delivered item
+    processed = geotiffs(run / "results")
+    assert len(processed) >= 3
+    for tif in processed:
+        assert_geotiff(tif)
+        assert (bucket / tif.relative_to(run)).read_bytes() == tif.read_bytes()

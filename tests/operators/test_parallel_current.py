@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from up42_provider.hooks._shapes import parse_time
 from up42_provider.hooks.up42 import UP42Hook
@@ -39,6 +40,16 @@ def test_one_job_per_item_at_most_two_at_a_time(three_orders: list[str]):
     again = execute(parallel(order_ids=three_orders, max_concurrent_jobs=2), ctx)
     assert again["job_ids"] == result["job_ids"]  # a retried try starts nothing new
     assert len(list(hook.iter_jobs(process_ids=[PROCESS]))) == 3
+
+
+def test_max_credits_prices_every_job_before_the_first_starts(three_orders: list[str]):
+    hook = UP42Hook()
+    before = len(list(hook.iter_jobs(process_ids=[PROCESS])))
+    with pytest.raises(AirflowFailException, match=r"The 3 job\(s\) would cost .* more than max_credits=1;"):
+        execute(parallel(order_ids=three_orders, max_credits=1), make_context("v2-par-credits"))
+    assert len(list(hook.iter_jobs(process_ids=[PROCESS]))) == before  # nothing started
+    result = execute(parallel(order_ids=three_orders, max_credits=100_000), make_context("v2-par-credits-ok"))
+    assert len(result["succeeded"]) == 3
 
 
 def test_failures_beyond_max_failed_jobs_fail_the_task(three_orders: list[str]):

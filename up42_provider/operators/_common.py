@@ -7,7 +7,9 @@ retried or re-run task finds what its earlier try created instead of paying twic
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import inspect
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -109,6 +111,40 @@ def as_list(value: Any, name: str) -> list[Any] | None:
     raise ValueError(f"{name} must be a list, got {type(value).__name__}")
 
 
+def _base_parameters() -> frozenset[str]:
+    return frozenset(inspect.signature(BaseOperator.__init__).parameters) - {"self", "kwargs"}
+
+
+def reject_typos(operator: type, kwargs: Mapping[str, Any]) -> None:
+    """Fail at DAG parse time on an argument neither the operator nor ``BaseOperator`` knows,
+    naming it and the parameter it most likely meant (``destinaton`` -> ``destination``)."""
+    own = [
+        name
+        for klass in type.mro(operator)
+        if klass is not BaseOperator and "__init__" in vars(klass)
+        for name in inspect.signature(vars(klass)["__init__"]).parameters
+        if name not in ("self", "kwargs")
+    ]
+    known = set(own) | _base_parameters()
+    unknown = [k for k in kwargs if k not in known]
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise TypeError(f"{operator.__name__} got unknown argument(s) {', '.join(hints)}")
+
+
+def require(operator: object, **values: Any) -> None:
+    """Fail when a required argument was not given. Required parameters default to None so that a
+    misspelt one is reported by :func:`reject_typos` (with its likely meaning) instead of Airflow's
+    bare "missing keyword argument"; call this after ``super().__init__``."""
+    missing = [name for name, value in values.items() if value is None]
+    if missing:
+        raise TypeError(f"{type(operator).__name__} needs {', '.join(map(repr, missing))}")
+
+
 class UP42BaseOperator(BaseOperator):
     """Connection handling and the wait settings of the UP42 operators.
 
@@ -135,6 +171,7 @@ class UP42BaseOperator(BaseOperator):
         timeout: float | None = DEFAULT_TIMEOUT,
         **kwargs: Any,
     ) -> None:
+        reject_typos(type(self), kwargs)
         super().__init__(**kwargs)
         self.up42_conn_id = up42_conn_id
         self.wait_for_completion = wait_for_completion

@@ -7,8 +7,6 @@ Bytes always move through :mod:`up42_provider.transfer`; nothing here opens a so
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,7 +19,7 @@ from urllib.parse import urlsplit
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 
 from up42_provider.hooks.up42 import UP42Hook
-from up42_provider.operators._common import as_positive_int
+from up42_provider.operators._common import as_positive_int, reject_typos
 from up42_provider.transfer import TransferError, targets
 
 if TYPE_CHECKING:
@@ -133,31 +131,6 @@ def flat_uris(value: Any, name: str) -> list[str]:
 
 
 # -- signatures ---------------------------------------------------------------------------------
-def _base_parameters() -> frozenset[str]:
-    return frozenset(inspect.signature(BaseOperator.__init__).parameters) - {"self", "kwargs"}
-
-
-def reject_typos(operator: type, kwargs: Mapping[str, Any]) -> None:
-    """Fail at DAG parse time on an argument neither the operator nor ``BaseOperator`` knows,
-    naming it and the parameter it most likely meant (``destinaton`` -> ``destination``)."""
-    own = [
-        name
-        for klass in type.mro(operator)
-        if klass is not BaseOperator and "__init__" in vars(klass)
-        for name in inspect.signature(vars(klass)["__init__"]).parameters
-        if name not in ("self", "kwargs")
-    ]
-    known = set(own) | _base_parameters()
-    unknown = [k for k in kwargs if k not in known]
-    if not unknown:
-        return
-    hints = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
-        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    raise TypeError(f"{operator.__name__} got unknown argument(s) {', '.join(hints)}")
-
-
 # -- the base operator --------------------------------------------------------------------------
 class UP42DataOperator(BaseOperator):
     """Destination handling and Airflow Asset emission shared by the data operators.

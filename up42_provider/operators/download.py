@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.links import UP42JobLink, UP42OrderLink
-from up42_provider.operators._common import as_bool, as_positive_int
+from up42_provider.operators._common import as_bool, as_positive_int, reject_typos
 from up42_provider.operators._data import (
     DEFAULT_MAX_WORKERS,
     UP42DataOperator,
-    reject_typos,
     run_all,
     write_bytes,
 )

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from up42_provider.api.errors import UP42Error
 from up42_provider.links import UP42JobLink
@@ -23,6 +23,7 @@ from up42_provider.operators._workflow import (
     check_job_parameters,
     check_workflow_arguments,
     deep_merge,
+    estimated_credits,
     is_concurrency_refusal,
     resolve_workflow,
     start_job,
@@ -88,6 +89,8 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
     :param job_parameters: inputs merged over every set (e.g. processing block settings).
     :param max_concurrent_jobs: run fewer jobs at once than the project allows.
     :param max_failed_jobs: failed jobs tolerated before the task fails (default 0).
+    :param max_credits: most all the jobs together may cost. Every job is priced (and, today,
+        validated) before the first one starts; above it, or when one cannot run, nothing starts.
     :param name: readable prefix of the job names (default ``<dag_id>.<task_id>``).
     :param test_jobs: run free test jobs (``DRY_RUN`` mode).
     :param rerun_failed: on retry, start failed jobs again (default True).
@@ -110,6 +113,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
         "job_parameters",
         "max_concurrent_jobs",
         "max_failed_jobs",
+        "max_credits",
         "name",
         "test_jobs",
         "up42_conn_id",
@@ -136,6 +140,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
         job_parameters: Mapping[str, Any] | None = None,
         max_concurrent_jobs: int | None = None,
         max_failed_jobs: int = 0,
+        max_credits: int | None = None,
         name: str | None = None,
         test_jobs: bool = False,
         rerun_failed: bool = True,
@@ -160,6 +165,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
         self.job_parameters = job_parameters
         self.max_concurrent_jobs = max_concurrent_jobs
         self.max_failed_jobs = max_failed_jobs
+        self.max_credits = max_credits
         self.name = name
         self.test_jobs = test_jobs
         self.rerun_failed = rerun_failed
@@ -183,6 +189,7 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             ) from None
         if self.max_failed_jobs < 0:
             raise ValueError(f"max_failed_jobs must not be negative, got {self.max_failed_jobs}")
+        self.max_credits = as_positive_int(self.max_credits, "max_credits")
 
     def _check_current(self) -> None:
         if not self.process_id:
@@ -288,6 +295,8 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
             limit = self._concurrency()
             what = f"workflow {workflow_id}"
         self.log.info("%d job(s) to run with %s, at most %d at a time", len(sets), what, limit)
+        if self.max_credits is not None:
+            self._price_all(context, workflow_id, sets)
         progress: dict[str, Any] = {
             "process_id": self.process_id if self.is_current else None,
             "workflow_id": workflow_id,
@@ -318,6 +327,33 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
         if result.state is not None:
             progress["statuses"].update(result.state.statuses)
             self._log_messages(result.state)
+
+    def _price_all(self, context: Context, workflow_id: str | None, sets: list[dict[str, Any]]) -> None:
+        """Price (today: also validate) every job before the first starts: nothing starts when one
+        cannot run or all together cost more than ``max_credits``."""
+        costs: list[float] = []
+        for index, inputs in enumerate(sets):
+            if self.is_current:
+                checked = self.hook.check_process(
+                    str(self.process_id), {**inputs, "title": job_name(self.name, context, index)}
+                )
+                if checked["errors"]:
+                    raise AirflowFailException(
+                        f"job {index} (item {inputs.get('item')}) cannot run: {checked['errors']}; "
+                        "no job was started"
+                    )
+                credits = (checked["cost"] or {}).get("totalCredits")
+                costs.append(float(credits) if isinstance(credits, int | float) else 0.0)
+            elif not self.test_jobs:
+                assert workflow_id is not None
+                costs.append(float(estimated_credits(self.hook.estimate_job(workflow_id, inputs))))
+        total = sum(costs)
+        self.log.info("The %d job(s) are estimated at %g credits", len(sets), total)
+        if total > float(self.max_credits or 0):
+            raise AirflowFailException(
+                f"The {len(sets)} job(s) would cost {total:g} credits, more than max_credits="
+                f"{self.max_credits}; no job was started. Raise max_credits or run fewer jobs."
+            )
 
     def _concurrency(self) -> int:
         project = self.hook.get_max_concurrent_jobs()

@@ -14,7 +14,7 @@ from airflow.sdk import BaseOperator
 from up42_provider.hooks._helpers import SEARCH_ALL
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.operators._aoi import resolve_aoi
-from up42_provider.operators._common import as_list, as_number, as_positive_int
+from up42_provider.operators._common import as_list, as_number, as_positive_int, reject_typos, require
 from up42_provider.transfer import targets
 from up42_provider.utils import parameters as P
 
@@ -137,10 +137,10 @@ class UP42SearchCatalogOperator(BaseOperator):
     def __init__(
         self,
         *,
-        aoi: Any,
-        collections: str | Sequence[str],
-        acquisition_start: Any,
-        acquisition_end: Any,
+        aoi: Any = None,
+        collections: str | Sequence[str] | None = None,
+        acquisition_start: Any = None,
+        acquisition_end: Any = None,
         max_cloud_cover: float | None = None,
         limit: int | str = DEFAULT_LIMIT,
         sortby: str = "acquisitionDate",
@@ -155,11 +155,19 @@ class UP42SearchCatalogOperator(BaseOperator):
         up42_conn_id: str = UP42Hook.default_conn_name,
         **kwargs: Any,
     ) -> None:
+        reject_typos(type(self), kwargs)
         if catalog_api not in CATALOG_APIS:
             raise ValueError(f"catalog_api must be 'host' or 'stac', got {catalog_api!r}")
         if catalog_api == "stac" and usage_type is not None:
             raise ValueError("usage_type filters the host search only; drop it for catalog_api='stac'")
         super().__init__(**kwargs)
+        require(
+            self,
+            aoi=aoi,
+            collections=collections,
+            acquisition_start=acquisition_start,
+            acquisition_end=acquisition_end,
+        )
         self.catalog_api = catalog_api
         self.aoi = aoi
         self.collections = collections

@@ -12,11 +12,12 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any, ClassVar
 
-from airflow.sdk import BaseSensorOperator, Context, conf
+from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.bases.sensor import PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from up42_provider.hooks.up42 import UP42Hook
+from up42_provider.operators._common import default_deferrable, reject_typos
 from up42_provider.triggers.base import UP42StatusTrigger, end_time_after
 from up42_provider.utils.ids import parse_ids
 from up42_provider.waiters import CHECKS, WaitResult, WaitState, is_transient
@@ -24,10 +25,6 @@ from up42_provider.waiting import wait_or_defer
 
 # Airflow's own deferral time-out is a backstop behind the trigger's end_time, never first.
 DEFERRAL_GRACE_SECONDS = 60.0
-
-
-def default_deferrable() -> bool:
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 class UP42StatusSensor(BaseSensorOperator):
@@ -46,6 +43,7 @@ class UP42StatusSensor(BaseSensorOperator):
         poll_interval: float = 60.0,
         **kwargs: Any,
     ) -> None:
+        reject_typos(type(self), kwargs)
         kwargs.setdefault("poke_interval", poll_interval)
         super().__init__(**kwargs)
         self.up42_conn_id = up42_conn_id

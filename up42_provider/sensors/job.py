@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from up42_provider.links import UP42JobLink
+from up42_provider.operators._common import require
 from up42_provider.sensors.base import UP42StatusSensor
 from up42_provider.triggers.job import UP42JobStatusTrigger
 
@@ -30,6 +31,7 @@ class UP42JobSucceededSensor(UP42StatusSensor):
     operator_extra_links = (UP42JobLink(),)
     template_fields: Sequence[str] = ("job_ids",)
 
-    def __init__(self, *, job_ids: str | list[str], **kwargs: Any) -> None:
+    def __init__(self, *, job_ids: str | list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        require(self, job_ids=job_ids)
         self.job_ids = job_ids

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from up42_provider.links import UP42OrderLink
+from up42_provider.operators._common import require
 from up42_provider.sensors.base import UP42StatusSensor
 from up42_provider.triggers.order import UP42OrderStatusTrigger
 
@@ -30,6 +31,7 @@ class UP42OrderFulfilledSensor(UP42StatusSensor):
     operator_extra_links = (UP42OrderLink(),)
     template_fields: Sequence[str] = ("order_ids",)
 
-    def __init__(self, *, order_ids: str | list[str], **kwargs: Any) -> None:
+    def __init__(self, *, order_ids: str | list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        require(self, order_ids=order_ids)
         self.order_ids = order_ids
