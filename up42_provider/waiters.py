@@ -542,7 +542,7 @@ def _job_message(job: Mapping[str, Any], logs: Mapping[str, tuple[Mapping[str, A
 
 
 def check_orders(hook: UP42Hook, order_ids: str | Iterable[str]) -> WaitState:
-    """E25 per order (sync)."""
+    """``V1.get_order`` or ``V2.get_order`` per order (sync)."""
     statuses: dict[str, str] = {}
     messages: dict[str, str] = {}
     for order_id in parse_ids(order_ids, name="order_ids"):
@@ -554,7 +554,8 @@ def check_orders(hook: UP42Hook, order_ids: str | Iterable[str]) -> WaitState:
 
 
 def check_jobs(hook: UP42Hook, job_ids: str | Iterable[str]) -> WaitState:
-    """E48 per job (sync); for a failed job also E53 and E54 of its failed tasks."""
+    """``V1.get_job`` or ``V2.get_job`` per job (sync); for a failed 2023 job also ``V1.get_job_tasks``
+    and ``V1.get_job_task_logs`` of its failed tasks."""
     statuses: dict[str, str] = {}
     messages: dict[str, str] = {}
     for job_id in parse_ids(job_ids, name="job_ids"):
@@ -589,7 +590,7 @@ async def _gather_limited(
 
 
 async def acheck_orders(client: AsyncUP42Client, order_ids: str | Iterable[str]) -> WaitState:
-    """E25 per order (async, a few in parallel)."""
+    """``V1.get_order`` or ``V2.get_order`` per order (async, a few in parallel)."""
     ids = parse_ids(order_ids, name="order_ids")
     await client.aworkspace_id()  # single-flight: one lookup per client, not per trigger
     orders = await _gather_limited([lambda i=i: aget_order(client, i) for i in ids])
@@ -635,7 +636,8 @@ async def _ajob_logs(client: AsyncUP42Client, job_id: str) -> dict[str, tuple[Ma
 
 
 async def acheck_jobs(client: AsyncUP42Client, job_ids: str | Iterable[str]) -> WaitState:
-    """E48 per job (async); for a failed job also E53 and E54 of its failed tasks."""
+    """``V1.get_job`` or ``V2.get_job`` per job (async); for a failed 2023 job also ``V1.get_job_tasks``
+    and ``V1.get_job_task_logs`` of its failed tasks."""
     ids = parse_ids(job_ids, name="job_ids")
     jobs = await _gather_limited([lambda i=i: aget_job(client, i) for i in ids])
     statuses = {i: str(j.get("status")) for i, j in zip(ids, jobs, strict=True)}
