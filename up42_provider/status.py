@@ -1,4 +1,4 @@
-"""The one status vocabulary of UP42 jobs and orders (API.md §7.1, §7.4), shared by hook, operators,
+"""The one status vocabulary of UP42 jobs and orders, shared by hook, operators,
 sensors and triggers so that "done", "failed" and "still running" mean the same thing everywhere.
 
 Unknown status strings are classified as running (the service may add intermediate values), and
@@ -14,10 +14,10 @@ Outcome = Literal["success", "failure", "running"]
 
 
 class JobStatus(str, Enum):
-    """Job (and job-task) status values of E48/E53."""
+    """Job (and job-task) status values of ``V1.get_job`` and ``V1.get_job_tasks``."""
 
     NOT_STARTED = "NOT STARTED"  # the SDK spelling, with a space
-    NOT_STARTED_UNDERSCORE = "NOT_STARTED"  # alias the service may use (API.md §13.2)
+    NOT_STARTED_UNDERSCORE = "NOT_STARTED"  # alias the service may use
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
@@ -31,7 +31,7 @@ class JobStatus(str, Enum):
 
 
 class OrderStatus(str, Enum):
-    """Order status values of E25, including the later-SDK values and tasking sub-statuses."""
+    """Order status values of ``V1.get_order``, including the later-SDK values and tasking sub-statuses."""
 
     CREATED = "CREATED"
     BEING_PLACED = "BEING_PLACED"

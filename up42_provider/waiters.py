@@ -541,7 +541,7 @@ def _job_message(job: Mapping[str, Any], logs: Mapping[str, tuple[Mapping[str, A
 
 
 def check_orders(hook: UP42Hook, order_ids: str | Iterable[str]) -> WaitState:
-    """E25 per order (sync)."""
+    """``V1.get_order`` or ``V2.get_order`` per order (sync)."""
     statuses: dict[str, str] = {}
     messages: dict[str, str] = {}
     for order_id in parse_ids(order_ids, name="order_ids"):
@@ -553,7 +553,8 @@ def check_orders(hook: UP42Hook, order_ids: str | Iterable[str]) -> WaitState:
 
 
 def check_jobs(hook: UP42Hook, job_ids: str | Iterable[str]) -> WaitState:
-    """E48 per job (sync); for a failed job also E53 and E54 of its failed tasks."""
+    """``V1.get_job`` or ``V2.get_job`` per job (sync); for a failed 2023 job also ``V1.get_job_tasks``
+    and ``V1.get_job_task_logs`` of its failed tasks."""
     statuses: dict[str, str] = {}
     messages: dict[str, str] = {}
     for job_id in parse_ids(job_ids, name="job_ids"):

@@ -361,7 +361,7 @@ def test_job_parameter_errors(kwargs, message):
 def test_job_parameters_need_tasks():
     with pytest.raises(ValueError, match="The workflow has no tasks"):
         P.job_parameters([])
-    with pytest.raises(ValueError, match="E42 items with 'name'"):
+    with pytest.raises(ValueError, match="get_workflow_tasks items, each with a 'name'"):
         P.job_parameters([{"block": {}}])
 
 

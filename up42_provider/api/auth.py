@@ -4,9 +4,9 @@ Two separate pieces so another API generation can plug in its own login:
 
 * an :class:`AuthStrategy` knows *how* to ask for a token (URL, form, credentials) and read the
   answer, and how to find the workspace; :class:`ClientCredentialsAuth` is generation 1
-  (API.md §3: Basic-auth client-credentials grant on ``/oauth/token``, workspace from E02).
-  Generation 2 (API-CURRENT.md §3: password grant on a separate Keycloak host, workspace from
-  ``userinfo.sub``) becomes a second strategy; the cache and the transport do not change.
+  (Basic-auth client-credentials grant on ``V1.token``, workspace from ``V1.get_project``);
+  :class:`PasswordGrantAuth` is today's generation (password grant on ``V2.token``, a separate Keycloak
+  host, workspace from ``V2.userinfo``'s ``sub``); the cache and the transport are shared.
 * a :class:`TokenCache` holds the token of one set of credentials, refreshes it ``margin``
   seconds before ``expires_in``, and lets exactly one caller refresh at a time (a thread lock for
   sync callers, an asyncio lock per event loop for async ones). Each client gets a private cache
@@ -34,7 +34,7 @@ from up42_provider.api.errors import UP42AuthenticationError, UP42Error, error_f
 from up42_provider.api.responses import error_for
 from up42_provider.api.settings import ClientSettings
 
-DEFAULT_LIFETIME = 300.0  # API.md §3.4, when the answer has no expires_in
+DEFAULT_LIFETIME = 300.0  # seconds, when the token answer has no expires_in
 
 CREDENTIALS_HINT = (
     "check the project id (connection login) and the project API key (connection password) "
@@ -129,7 +129,7 @@ def _parse_token(
 
 
 class ClientCredentialsAuth:
-    """Generation 1: ``POST /oauth/token`` with Basic ``project_id:api_key`` (API.md §3.2-3.5)."""
+    """Generation 1: ``POST /oauth/token`` with Basic ``project_id:api_key`` (``V1.token``)."""
 
     workspace_endpoint = V1.get_project
 
@@ -156,9 +156,7 @@ class ClientCredentialsAuth:
     def workspace_id(self, decoded: Any) -> str:
         if isinstance(decoded, dict) and isinstance(decoded.get("workspaceId"), str):
             return decoded["workspaceId"]
-        raise UP42Error(
-            "the project answer (E02) carries no workspaceId", method="GET", path=V1.get_project.path
-        )
+        raise UP42Error("the project answer carries no workspaceId", method="GET", path=V1.get_project.path)
 
 
 class PasswordGrantAuth:

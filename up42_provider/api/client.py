@@ -174,7 +174,7 @@ class _ClientCore:
 
     @staticmethod
     def _prepare_external(url: str, headers: Mapping[str, str] | None) -> Prepared:
-        """A signed download URL or public file (X1/X2): no UP42 credentials are sent."""
+        """A signed download URL or public file: no UP42 credentials are sent."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"not an http(s) URL: {redact_url(url)}")
@@ -268,7 +268,7 @@ class UP42Client(_ClientCore):
     # -- public API -----------------------------------------------------------------------------
     @property
     def workspace_id(self) -> str:
-        """The project's workspace (E02 once, then cached with the token)."""
+        """The project's workspace (``V1.get_project`` once, then cached with the token)."""
         workspace = self.tokens.workspace_id
         if workspace is None:
             with self._workspace_lock:
@@ -313,7 +313,7 @@ class UP42Client(_ClientCore):
 
     @contextmanager
     def stream_url(self, url: str, *, headers: Mapping[str, str] | None = None) -> Iterator[StreamResponse]:
-        """GET a signed download URL or public file (X1/X2) without UP42 credentials, pooled and retried.
+        """GET a signed download URL or public file without UP42 credentials, pooled and retried.
 
         ``headers`` e.g. ``{"Range": "bytes=1000-"}`` to resume a download that broke off.
         """

@@ -114,17 +114,17 @@ def error_response(request: Request, exc: ApiError) -> Response:
 
 
 def envelope(data: Any, status: int = 200) -> JSONResponse:
-    """v1 envelope ``{"data": ..., "error": null}`` (API.md §4.1)."""
+    """v1 envelope ``{"data": ..., "error": null}``."""
     return JSONResponse({"data": data, "error": None}, status_code=status)
 
 
 def bare(data: Any, status: int = 200) -> JSONResponse:
-    """Bare JSON body (API.md §4.2)."""
+    """Bare JSON body."""
     return JSONResponse(data, status_code=status)
 
 
 def spring_page(items: Sequence[Any], page: int, size: int, sort_field: str | None = None) -> dict:
-    """Spring Data page object (API.md §6) for page ``page`` (0-based) of ``items``."""
+    """Spring Data page object for page ``page`` (0-based) of ``items``."""
     total = len(items)
     size = max(1, size)
     total_pages = math.ceil(total / size) if total else 0
@@ -153,7 +153,7 @@ def spring_page(items: Sequence[Any], page: int, size: int, sort_field: str | No
 
 
 def query_list(request: Request, name: str) -> list[str]:
-    """All values of a list-valued query parameter, in any of the forms clients send (API.md §12.1.9).
+    """All values of a list-valued query parameter, in any of the forms clients send.
 
     Accepts repeated keys (``tags=a&tags=b``), comma-separated values (``sources=A,B``) and the
     Python-list text the 2023 SDK sends (``collectionNames=['a', 'b']``).
@@ -225,7 +225,7 @@ def base_url(request: Request) -> str:
 
 
 def route(path: str, endpoint: Handler, methods: Sequence[str]) -> list[Route]:
-    """A route reachable with and without a trailing slash (API.md §12.1.3)."""
+    """A route reachable with and without a trailing slash (clients send both)."""
     stripped = path.rstrip("/") or "/"
     paths = {stripped, stripped + "/"} if stripped != "/" else {"/"}
     return [Route(p, endpoint, methods=list(methods)) for p in sorted(paths)]

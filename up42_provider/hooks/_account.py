@@ -1,4 +1,4 @@
-"""Project, settings, blocks, credits and webhooks (API.md §8.1-8.3)."""
+"""Project, settings, blocks, credits and webhooks (generation 1, ``V1``)."""
 
 from __future__ import annotations
 
@@ -31,18 +31,18 @@ class AccountMixin(HookBase):
     # ------------------------------------------------------------------------------- project
 
     def get_project(self) -> dict[str, Any]:
-        """E02: the project (id, name, description, createdAt, workspaceId)."""
+        """``V1.get_project``: the project (id, name, description, createdAt, workspaceId)."""
         return self._call(V1.get_project)
 
     def get_workspace_id(self) -> str:
         return self.get_conn().workspace_id
 
     def get_project_settings(self) -> list[dict[str, str]]:
-        """E03: ``[{"name", "value"}]`` (values are strings)."""
+        """``V1.get_project_settings``: ``[{"name", "value"}]`` (values are strings)."""
         return self._call(V1.get_project_settings)
 
     def get_max_concurrent_jobs(self) -> int:
-        """E03: the project's ``MAX_CONCURRENT_JOBS``."""
+        """``V1.get_project_settings``: the project's ``MAX_CONCURRENT_JOBS``."""
         values = {s["name"]: s["value"] for s in self.get_project_settings()}
         return int(values["MAX_CONCURRENT_JOBS"])
 
@@ -52,7 +52,8 @@ class AccountMixin(HookBase):
         max_concurrent_jobs: int | None = None,
         number_of_images: int | None = None,
     ) -> dict[str, str]:
-        """E03 then E04 with all three settings (unchanged ones copied). Returns what was sent."""
+        """``V1.get_project_settings`` then ``V1.update_project_settings`` with all three settings
+        (unchanged ones copied). Returns what was sent."""
         wanted = {
             "JOB_QUERY_MAX_AOI_SIZE": max_aoi_size,
             "MAX_CONCURRENT_JOBS": max_concurrent_jobs,
@@ -79,7 +80,7 @@ class AccountMixin(HookBase):
     # -------------------------------------------------------------------------- blocks, credits
 
     def get_blocks(self, block_type: str | None = None) -> list[dict[str, Any]]:
-        """E05: public marketplace blocks, optionally only ``DATA`` or ``PROCESSING`` ones."""
+        """``V1.get_blocks``: public marketplace blocks, optionally only ``DATA`` or ``PROCESSING`` ones."""
         if block_type is not None and block_type.upper() not in BLOCK_TYPES:
             raise ValueError(f"block_type {block_type!r} is unknown; use DATA or PROCESSING")
         blocks = self._call(V1.get_blocks) or []
@@ -88,11 +89,11 @@ class AccountMixin(HookBase):
         return blocks
 
     def get_block(self, block_id: str) -> dict[str, Any]:
-        """E06: block details."""
+        """``V1.get_block``: block details."""
         return self._call(V1.get_block, block_id=_require_id(block_id, "block_id"))
 
     def get_block_coverage(self, block_id: str) -> dict[str, Any]:
-        """E07 then X2: the block's coverage GeoJSON (fetched from the public URL E07 names)."""
+        """``V1.get_block_coverage``, then the block's coverage GeoJSON from the public URL it names."""
         data = self._call(V1.get_block_coverage, block_id=_require_id(block_id, "block_id")) or {}
         url = data.get("url")
         if not url:
@@ -111,7 +112,7 @@ class AccountMixin(HookBase):
             ) from None
 
     def validate_manifest(self, manifest: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
-        """E08: validate a block manifest (dict, or path to a JSON file)."""
+        """``V1.validate_manifest``: validate a block manifest (dict, or path to a JSON file)."""
         if isinstance(manifest, Mapping):
             body = dict(manifest)
         else:
@@ -122,13 +123,14 @@ class AccountMixin(HookBase):
         return self._call(V1.validate_manifest, json=body)
 
     def get_credits_balance(self) -> dict[str, Any]:
-        """E09: ``{"balance": n}``."""
+        """``V1.get_credits_balance``: ``{"balance": n}``."""
         return self._call(V1.get_credits_balance)
 
     def iter_credits_history(
         self, start_date: P.TimeInput | None = None, end_date: P.TimeInput | None = None
     ) -> Iterator[dict[str, Any]]:
-        """E10 (P1): credit transactions; defaults from 2000-01-01 to tomorrow (end of day)."""
+        """``V1.get_credits_history`` (Spring pages): credit transactions; defaults from 2000-01-01 to
+        tomorrow (end of day)."""
         start = P.format_timestamp(start_date or date(2000, 1, 1), field="start_date")
         end = P.format_timestamp(
             end_date or (datetime.now(timezone.utc) + timedelta(days=1)).date(),
@@ -155,16 +157,16 @@ class AccountMixin(HookBase):
     # ---------------------------------------------------------------------------------- webhooks
 
     def get_webhook_events(self) -> list[str]:
-        """E11: the event names webhooks can subscribe to (e.g. ``job.status``)."""
+        """``V1.get_webhook_events``: the event names webhooks can subscribe to (e.g. ``job.status``)."""
         events = self._call(V1.get_webhook_events) or []
         return [e["name"] if isinstance(e, Mapping) else str(e) for e in events]
 
     def get_webhooks(self) -> list[dict[str, Any]]:
-        """E12: the workspace's webhooks."""
+        """``V1.get_webhooks``: the workspace's webhooks."""
         return self._call(V1.get_webhooks) or []
 
     def get_webhook(self, webhook_id: str) -> dict[str, Any]:
-        """E14."""
+        """``V1.get_webhook``."""
         return self._call(V1.get_webhook, webhook_id=_require_id(webhook_id, "webhook_id"))
 
     @staticmethod
@@ -188,7 +190,8 @@ class AccountMixin(HookBase):
         *,
         reuse_existing: bool = False,
     ) -> dict[str, Any]:
-        """E13, idempotent by name: after a lost answer the webhook is looked up by name and url.
+        """``V1.create_webhook``, idempotent by name: after a lost answer the webhook is looked up by name
+        and url.
 
         ``reuse_existing`` returns an existing webhook with the same name and url without creating.
         """
@@ -233,7 +236,8 @@ class AccountMixin(HookBase):
         active: bool | None = None,
         secret: str | None = None,
     ) -> dict[str, Any]:
-        """E14 then E15 with the full definition (arguments not given are copied)."""
+        """``V1.get_webhook`` then ``V1.update_webhook`` with the full definition (arguments not given are
+        copied)."""
         new_events = self._webhook_events(events) if events is not None else None
         mask_secret(secret)
         current = self.get_webhook(webhook_id)
@@ -247,11 +251,11 @@ class AccountMixin(HookBase):
         return self._call(V1.update_webhook, json=body, webhook_id=webhook_id)
 
     def delete_webhook(self, webhook_id: str) -> None:
-        """E16."""
+        """``V1.delete_webhook``."""
         self._call(V1.delete_webhook, webhook_id=_require_id(webhook_id, "webhook_id"))
 
     def trigger_webhook_test_events(self, webhook_id: str) -> dict[str, Any]:
-        """E17: send one test message per subscribed event."""
+        """``V1.trigger_webhook_tests``: send one test message per subscribed event."""
         return self._call(V1.trigger_webhook_tests, json={}, webhook_id=_require_id(webhook_id, "webhook_id"))
 
     # ------------------------------------------------------------------ budgets (today's API)

@@ -1,4 +1,4 @@
-"""Catalog, orders and tasking (API.md §8.4-8.6)."""
+"""Catalog, orders and tasking (``V1`` endpoints; today's variants where the generation differs)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class CatalogMixin(OrdersMixin):
     # ----------------------------------------------------------------------------------- catalog
 
     def get_collections(self, collection_type: str | None = None) -> list[dict[str, Any]]:
-        """E18: collections, optionally only ``ARCHIVE`` (catalog) or ``TASKING`` ones.
+        """``V1.get_collections``: collections, optionally only ``ARCHIVE`` (catalog) or ``TASKING`` ones.
 
         Without ``collection_type`` both kinds are listed (each entry carries its ``type``): the
         hook serves catalog and tasking alike, where up42-py's ``Catalog`` shows ARCHIVE only.
@@ -79,7 +79,7 @@ class CatalogMixin(OrdersMixin):
         return str(matches[0])
 
     def get_data_products(self, collection_type: str | None = None, basic: bool = False) -> Any:
-        """E19: integrated data products; ``basic`` gives up42-py's
+        """``V1.get_data_products``: integrated data products; ``basic`` gives up42-py's
         ``{title: {"collection", "host", "data_products": {configuration title: id}}}``.
 
         Without ``collection_type`` archive and tasking products are both listed (unlike up42-py's
@@ -110,7 +110,7 @@ class CatalogMixin(OrdersMixin):
         return result
 
     def get_data_product_schema(self, data_product_id: str) -> dict[str, Any]:
-        """E20: JSON Schema of the order ``params`` for a data product."""
+        """``V1.get_data_product_schema``: JSON Schema of the order ``params`` for a data product."""
         return self._call(
             V1.get_data_product_schema, data_product_id=_require_id(data_product_id, "data_product_id")
         )
@@ -132,7 +132,8 @@ class CatalogMixin(OrdersMixin):
         )
 
     def get_catalog_host(self, collections: str | Iterable[str]) -> str:
-        """The provider host serving ``collections`` (all must share one), from E18 (E19 fallback)."""
+        """The provider host serving ``collections`` (all must share one), from
+        ``V1.get_collections`` (``V1.get_data_products`` fallback)."""
         names = _strings(collections) or []
         if not names:
             raise ValueError("name at least one collection, e.g. ['phr']")
@@ -184,7 +185,7 @@ class CatalogMixin(OrdersMixin):
         limit: int | Literal["all"] | None = None,
         page_size: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """E21 (P5): catalog features; the same body is POSTed to each absolute ``next`` link.
+        """``V1.search_catalog``: catalog features; the same body is POSTed to each absolute ``next`` link.
 
         ``limit`` defaults to the body's ``limit`` (up42-py semantics). Without either the search
         stops at :attr:`search_cap` features (500, where the 2023 SDK stops) and says so in the
@@ -256,7 +257,8 @@ class CatalogMixin(OrdersMixin):
         limit: int | Literal["all"] | None = None,
         page_size: int | None = None,
     ) -> dict[str, Any]:
-        """E21: a FeatureCollection of up to ``limit`` features (see :meth:`iter_search`)."""
+        """``V1.search_catalog``: a FeatureCollection of up to ``limit`` features (see
+        :meth:`iter_search`)."""
         features = list(self.iter_search(search_parameters, host=host, limit=limit, page_size=page_size))
         return {"type": "FeatureCollection", "features": features}
 
@@ -302,7 +304,8 @@ class CatalogMixin(OrdersMixin):
     def download_catalog_quicklook(
         self, image_id: str, *, collection: str | None = None, host: str | None = None
     ) -> bytes | None:
-        """E22: the JPEG quicklook of a catalog image, or None when UP42 has none (404)."""
+        """``V1.get_catalog_quicklook``: the JPEG quicklook of a catalog image, or None when UP42 has none
+        (404)."""
         if host is None:
             if collection is None:
                 raise ValueError("pass the image's collection (e.g. 'phr') or its host")
@@ -319,7 +322,8 @@ class CatalogMixin(OrdersMixin):
     def construct_catalog_order_parameters(
         self, data_product_id: str, image_id: str, aoi: Any = None, tags: Sequence[str] | None = None
     ) -> dict[str, Any]:
-        """E20 + :func:`~up42_provider.utils.parameters.catalog_order_parameters`."""
+        """``V1.get_data_product_schema`` +
+        :func:`~up42_provider.utils.parameters.catalog_order_parameters`."""
         schema = self.get_data_product_schema(data_product_id)
         return P.catalog_order_parameters(schema, data_product_id, image_id, aoi=aoi, tags=tags)
 
@@ -332,7 +336,8 @@ class CatalogMixin(OrdersMixin):
         geometry: Any,
         tags: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """E20 + :func:`~up42_provider.utils.parameters.tasking_order_parameters`."""
+        """``V1.get_data_product_schema`` +
+        :func:`~up42_provider.utils.parameters.tasking_order_parameters`."""
         schema = self.get_data_product_schema(data_product_id)
         return P.tasking_order_parameters(
             schema, data_product_id, name, acquisition_start, acquisition_end, geometry, tags=tags
@@ -358,7 +363,7 @@ class CatalogMixin(OrdersMixin):
         return body
 
     def estimate_order(self, order_parameters: Mapping[str, Any]) -> int:
-        """E24: the order's price in credits."""
+        """``V1.estimate_order``: the order's price in credits."""
         data = self._call(V1.estimate_order, json=self._order_body(order_parameters)) or {}
         return int(data["credits"])
 
@@ -369,11 +374,11 @@ class CatalogMixin(OrdersMixin):
         tag: str | None = None,
         reuse_existing: bool = False,
     ) -> dict[str, Any]:
-        """E23 then E25: place an order, idempotently.
+        """``V1.create_order`` then ``V1.get_order``: place an order, idempotently.
 
         ``tag`` (generated when not given) is added to the order's ``tags`` as client token: when
         the answer is lost (time-out, broken connection, 5xx) the order is looked up by that tag
-        (E26) for the hook's settle window and returned if UP42 created it; only then is the
+        (``V1.get_orders``) for the hook's settle window and returned if UP42 created it; only then is the
         request sent once more (see ``UP42Hook._create_once``; duplicates land in ``"duplicates"``).
         Pass a tag that is stable across Airflow task retries together with ``reuse_existing=True`` to get
         the order a previous try placed instead of a second one.
@@ -409,7 +414,7 @@ class CatalogMixin(OrdersMixin):
         )
 
     def get_order_assets(self, order_id: str) -> list[dict[str, Any]]:
-        """E25 then E32 per asset; raises if the order is not fulfilled yet."""
+        """``V1.get_order`` then ``V1.get_asset`` per asset; raises if the order is not fulfilled yet."""
         order = self.get_order(order_id)
         if order.get("status") != "FULFILLED":
             raise ValueError(f"Order {order_id} is {order.get('status')}, not FULFILLED: wait for it first")
@@ -454,7 +459,7 @@ class CatalogMixin(OrdersMixin):
         sortby: str = "createdAt",
         descending: bool = True,
     ) -> Iterator[dict[str, Any]]:
-        """E27 (P4): tasking quotations."""
+        """``V1.get_quotations`` (Spring pages): tasking quotations."""
         return self._iter_tasking(
             V1.get_quotations,
             QUOTATION_DECISIONS,
@@ -470,7 +475,7 @@ class CatalogMixin(OrdersMixin):
         return _take(self.iter_quotations(*args, **kwargs), limit)
 
     def decide_quotation(self, quotation_id: str, decision: str) -> dict[str, Any]:
-        """E28: accept or reject a quotation (only undecided ones)."""
+        """``V1.decide_quotation``: accept or reject a quotation (only undecided ones)."""
         if decision not in ("ACCEPTED", "REJECTED"):
             raise ValueError(f"decision must be ACCEPTED or REJECTED, got {decision!r}")
         return self._call(

@@ -19,13 +19,13 @@ QUOTATION_DECISIONS = ("NOT_DECIDED", "ACCEPTED", "REJECTED")
 FEASIBILITY_DECISIONS = ("NOT_DECIDED", "ACCEPTED")
 BLOCK_TYPES = ("DATA", "PROCESSING")
 WEBHOOK_EVENTS = ("job.status", "order.status")
-PAGE_SIZE = 50  # P3 page size, as up42-py
-CREDITS_PAGE_SIZE = 2000  # P1, the documented maximum
+PAGE_SIZE = 50  # Spring page size of orders and assets, as up42-py
+CREDITS_PAGE_SIZE = 2000  # credit history pages, the service's maximum
 SEARCH_CAP = 500  # catalog features a search without a limit stops at (the 2023 SDK's maximum)
 SEARCH_ALL: Final = "all"  # the explicit limit of a search that wants every match
-STORAGE_STAC_LIMIT = 10_000  # P6 cap of up42-py
+STORAGE_STAC_LIMIT = 10_000  # storage STAC search page cap of up42-py
 MAX_LOOKUP_INTERVAL = 15.0  # seconds between two lookups of a creation whose answer was lost
-JOB_LOOKUP_LIMIT = 150  # newest jobs searched for a job of the same name (three E47 pages)
+JOB_LOOKUP_LIMIT = 150  # newest jobs searched for a job of the same name (three V1.get_jobs pages)
 SETTING_RANGES = {
     "JOB_QUERY_MAX_AOI_SIZE": (1, 1000),
     "MAX_CONCURRENT_JOBS": (1, 10),

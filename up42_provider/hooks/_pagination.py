@@ -1,4 +1,5 @@
-"""The pagination patterns of API.md §6 as lazy generators, independent of the HTTP client.
+"""The UP42 pagination patterns (Spring pages, plain list pages, ``next`` links) as lazy generators,
+independent of the HTTP client.
 
 Each takes a ``fetch`` callable for one page, so the same loop serves the sync hook and tests;
 laziness means ``itertools.islice(gen, limit)`` fetches no page beyond the limit.
@@ -17,9 +18,9 @@ def spring_pages(
     *,
     first_page_param: bool,
 ) -> Iterator[dict[str, Any]]:
-    """Items of Spring page objects (P1, P3, P4).
+    """Items of Spring page objects (credit history, orders and assets, quotations).
 
-    ``first_page_param=False`` sends the first request without ``page`` (P3, as up42-py does).
+    ``first_page_param=False`` sends the first request without ``page`` (orders and assets, as up42-py does).
     Stops at ``last == true``, after ``totalPages`` pages, or at an empty page.
     """
     page: int | None = 0 if first_page_param else None
@@ -42,7 +43,7 @@ def spring_pages(
 
 
 def list_pages(fetch: Callable[[int], Any]) -> Iterator[dict[str, Any]]:
-    """Items of plain list pages ``page=0,1,...`` until an empty page (P2, the job list)."""
+    """Items of plain list pages ``page=0,1,...`` until an empty page (``V1.get_jobs``)."""
     previous: tuple[Any, ...] | None = None
     for page in range(MAX_PAGES):
         items = fetch(page) or []
@@ -58,7 +59,8 @@ def list_pages(fetch: Callable[[int], Any]) -> Iterator[dict[str, Any]]:
 
 
 def next_link(links: Any, *, positional: bool = False) -> Mapping[str, Any] | None:
-    """The ``rel == "next"`` link; with ``positional`` also ``links[1]`` when no link has a rel (P5)."""
+    """The ``rel == "next"`` link; with ``positional`` also ``links[1]`` when no link has a rel
+    (``V1.search_catalog``)."""
     if not isinstance(links, list):
         return None
     for link in links:
@@ -72,7 +74,7 @@ def next_link(links: Any, *, positional: bool = False) -> Mapping[str, Any] | No
 
 
 async def aspring_pages(fetch: Callable[[int], Awaitable[Any]]) -> AsyncIterator[dict[str, Any]]:
-    """Async twin of :func:`spring_pages` with ``page=0,1,...`` (today's Q1 pages)."""
+    """Async twin of :func:`spring_pages` with ``page=0,1,...`` (today's paged lists)."""
     for number in range(MAX_PAGES):
         body = await fetch(number) or {}
         if isinstance(body, list):
@@ -88,7 +90,7 @@ async def aspring_pages(fetch: Callable[[int], Awaitable[Any]]) -> AsyncIterator
 
 
 def link_pages(first: Callable[[], Any], follow: Callable[[str], Any], key: str) -> Iterator[dict[str, Any]]:
-    """Items under ``key`` of pages chained by ``rel=next`` links (today's job list, Q3)."""
+    """Items under ``key`` of pages chained by ``rel=next`` links (``V2.get_jobs``)."""
     body = first() or {}
     for _ in range(MAX_PAGES):
         yield from body.get(key) or []

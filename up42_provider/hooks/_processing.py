@@ -1,4 +1,4 @@
-"""Workflows and jobs of the processing platform (API.md §8.8-8.10)."""
+"""Workflows and jobs of the 2023 processing platform (``V1``)."""
 
 from __future__ import annotations
 
@@ -27,15 +27,16 @@ class ProcessingMixin(JobsMixin):
     # ---------------------------------------------------------------------------------- workflows
 
     def get_workflows(self) -> list[dict[str, Any]]:
-        """E37: the project's workflows."""
+        """``V1.get_workflows``: the project's workflows."""
         return self._call(V1.get_workflows) or []
 
     def get_workflow(self, workflow_id: str) -> dict[str, Any]:
-        """E39."""
+        """``V1.get_workflow``."""
         return self._call(V1.get_workflow, workflow_id=_require_id(workflow_id, "workflow_id"))
 
     def create_workflow(self, name: str, description: str = "", use_existing: bool = True) -> dict[str, Any]:
-        """E37 (lookup by name and description), E38, E39; idempotent after a lost answer."""
+        """``V1.get_workflows`` (lookup by name and description), ``V1.create_workflow``,
+        ``V1.get_workflow``; idempotent after a lost answer."""
         if not isinstance(name, str) or not name.strip():
             raise ValueError("a workflow needs a name")
         description = description or ""
@@ -81,7 +82,7 @@ class ProcessingMixin(JobsMixin):
     def update_workflow(
         self, workflow_id: str, name: str | None = None, description: str | None = None
     ) -> None:
-        """E40: both keys are always sent (``None`` when not given), as up42-py does."""
+        """``V1.update_workflow``: both keys are always sent (``None`` when not given), as up42-py does."""
         self._call(
             V1.update_workflow,
             json={"name": name, "description": description},
@@ -89,19 +90,20 @@ class ProcessingMixin(JobsMixin):
         )
 
     def delete_workflow(self, workflow_id: str) -> None:
-        """E41."""
+        """``V1.delete_workflow``."""
         self._call(V1.delete_workflow, workflow_id=_require_id(workflow_id, "workflow_id"))
 
     def get_workflow_tasks(self, workflow_id: str) -> list[dict[str, Any]]:
-        """E42: the ordered task list (the first task is the data block)."""
+        """``V1.get_workflow_tasks``: the ordered task list (the first task is the data block)."""
         return self._call(V1.get_workflow_tasks, workflow_id=_require_id(workflow_id, "workflow_id")) or []
 
     def add_workflow_tasks(
         self, workflow_id: str, input_tasks: Sequence[str | Mapping[str, Any]]
     ) -> list[dict[str, Any]]:
-        """E43 (after E05 for block names): replace the workflow's tasks with a linear chain.
+        """``V1.set_workflow_tasks`` (after ``V1.get_blocks`` for block names): replace the workflow's tasks
+        with a linear chain.
 
-        ``input_tasks`` are block names, ids or display names (resolved via E05, public blocks
+        ``input_tasks`` are block names, ids or display names (resolved via ``V1.get_blocks``, public blocks
         only), or full task definitions ``{"name", "parentName", "blockId"}``. Returns what was sent.
         """
         _require_id(workflow_id, "workflow_id")
@@ -133,7 +135,8 @@ class ProcessingMixin(JobsMixin):
         return tasks
 
     def get_compatible_blocks(self, workflow_id: str) -> dict[str, str]:
-        """E42 then E44 (or E05 data blocks for an empty workflow): ``{block name: block id}``."""
+        """``V1.get_workflow_tasks`` then ``V1.get_compatible_blocks`` (or ``V1.get_blocks`` data blocks for
+        an empty workflow): ``{block name: block id}``."""
         tasks = self.get_workflow_tasks(workflow_id)
         if not tasks:
             return {b["name"]: b["id"] for b in self.get_blocks(block_type="DATA")}
@@ -148,24 +151,26 @@ class ProcessingMixin(JobsMixin):
         return {b["name"]: b["blockId"] for b in data.get("blocks") or []}
 
     def get_parameters_info(self, workflow_id: str) -> dict[str, dict[str, Any]]:
-        """E42: ``{task name: block parameter specs}``."""
+        """``V1.get_workflow_tasks``: ``{task name: block parameter specs}``."""
         return {
             t["name"]: (t.get("block") or {}).get("parameters") or {}
             for t in self.get_workflow_tasks(workflow_id)
         }
 
     def construct_job_parameters(self, workflow_id: str, **kwargs: Any) -> dict[str, dict[str, Any]]:
-        """E42 + :func:`~up42_provider.utils.parameters.job_parameters` (same keyword arguments)."""
+        """``V1.get_workflow_tasks`` + :func:`~up42_provider.utils.parameters.job_parameters` (same keyword
+        arguments)."""
         return P.job_parameters(self.get_workflow_tasks(workflow_id), **kwargs)
 
     def construct_job_parameters_parallel(
         self, workflow_id: str, **kwargs: Any
     ) -> list[dict[str, dict[str, Any]]]:
-        """E42 + :func:`~up42_provider.utils.parameters.job_parameters_parallel`."""
+        """``V1.get_workflow_tasks`` + :func:`~up42_provider.utils.parameters.job_parameters_parallel`."""
         return P.job_parameters_parallel(self.get_workflow_tasks(workflow_id), **kwargs)
 
     def estimate_job(self, workflow_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """E42 (+E05 when a task lacks its block id), then E45: per-task credit/duration estimates."""
+        """``V1.get_workflow_tasks`` (+``V1.get_blocks`` when a task lacks its block id), then
+        ``V1.estimate_job``: per-task credit/duration estimates."""
         tasks = self.get_workflow_tasks(workflow_id)
         if not tasks:
             raise ValueError(f"workflow {workflow_id} has no tasks to estimate")
@@ -220,9 +225,9 @@ class ProcessingMixin(JobsMixin):
         dry_run: bool = False,
         reuse_existing: bool = False,
     ) -> dict[str, Any]:
-        """E46 then E48: create and start a job, idempotently by its ``name``.
+        """``V1.create_job`` then ``V1.get_job``: create and start a job, idempotently by its ``name``.
 
-        The job list (E47, newest first, a few pages) is read before creating; after a lost answer
+        The job list (``V1.get_jobs``, newest first, a few pages) is read before creating; after a lost answer
         a job of this workflow with this name that was not there before is returned instead of
         creating a second one. Make ``name`` unique per logical job (e.g. include the run id);
         ``reuse_existing=True`` returns the newest existing job of that name without creating.
@@ -239,7 +244,7 @@ class ProcessingMixin(JobsMixin):
 
         known = matches()
         if reuse_existing and known:
-            newest = known[0]  # E47 newest first: the latest try of this job
+            newest = known[0]  # V1.get_jobs newest first: the latest try of this job
             self.log.info("Job %r exists already: %s", name, newest.get("id"))
             return self.get_job(newest["id"])
         known_ids = {j.get("id") for j in known}
@@ -258,20 +263,20 @@ class ProcessingMixin(JobsMixin):
         )
 
     def cancel_job(self, job_id: str) -> None:
-        """E49: cancel a pending or running job (it goes CANCELLING, then CANCELLED)."""
+        """``V1.cancel_job``: cancel a pending or running job (it goes CANCELLING, then CANCELLED)."""
         self._call(V1.cancel_job, json={}, job_id=_require_id(job_id, "job_id"))
 
     def get_job_tasks(self, job_id: str) -> list[dict[str, Any]]:
-        """E53: the job's tasks, in workflow order."""
+        """``V1.get_job_tasks``: the job's tasks, in workflow order."""
         return self._call(V1.get_job_tasks, job_id=_require_id(job_id, "job_id")) or []
 
     async def aget_job_tasks(self, job_id: str) -> list[dict[str, Any]]:
-        """E53, async."""
+        """``V1.get_job_tasks``, async."""
         client = await self.aget_client()
         return await client.call(V1.get_job_tasks, job_id=_require_id(job_id, "job_id")) or []
 
     def get_job_task(self, job_id: str, job_task_id: str) -> dict[str, Any]:
-        """E53, picking one task by id."""
+        """``V1.get_job_tasks``, picking one task by id."""
         for task in self.get_job_tasks(job_id):
             if task.get("id") == job_task_id:
                 return task
@@ -280,7 +285,7 @@ class ProcessingMixin(JobsMixin):
         )
 
     def get_job_task_logs(self, job_id: str, job_task_id: str) -> str:
-        """E54: the task's plain-text log."""
+        """``V1.get_job_task_logs``: the task's plain-text log."""
         return self._call(
             V1.get_job_task_logs,
             job_id=_require_id(job_id, "job_id"),
@@ -288,7 +293,7 @@ class ProcessingMixin(JobsMixin):
         )
 
     async def aget_job_task_logs(self, job_id: str, job_task_id: str) -> str:
-        """E54, async."""
+        """``V1.get_job_task_logs``, async."""
         client = await self.aget_client()
         return await client.call(
             V1.get_job_task_logs,
@@ -297,15 +302,15 @@ class ProcessingMixin(JobsMixin):
         )
 
     def get_job_logs(self, job_id: str) -> dict[str, str]:
-        """E53 then E54 per task: ``{job task id: log}``."""
+        """``V1.get_job_tasks`` then ``V1.get_job_task_logs`` per task: ``{job task id: log}``."""
         return {t["id"]: self.get_job_task_logs(job_id, t["id"]) for t in self.get_job_tasks(job_id)}
 
     def get_job_results_json(self, job_id: str) -> dict[str, Any]:
-        """E50: the job's final ``data.json`` FeatureCollection."""
+        """``V1.get_job_results_json``: the job's final ``data.json`` FeatureCollection."""
         return self._call(V1.get_job_results_json, job_id=_require_id(job_id, "job_id"))
 
     def get_job_task_results_json(self, job_id: str, job_task_id: str) -> dict[str, Any]:
-        """E55: one task's ``data.json``."""
+        """``V1.get_job_task_results_json``: one task's ``data.json``."""
         return self._call(
             V1.get_job_task_results_json,
             job_id=_require_id(job_id, "job_id"),
@@ -313,15 +318,16 @@ class ProcessingMixin(JobsMixin):
         )
 
     def get_job_tasks_results_json(self, job_id: str) -> dict[str, dict[str, Any]]:
-        """E53 then E55 per task: ``{job task id: data.json}``."""
+        """``V1.get_job_tasks`` then ``V1.get_job_task_results_json`` per task: ``{job task id:
+        data.json}``."""
         return {t["id"]: self.get_job_task_results_json(job_id, t["id"]) for t in self.get_job_tasks(job_id)}
 
     def get_job_results_url(self, job_id: str) -> str:
-        """E51: signed URL of the job's result archive (.tgz)."""
+        """``V1.get_job_results_url``: signed URL of the job's result archive (.tgz)."""
         return (self._call(V1.get_job_results_url, job_id=_require_id(job_id, "job_id")) or {})["url"]
 
     def get_job_task_results_url(self, job_id: str, job_task_id: str) -> str:
-        """E56: signed URL of one task's result archive."""
+        """``V1.get_job_task_results_url``: signed URL of one task's result archive."""
         data = self._call(
             V1.get_job_task_results_url,
             job_id=_require_id(job_id, "job_id"),
@@ -330,7 +336,7 @@ class ProcessingMixin(JobsMixin):
         return (data or {})["url"]
 
     def get_job_task_quicklooks(self, job_id: str, job_task_id: str) -> list[str]:
-        """E57: the task's quicklook ids (file names with extension)."""
+        """``V1.get_job_task_quicklooks``: the task's quicklook ids (file names with extension)."""
         return (
             self._call(
                 V1.get_job_task_quicklooks,
@@ -341,7 +347,7 @@ class ProcessingMixin(JobsMixin):
         )
 
     def download_job_task_quicklook(self, job_id: str, job_task_id: str, quicklook_id: str) -> bytes:
-        """E58: one quicklook image (PNG/JPEG bytes)."""
+        """``V1.get_job_task_quicklook``: one quicklook image (PNG/JPEG bytes)."""
         return self._call(
             V1.get_job_task_quicklook,
             job_id=_require_id(job_id, "job_id"),
@@ -350,5 +356,5 @@ class ProcessingMixin(JobsMixin):
         )
 
     def get_job_credits(self, job_id: str) -> dict[str, Any]:
-        """E52: ``{"creditsUsed": n, ...}``."""
+        """``V1.get_job_credits``: ``{"creditsUsed": n, ...}``."""
         return self._call(V1.get_job_credits, job_id=_require_id(job_id, "job_id"))

@@ -1,4 +1,4 @@
-"""Storage: assets and the storage STAC API (API.md §8.7)."""
+"""Storage: assets and the storage STAC API."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ class StorageMixin(HookBase):
         sortby: str = "createdAt",
         descending: bool = True,
     ) -> Iterator[dict[str, Any]]:
-        """E31 (P3), filtered by E35 storage STAC search when acquisition, geometry or a CQL2
-        ``custom_filter`` is given (as up42-py's ``Storage.get_assets``)."""
+        """``V1.get_assets`` (Spring pages), filtered by a ``V1.search_storage_stac`` search when
+        acquisition, geometry or a CQL2 ``custom_filter`` is given (as up42-py's ``Storage.get_assets``)."""
         params: dict[str, Any] = {"sort": f"{sortby},{'desc' if descending else 'asc'}"}
         if created_before is not None:
             params["createdBefore"] = P.format_timestamp(created_before, field="created_before")
@@ -88,22 +88,23 @@ class StorageMixin(HookBase):
         return (a for a in items if a.get("id") in stac_ids)
 
     def get_assets(self, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
-        """E31 (+E35): see :meth:`iter_assets` for the filters."""
+        """``V1.get_assets`` (+``V1.search_storage_stac``): see :meth:`iter_assets` for the filters."""
         return _take(self.iter_assets(**filters), limit)
 
     def get_asset(self, asset_id: str) -> dict[str, Any]:
-        """E32: asset metadata."""
+        """``V1.get_asset``: asset metadata."""
         return self._call(V1.get_asset, asset_id=_require_id(asset_id, "asset_id"))
 
     def update_asset_metadata(
         self, asset_id: str, title: str | None = None, tags: Sequence[str] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        """E33: both ``title`` and ``tags`` are always sent (``None`` when not given), as up42-py does."""
+        """``V1.update_asset_metadata``: both ``title`` and ``tags`` are always sent (``None`` when not
+        given), as up42-py does."""
         body = {"title": title, "tags": _strings(tags), **kwargs}
         return self._call(V1.update_asset_metadata, json=body, asset_id=_require_id(asset_id, "asset_id"))
 
     def get_asset_download_url(self, asset_id: str) -> str:
-        """E34: a short-lived signed URL of the asset archive."""
+        """``V1.get_asset_download_url``: a short-lived signed URL of the asset archive."""
         data = (
             self._call(V1.get_asset_download_url, json={}, asset_id=_require_id(asset_id, "asset_id")) or {}
         )
@@ -129,7 +130,7 @@ class StorageMixin(HookBase):
         custom_filter: Mapping[str, Any] | None = None,
         limit: int = STORAGE_STAC_LIMIT,
     ) -> dict[str, Any]:
-        """The E35 body of up42-py's ``Storage.get_assets``."""
+        """The ``V1.search_storage_stac`` body of up42-py's ``Storage.get_assets``."""
         after = (
             P.format_timestamp(acquired_after, field="acquired_after") if acquired_after is not None else None
         )
@@ -153,7 +154,7 @@ class StorageMixin(HookBase):
     def iter_storage_stac(
         self, search_parameters: Mapping[str, Any] | None = None
     ) -> Iterator[dict[str, Any]]:
-        """E35 (P6): storage STAC items; follows the ``next`` link's ``body.token``."""
+        """``V1.search_storage_stac``: storage STAC items; follows the ``next`` link's ``body.token``."""
         body = copy.deepcopy(dict(search_parameters or {}))
         if body.get("intersects") is not None:
             body["intersects"] = to_polygon_geojson(body["intersects"])
@@ -178,14 +179,15 @@ class StorageMixin(HookBase):
     def search_storage_stac(
         self, search_parameters: Mapping[str, Any] | None = None, *, limit: int | None = STORAGE_STAC_LIMIT
     ) -> dict[str, Any]:
-        """E35: a FeatureCollection of the storage STAC items matching the search."""
+        """``V1.search_storage_stac``: a FeatureCollection of the storage STAC items matching the search."""
         return {
             "type": "FeatureCollection",
             "features": _take(self.iter_storage_stac(search_parameters), limit),
         }
 
     def get_asset_stac_info(self, asset_id: str) -> dict[str, Any]:
-        """E35 filtered on one asset (up42-py's ``Asset.stac_info``; one page, without links)."""
+        """``V1.search_storage_stac`` filtered on one asset (up42-py's ``Asset.stac_info``; one page, without
+        links)."""
         body = {
             "max_items": 50,
             "limit": 50,
@@ -205,7 +207,7 @@ class StorageMixin(HookBase):
         return self._stac_pages(body)
 
     def iter_stac_items(self, collection_id: str) -> Iterator[dict[str, Any]]:
-        """Today's items of one storage STAC collection (N16), following the ``next`` links.
+        """Today's items of one storage STAC collection (``V2.get_stac_items``), following the ``next`` links.
 
         ``collection_id`` may be the collection's URL, as a job's ``results.collection`` gives it.
         """
@@ -235,7 +237,8 @@ class StorageMixin(HookBase):
         return self.iter_stac_items(str(href))
 
     def get_storage_stac_root(self) -> dict[str, Any]:
-        """E36: the storage STAC API landing page (today's path has a trailing slash)."""
+        """``V1.get_storage_stac_root``: the storage STAC API landing page (today's path has a trailing
+        slash)."""
         current = self.generation == "current"
         return self._call(V2.get_storage_stac_root if current else V1.get_storage_stac_root)
 

@@ -1,4 +1,4 @@
-"""``UP42Hook``: one method per UP42 API operation (API.md §14), on top of ``up42_provider.api``.
+"""``UP42Hook``: one method per UP42 API operation (``V1``/``V2`` endpoints), on top of ``up42_provider.api``.
 
 The transport (auth, retries, decoding, error mapping) lives in ``up42_provider.api``; this hook
 adds what is Airflow- or workflow-specific: reading the Airflow connection (sync and async),
@@ -70,8 +70,8 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, Curren
     conn_type = "up42"
     hook_name = "UP42"
 
-    page_size: int = PAGE_SIZE  # P3 pages (orders, assets), as up42-py
-    credits_page_size: int = CREDITS_PAGE_SIZE  # P1 pages (credit history), the documented maximum
+    page_size: int = PAGE_SIZE  # Spring pages of orders and assets, as up42-py
+    credits_page_size: int = CREDITS_PAGE_SIZE  # credit history pages, the service's maximum
 
     def __init__(
         self,

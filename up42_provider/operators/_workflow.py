@@ -47,7 +47,8 @@ def resolve_workflow(
     description: str = "",
 ) -> str:
     """The workflow id: given, or the workflow named ``workflow_name`` (created if missing) whose
-    tasks are set to ``blocks`` when they differ (E37/E38/E42/E43, idempotent)."""
+    tasks are set to ``blocks`` when they differ (:meth:`UP42Hook.create_workflow` and
+    :meth:`UP42Hook.add_workflow_tasks`, idempotent)."""
     if workflow_id:
         return str(workflow_id)
     workflow = hook.create_workflow(str(workflow_name), description or "", use_existing=True)
@@ -105,7 +106,8 @@ def start_job(
 
 
 def estimated_credits(estimate: Mapping[str, Any]) -> int:
-    """The upper bound of an E45 estimate (block plus machine consumption, summed over tasks)."""
+    """The upper bound of a ``V1.estimate_job`` estimate (block plus machine consumption, summed over
+    tasks)."""
     total = 0
     for task in estimate.values():
         if not isinstance(task, Mapping):

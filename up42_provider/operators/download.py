@@ -186,8 +186,8 @@ def fetch_files(files: Sequence[StacFile], *, max_workers: int, log: Any, checks
 
 
 def merge_data_json(collections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """One FeatureCollection of several jobs' ``data.json`` like the SDK's ``JobCollection``
-    (API.md §9.7): ``properties.job_id`` added, ``up42.data_path`` prefixed with ``job_<id>/``."""
+    """One FeatureCollection of several jobs' ``data.json`` like the SDK's ``JobCollection``:
+    ``properties.job_id`` added, ``up42.data_path`` prefixed with ``job_<id>/``."""
     features = []
     for job_id, collection in collections.items():
         for feature in collection.get("features") or []:

@@ -299,7 +299,8 @@ class UP42PlaceOrderOperator(UP42BaseOperator):
         return bodies
 
     def _complete_with_schema(self, bodies: list[dict[str, Any]]) -> None:
-        """E20 per data product: fail with the allowed values of every missing parameter."""
+        """``V1.get_data_product_schema`` per data product: fail with the allowed values of every missing
+        parameter."""
         schemas: dict[str, dict[str, Any]] = {}
         problems = []
         for index, body in enumerate(bodies):

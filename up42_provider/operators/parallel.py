@@ -60,7 +60,8 @@ class UP42RunParallelJobsOperator(UP42BaseOperator):
     (each a dict keyed by task name); ``job_parameters`` is merged over every set. The workflow is
     chosen as in ``UP42RunJobOperator``.
 
-    Concurrency: the project's ``MAX_CONCURRENT_JOBS`` (E03), lowered by ``max_concurrent_jobs``.
+    Concurrency: the project's ``MAX_CONCURRENT_JOBS`` (``V1.get_project_settings``), lowered by
+    ``max_concurrent_jobs``.
     The first jobs start at once, the rest queue; whenever one ends the next starts. Deferrable:
     the task defers on ``UP42JobStatusTrigger(mode="any")``, resumes when a job ends, starts more
     and defers again (progress travels in the defer kwargs). If UP42 still refuses a job because

@@ -62,8 +62,9 @@ def scene_features(value: Any, conn_id: str | None = None) -> tuple[list[str], d
 class UP42DownloadQuicklooksOperator(UP42DataOperator):
     """Save the quicklooks of catalog scenes and/or of jobs as image files.
 
-    Catalog scenes (E22) are written as ``<destination>/quicklook_<image id>.jpg``; job
-    quicklooks (E57/E58, produced by the data-block tasks) as
+    Catalog scenes (``V1.get_catalog_quicklook``) are written as
+    ``<destination>/quicklook_<image id>.jpg``; job quicklooks (``V1.get_job_task_quicklooks`` and
+    ``V1.get_job_task_quicklook``, produced by the data-block tasks) as
     ``<destination>/job_<job id>/quicklook_<quicklook id>`` - the SDK's names. A scene or task
     without a quicklook is skipped with a warning (``fail_on_missing`` to fail instead). Files
     already present are not fetched again. Returns the URIs of the files and emits an Airflow

@@ -1,4 +1,4 @@
-"""Catalog search (E21) as a task: find archive images over an AOI and a time window."""
+"""Catalog search (``V1.search_catalog``) as a task: find archive images over an AOI and a time window."""
 
 from __future__ import annotations
 
@@ -186,7 +186,7 @@ class UP42SearchCatalogOperator(BaseOperator):
         self.up42_conn_id = up42_conn_id
 
     def search_parameters(self) -> dict[str, Any]:
-        """The E21 body, validated locally (raises ``ValueError`` before any request)."""
+        """The ``V1.search_catalog`` body, validated locally (raises ``ValueError`` before any request)."""
         if self.output_path:
             suffix = os.path.splitext(str(self.output_path))[1].lower()
             if suffix not in OUTPUT_FORMATS:

@@ -1,7 +1,7 @@
 """Copy UP42 results to any bucket: the SDK's ``Job.upload_results_to_bucket`` generalised.
 
-The SDK read a job's whole archive into memory and wrote it to Google Cloud Storage only
-(API.md §11). Here the bytes stream, in parts, to any ``ObjectStoragePath`` (S3, GCS, Azure,
+The SDK read a job's whole archive into memory and wrote it to Google Cloud Storage only.
+Here the bytes stream, in parts, to any ``ObjectStoragePath`` (S3, GCS, Azure,
 local ...): archives straight from UP42's signed URL through the download engine (verified,
 resumed, fresh URL on expiry), files and folders written by earlier tasks through
 :func:`up42_provider.transfer.upload_file` (multipart, atomic, size-checked).

@@ -1,6 +1,6 @@
 """Safe unpacking of UP42 result archives (tar.gz for jobs, zip for orders) to any destination.
 
-Like the SDK (API.md §10.2-10.3) the format is detected from the bytes, tar first then zip, only
+Like the SDK the format is detected from the bytes, tar first then zip, only
 regular files are extracted and everything up to and including the first ``output/`` of a member
 name is stripped. Unlike the SDK's ``tarfile.extract`` this never trusts the archive:
 

@@ -1,6 +1,6 @@
 """Copy local or object-storage files to any ``ObjectStoragePath``, keeping the folder layout.
 
-The counterpart of the download engine (API.md §11: the SDK read the whole archive into memory
+The counterpart of the download engine (the SDK read the whole archive into memory
 and pushed it to GCS with a google client). Here every file is streamed in ``chunk_size`` reads
 into the atomic writers of :mod:`.targets`: on S3/GCS the writer buffers ``block_size`` bytes
 and sends them as one part of a multipart upload, so memory stays at about one block per worker

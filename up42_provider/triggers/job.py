@@ -1,4 +1,5 @@
-"""Deferrable wait on UP42 jobs (E48; E53/E54 for the log of a failed task)."""
+"""Deferrable wait on UP42 jobs (:func:`up42_provider.waiters.acheck_jobs`: ``V1.get_job`` or
+``V2.get_job``; ``V1.get_job_tasks`` and ``V1.get_job_task_logs`` for the log of a failed 2023 task)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Deferrable wait on UP42 orders (E25)."""
+"""Deferrable wait on UP42 orders (:func:`up42_provider.waiters.acheck_orders`: ``V1.get_order`` or
+``V2.get_order``)."""
 
 from __future__ import annotations
 

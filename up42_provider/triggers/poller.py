@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ORDER_PAGE_SIZE = 50  # E26 pages (the SDK's size)
-JOB_PAGE_SIZE = 100  # E47 accepts size=1..100
+ORDER_PAGE_SIZE = 50  # V1.get_orders / V2.get_orders pages (the SDK's size)
+JOB_PAGE_SIZE = 100  # V1.get_jobs accepts size=1..100 (V2.get_jobs: limit)
 SAFETY_MARGIN = timedelta(seconds=30)  # replica clocks and eventual consistency of the listing
 GATHER_WINDOW = 0.2  # a new subscriber waits this long so triggers started together share a round
 EXTRA_PAGES = 2

@@ -1,7 +1,7 @@
 """Turn whatever a DAG author has as an area of interest into the one thing UP42 accepts.
 
 UP42 needs exactly one GeoJSON Polygon in EPSG:4326 (catalog search, order AOI, job parameters,
-storage STAC filter); tasking orders also accept one Point (API.md §9.5). Mistakes here otherwise
+storage STAC filter); tasking orders also accept one Point. Mistakes here otherwise
 surface as opaque 400s or, worse, as an order over the wrong place, so every check raises a
 ``ValueError`` that names the problem and the fix *before* any request is sent.
 

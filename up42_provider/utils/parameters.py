@@ -1,8 +1,9 @@
-"""Request bodies for catalog search, orders and jobs, built exactly as up42-py builds them
-(API.md §9.3-9.4) so the service sees familiar payloads, but with errors that say what to fix.
+"""Request bodies for catalog search, orders and jobs, built exactly as up42-py builds them,
+so the service sees familiar payloads, but with errors that say what to fix.
 
-All functions are pure: the hook fetches the data-product schema (E20) or the workflow tasks (E42)
-and passes them in, which keeps these builders testable without HTTP.
+All functions are pure: the hook fetches the data-product schema (``V1.get_data_product_schema``)
+or the workflow tasks (``V1.get_workflow_tasks``) and passes them in, which keeps these builders
+testable without HTTP.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ SEARCH_SORT_FIELDS = (
 USAGE_TYPES = ({"DATA"}, {"ANALYTICS"}, {"DATA", "ANALYTICS"})
 GEOMETRY_OPERATIONS = ("bbox", "intersects", "contains")
 _OPERATIONS_TEXT = ", ".join(GEOMETRY_OPERATIONS)
-MAX_SEARCH_PAGE = 500  # the service's page cap for catalog search (E21); the hook paginates beyond it
+MAX_SEARCH_PAGE = 500  # the service's page cap of V1.search_catalog; the hook paginates beyond it
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -101,7 +102,7 @@ def search_parameters(
     sortby: str = "acquisitionDate",
     ascending: bool = True,
 ) -> dict[str, Any]:
-    """The catalog search body (E21) of ``Catalog.construct_search_parameters``."""
+    """The catalog search body (``V1.search_catalog``) of ``Catalog.construct_search_parameters``."""
     names = [collections] if isinstance(collections, str) else list(collections or [])
     if not names or not all(isinstance(n, str) and n for n in names):
         raise ValueError("collections must name at least one catalog collection, e.g. ['phr']")
@@ -152,7 +153,7 @@ def schema_parameter_options(schema: Mapping[str, Any], name: str) -> Any:
 def _autocomplete(params: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     """Add every required schema parameter the caller did not give, as ``None`` (like up42-py)."""
     if not isinstance(schema, Mapping):
-        raise ValueError("schema must be the data product's order schema (a JSON Schema dict from E20)")
+        raise ValueError("schema must be the data product's order schema (the JSON Schema dict UP42Hook.get_data_product_schema returns)")
     for name in schema.get("required") or []:
         if name not in params:
             params[name] = None
@@ -169,7 +170,8 @@ def catalog_order_parameters(
     aoi: Any = None,
     tags: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The archive order body (E23/E24) of ``Catalog.construct_order_parameters``.
+    """The archive order body (``V1.create_order``/``V1.estimate_order``) of
+    ``Catalog.construct_order_parameters``.
 
     Required schema parameters not given are set to ``None``; fill them before placing the order
     (:func:`missing_order_parameters` lists them).
@@ -242,12 +244,13 @@ def with_tag(order_parameters: Mapping[str, Any], tag: str) -> dict[str, Any]:
 
 
 def default_job_parameters(workflow_tasks: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Step 1 of §9.3: per task, parameters with a ``default`` (even null) and required ones as null."""
+    """Step 1 of :func:`job_parameters`: per task, parameters with a ``default`` (even null) and
+    required ones as null."""
     inputs: dict[str, dict[str, Any]] = {}
     for task in workflow_tasks:
         name = task.get("name")
         if not name:
-            raise ValueError("workflow_tasks must be the task list of the workflow (E42 items with 'name')")
+            raise ValueError("workflow_tasks must be the task list of the workflow (UP42Hook.get_workflow_tasks items, each with a 'name')")
         block_params = ((task.get("block") or {}).get("parameters")) or {}
         values: dict[str, Any] = {}
         for param, spec in block_params.items():
@@ -271,7 +274,7 @@ def job_parameters(
     scene_ids: Sequence[str] | None = None,
     asset_ids: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Job inputs of ``Workflow.construct_parameters`` (API.md §9.3) from the E42 task list."""
+    """Job inputs of ``Workflow.construct_parameters`` from the ``V1.get_workflow_tasks`` task list."""
     if not workflow_tasks:
         raise ValueError(
             "The workflow has no tasks: add a data block (and processing blocks) before building inputs"

@@ -1,4 +1,4 @@
-"""Endpoint declarations, one module per API generation (``v1`` = API.md; a later ``v2`` beside it)."""
+"""Endpoint declarations, one module per API generation (``v1``: the 2023 API, ``v2``: today's)."""
 
 from up42_provider.api.endpoints.base import RESPONSE_KINDS, Endpoint, EndpointTable, ResponseKind
 from up42_provider.api.endpoints.v1 import V1

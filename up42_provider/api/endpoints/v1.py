@@ -1,7 +1,8 @@
-"""Generation 1: the UP42 API as up42-py 0.30.1 calls it (API.md §8, ids E01-E58).
+"""Generation 1: the UP42 API as up42-py 0.30.1 calls it (ids are short labels for logs).
 
-Paths are exactly as sent, trailing slashes included. Query parameters (E44 ``parentTaskName``,
-E46 ``name``) are passed as ``params=`` to the client, never baked into the path.
+Paths are exactly as sent, trailing slashes included. Query parameters (``parentTaskName`` of
+``V1.get_compatible_blocks``, ``name`` of ``V1.create_job``) are passed as ``params=`` to the client,
+never baked into the path.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ _TASK = _JOB + "/tasks/{jobtask_id}"
 class V1(EndpointTable):
     generation = "v1"
 
-    # 8.1 authentication, project and settings
+    # authentication, project and settings
     token = Endpoint("E01", "token", "POST", "/oauth/token", "token")
     get_project = Endpoint("E02", "get_project", "GET", _P, "envelope")
     get_project_settings = Endpoint("E03", "get_project_settings", "GET", _P + "/settings", "envelope")
     update_project_settings = Endpoint("E04", "update_project_settings", "POST", _P + "/settings", "none")
-    # 8.2 blocks, manifest validation, credits
+    # blocks, manifest validation, credits
     get_blocks = Endpoint("E05", "get_blocks", "GET", "/blocks", "envelope")
     get_block = Endpoint("E06", "get_block", "GET", "/blocks/{block_id}", "envelope")
     get_block_coverage = Endpoint(
@@ -35,7 +36,7 @@ class V1(EndpointTable):
     get_credits_history = Endpoint(
         "E10", "get_credits_history", "GET", "/accounts/me/credits/history", "envelope"
     )
-    # 8.3 webhooks
+    # webhooks
     get_webhook_events = Endpoint("E11", "get_webhook_events", "GET", "/webhooks/events", "envelope")
     get_webhooks = Endpoint("E12", "get_webhooks", "GET", _W + "/webhooks", "envelope")
     create_webhook = Endpoint("E13", "create_webhook", "POST", _W + "/webhooks", "envelope", creates=True)
@@ -45,7 +46,7 @@ class V1(EndpointTable):
     trigger_webhook_tests = Endpoint(
         "E17", "trigger_webhook_tests", "POST", _W + "/webhooks/{webhook_id}/tests", "envelope"
     )
-    # 8.4 catalog, collections and data products
+    # catalog, collections and data products
     get_collections = Endpoint("E18", "get_collections", "GET", "/collections", "envelope")
     get_data_products = Endpoint("E19", "get_data_products", "GET", "/data-products", "envelope")
     get_data_product_schema = Endpoint(
@@ -55,12 +56,12 @@ class V1(EndpointTable):
     get_catalog_quicklook = Endpoint(
         "E22", "get_catalog_quicklook", "GET", "/catalog/{host}/image/{image_id}/quicklook", "binary"
     )
-    # 8.5 orders
+    # orders
     create_order = Endpoint("E23", "create_order", "POST", _W + "/orders", "envelope", creates=True)
     estimate_order = Endpoint("E24", "estimate_order", "POST", _W + "/orders/estimate", "envelope")
     get_order = Endpoint("E25", "get_order", "GET", _W + "/orders/{order_id}", "envelope")
     get_orders = Endpoint("E26", "get_orders", "GET", _W + "/orders", "envelope")
-    # 8.6 tasking (v2 paths, bare JSON)
+    # tasking (v2 paths, bare JSON)
     get_quotations = Endpoint("E27", "get_quotations", "GET", "/v2/tasking/quotation", "bare")
     decide_quotation = Endpoint(
         "E28", "decide_quotation", "PATCH", "/v2/tasking/quotation/{quotation_id}", "bare"
@@ -69,7 +70,7 @@ class V1(EndpointTable):
     choose_feasibility = Endpoint(
         "E30", "choose_feasibility", "PATCH", "/v2/tasking/feasibility/{feasibility_id}", "bare"
     )
-    # 8.7 storage and assets (v2 paths, bare JSON)
+    # storage and assets (v2 paths, bare JSON)
     get_assets = Endpoint("E31", "get_assets", "GET", "/v2/assets", "bare")
     get_asset = Endpoint("E32", "get_asset", "GET", "/v2/assets/{asset_id}/metadata", "bare")
     update_asset_metadata = Endpoint(
@@ -85,7 +86,7 @@ class V1(EndpointTable):
     )
     search_storage_stac = Endpoint("E35", "search_storage_stac", "POST", "/v2/assets/stac/search", "bare")
     get_storage_stac_root = Endpoint("E36", "get_storage_stac_root", "GET", "/v2/assets/stac", "bare")
-    # 8.8 workflows
+    # workflows
     get_workflows = Endpoint("E37", "get_workflows", "GET", _P + "/workflows", "envelope")
     create_workflow = Endpoint("E38", "create_workflow", "POST", _P + "/workflows/", "envelope", creates=True)
     get_workflow = Endpoint("E39", "get_workflow", "GET", _P + "/workflows/{workflow_id}", "envelope")
@@ -104,7 +105,7 @@ class V1(EndpointTable):
     create_job = Endpoint(
         "E46", "create_job", "POST", _P + "/workflows/{workflow_id}/jobs", "envelope", creates=True
     )
-    # 8.9 jobs
+    # jobs
     get_jobs = Endpoint("E47", "get_jobs", "GET", _P + "/jobs", "envelope")
     get_job = Endpoint("E48", "get_job", "GET", _JOB, "envelope")
     cancel_job = Endpoint("E49", "cancel_job", "POST", _JOB + "/cancel/", "none")
@@ -116,7 +117,7 @@ class V1(EndpointTable):
     )
     get_job_credits = Endpoint("E52", "get_job_credits", "GET", _JOB + "/credits", "envelope")
     get_job_tasks = Endpoint("E53", "get_job_tasks", "GET", _JOB + "/tasks/", "envelope")
-    # 8.10 job tasks
+    # job tasks
     get_job_task_logs = Endpoint("E54", "get_job_task_logs", "GET", _TASK + "/logs", "text")
     get_job_task_results_json = Endpoint(
         "E55", "get_job_task_results_json", "GET", _TASK + "/outputs/data-json/", "bare"

@@ -244,7 +244,8 @@ def settings_list(state: EmulatorState) -> list[dict[str, str]]:
 
 
 def validate_settings(body: Any) -> dict[str, str]:
-    """The normalised (integer string) settings of an E04 body; raises 400 naming the bad setting."""
+    """The normalised (integer string) settings of an ``account.responses.post_settings`` body; raises 400
+    naming the bad setting."""
     if not isinstance(body, dict) or not isinstance(body.get("settings"), dict):
         raise bad_request("Request body must be an object with a 'settings' object")
     result: dict[str, str] = {}

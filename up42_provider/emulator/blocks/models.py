@@ -1,11 +1,12 @@
 """The block marketplace of the 2023 generation: blocks, chain compatibility, prices, coverage.
 
 Compatibility follows the UP42 manifest model: every block declares ``inputCapabilities`` and
-``outputCapabilities`` (``raster``/``vector`` with ``up42_standard`` properties; ``">"`` = passed through
-from the parent). A chain is valid when each block's inputs are satisfied by what the chain so far
-produces, so e.g. NDVI needs red + nir bands and pan-sharpening needs a panchromatic band.
+``outputCapabilities`` (``raster``/``vector`` with ``up42_standard`` properties; ``">"`` = passed through from
+the parent). A chain is valid when each block's inputs are satisfied by what the chain so far produces, so
+e.g. NDVI needs red + nir bands and pan-sharpening needs a panchromatic band.
 
-Prices live here so that the job estimate (E45) and the charge when a job runs use the same numbers.
+Prices live here so that the job estimate (``workflows.responses.estimate_job``) and the charge when a job
+runs use the same numbers.
 """
 
 from __future__ import annotations
@@ -420,7 +421,7 @@ def find_block(id_or_name: str) -> dict[str, Any] | None:
 
 
 def list_item(block: Mapping[str, Any]) -> dict[str, Any]:
-    """The E05 list entry of a block."""
+    """The ``blocks.responses.list_blocks`` list entry of a block."""
     return {
         k: block[k]
         for k in (
@@ -568,7 +569,8 @@ def _geometry_input(inputs: Mapping[str, Any]) -> Any:
 
 
 def validate_block_inputs(block: Mapping[str, Any] | str, inputs: Any) -> list[str]:
-    """Readable problems with a task's job input parameters (E46 body, one task's entry)."""
+    """Readable problems with a task's job input parameters (``jobs.responses.create_job`` body, one task's
+    entry)."""
     resolved = find_block(block) if isinstance(block, str) else block
     if resolved is None:
         return [f"Unknown block '{block}'"]
@@ -714,7 +716,8 @@ def _block_parts(
 
 
 def block_credits(block: Mapping[str, Any] | str, inputs: Mapping[str, Any] | None, n_scenes: int) -> int:
-    """Credits one workflow task costs for ``n_scenes`` scenes (E45 estimate == job charge)."""
+    """Credits one workflow task costs for ``n_scenes`` scenes (``workflows.responses.estimate_job`` estimate
+    == job charge)."""
     block_part, machine_part, _, _ = _block_parts(block, inputs, n_scenes)
     return block_part + machine_part
 
@@ -722,7 +725,8 @@ def block_credits(block: Mapping[str, Any] | str, inputs: Mapping[str, Any] | No
 def block_consumption(
     block: Mapping[str, Any] | str, inputs: Mapping[str, Any] | None, n_scenes: int
 ) -> dict[str, Any]:
-    """One task's E45 entry; its credits add up to :func:`block_credits` for the same arguments."""
+    """One task's ``workflows.responses.estimate_job`` entry; its credits add up to :func:`block_credits` for
+    the same arguments."""
     block_part, machine_part, amount, unit = _block_parts(block, inputs, n_scenes)
     duration_ms = 20_000 * max(1, int(n_scenes))
     return {
@@ -738,7 +742,8 @@ def block_consumption(
 
 
 # ----------------------------------------------------------------------------------------------
-# Coverage (E07/X2) and manifest validation (E08)
+# Coverage (``blocks.responses.get_coverage_url`` and the public file it names) and manifest validation
+# (``blocks.responses.validate_block_manifest``)
 # ----------------------------------------------------------------------------------------------
 def block_coverage(block: Mapping[str, Any] | str) -> dict[str, Any] | None:
     """The coverage FeatureCollection of a data block (None for processing blocks: no coverage)."""
@@ -799,7 +804,7 @@ _PARAM_TYPES = {"string", "number", "integer", "boolean", "array", "object", "ge
 
 
 def validate_manifest(manifest: Any) -> list[str]:
-    """Problems of a custom block manifest (E08); [] = valid."""
+    """Problems of a custom block manifest (``blocks.responses.validate_block_manifest``); [] = valid."""
     if not isinstance(manifest, Mapping):
         return ["The manifest must be a JSON object"]
     errors = [f"'{k}' is a required property" for k in _MANIFEST_REQUIRED if k not in manifest]

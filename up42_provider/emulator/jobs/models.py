@@ -1,41 +1,43 @@
 """Jobs and job tasks of the 2023 processing platform: records, the store and their life cycle.
 
-A job follows the plan made at creation (``workflows.plan_run``: selected scenes and the price of
-every task), so the estimate (E45) and the charged credits agree. Time progression is lazy: the
-state's ticker and every request call :meth:`JobStore.advance`, which applies every transition
-that is due, stamped with its *scheduled* time (a clock jump replays the whole history).
+A job follows the plan made at creation (``workflows.plan_run``: selected scenes and the price of every task),
+so the estimate (``workflows.responses.estimate_job``) and the charged credits agree. Time progression is
+lazy: the state's ticker and every request call :meth:`JobStore.advance`, which applies every transition that
+is due, stamped with its *scheduled* time (a clock jump replays the whole history).
 
-Lifecycle (nominal seconds, divided by ``speed``): ``NOT STARTED`` 2 s -> ``PENDING`` 5 s ->
-``RUNNING`` (20 s per task, tasks in workflow order, each task ``NOT STARTED`` -> ``RUNNING`` ->
-``SUCCEEDED``) -> ``SUCCEEDED``. Credits are charged per task when it succeeds. Every job status
-change (including the initial ``NOT STARTED``) emits a ``job.status`` event.
+Lifecycle (nominal seconds, divided by ``speed``): ``NOT STARTED`` 2 s -> ``PENDING`` 5 s -> ``RUNNING`` (20 s
+per task, tasks in workflow order, each task ``NOT STARTED`` -> ``RUNNING`` -> ``SUCCEEDED``) ->
+``SUCCEEDED``. Credits are charged per task when it succeeds. Every job status change (including the initial
+``NOT STARTED``) emits a ``job.status`` event.
 
-Behaviour where API.md is silent (our assumptions):
+Behaviour the UP42 documentation leaves open (our assumptions):
 
-* E46 answers **200** with the whole job object. ``name`` defaults to the workflow name. The job's
-  ``inputs`` are the submitted body without ``config``. Refusals, in this order: invalid inputs
-  **400**; ``MAX_CONCURRENT_JOBS`` non-terminal (incl. ``CANCELLING``) ``DEFAULT`` jobs **409**
-  ``"Maximum number of concurrent jobs (N) reached"``; credits below the estimate **402**.
-  Nothing is created when refused. ``DRY_RUN`` jobs are free, not counted as concurrent, and quick
-  (1 s, 1 s, 2 s per task); their outputs carry metadata only (no ``up42.data_path``, no GeoTIFFs).
-* Failure triggers: a job name containing ``emulator-error`` -> the first task ends in ``ERROR``
-  after 30 % of its run and the job is ``ERROR``; ``emulator-fail`` -> the last task ``FAILED``
-  after 60 % of its run (earlier tasks succeed and are charged) and the job is ``FAILED``. The
-  failing task's log ends with a traceback; tasks that never started stay ``NOT STARTED``. The job
-  ``error`` is then ``{"code": "JOB_FAILED"|"JOB_ERROR", "message": ...}`` (``null`` otherwise).
-  A task whose credits cannot be charged any more fails the same way.
-* E49 on ``NOT STARTED``/``PENDING``/``RUNNING``: job and running task go to ``CANCELLING``, then
-  after 3 s to ``CANCELLED`` (unstarted tasks too); on ``CANCELLING`` it is a no-op; on a terminal
-  job it is **409**. Answers 200 with the job.
-* E47 pages hold **50** jobs by default (``size=1..100`` is accepted too); past the end ``data`` is
-  ``[]``; unknown sort fields are 400; ``null`` timestamps sort last in both directions.
-* E50/E51 answer **404** until the job ``SUCCEEDED``; E55/E56 until that task ``SUCCEEDED``.
-  E50 is the last task's data.json (API.md §13.16).
-* E54 is ``text/plain``: Python-logging style lines, revealed as their time passes; ``""`` before
-  the task starts. E57 lists ``<scene id>.png`` for a succeeded data-block task, ``[]`` otherwise.
-  Tiling makes one feature (and GeoTIFF) per tile (at most 4 x 4 per input feature), any other
-  processing block one GeoTIFF per input feature (also vector blocks such as ship detection: the
-  product writer only makes rasters). In ``DRY_RUN`` jobs processing tasks pass the scenes through.
+* ``jobs.responses.create_job`` answers **200** with the whole job object. ``name`` defaults to the workflow
+  name. The job's ``inputs`` are the submitted body without ``config``. Refusals, in this order: invalid
+  inputs **400**; ``MAX_CONCURRENT_JOBS`` non-terminal (incl. ``CANCELLING``) ``DEFAULT`` jobs **409**
+  ``"Maximum number of concurrent jobs (N) reached"``; credits below the estimate **402**. Nothing is created
+  when refused. ``DRY_RUN`` jobs are free, not counted as concurrent, and quick (1 s, 1 s, 2 s per task);
+  their outputs carry metadata only (no ``up42.data_path``, no GeoTIFFs).
+* Failure triggers: a job name containing ``emulator-error`` -> the first task ends in ``ERROR`` after 30 % of
+  its run and the job is ``ERROR``; ``emulator-fail`` -> the last task ``FAILED`` after 60 % of its run
+  (earlier tasks succeed and are charged) and the job is ``FAILED``. The failing task's log ends with a
+  traceback; tasks that never started stay ``NOT STARTED``. The job ``error`` is then ``{"code":
+  "JOB_FAILED"|"JOB_ERROR", "message": ...}`` (``null`` otherwise). A task whose credits cannot be charged any
+  more fails the same way.
+* ``jobs.responses.cancel_job`` on ``NOT STARTED``/``PENDING``/``RUNNING``: job and running task go to
+  ``CANCELLING``, then after 3 s to ``CANCELLED`` (unstarted tasks too); on ``CANCELLING`` it is a no-op; on a
+  terminal job it is **409**. Answers 200 with the job.
+* ``jobs.responses.list_jobs`` pages hold **50** jobs by default (``size=1..100`` is accepted too); past the
+  end ``data`` is ``[]``; unknown sort fields are 400; ``null`` timestamps sort last in both directions.
+* ``jobs.responses.job_data_json``/``jobs.responses.job_results`` answer **404** until the job ``SUCCEEDED``;
+  ``jobs.responses.task_data_json``/``jobs.responses.task_results`` until that task ``SUCCEEDED``.
+  ``jobs.responses.job_data_json`` is the last task's data.json.
+* ``jobs.responses.task_logs`` is ``text/plain``: Python-logging style lines, revealed as their time passes;
+  ``""`` before the task starts. ``jobs.responses.quicklooks`` lists ``<scene id>.png`` for a succeeded
+  data-block task, ``[]`` otherwise. Tiling makes one feature (and GeoTIFF) per tile (at most 4 x 4 per input
+  feature), any other processing block one GeoTIFF per input feature (also vector blocks such as ship
+  detection: the product writer only makes rasters). In ``DRY_RUN`` jobs processing tasks pass the scenes
+  through.
 """
 
 from __future__ import annotations
@@ -206,7 +208,8 @@ class JobStore:
 
     # -- creation ------------------------------------------------------------------------------
     def create(self, workflow: Workflow, name: str, body: dict[str, Any]) -> Job:
-        """Validate, plan and start a job (E46); raises 400/409/402 with nothing created.
+        """Validate, plan and start a job (``jobs.responses.create_job``); raises 400/409/402 with nothing
+        created.
 
         Blocking (catalogue search): call it from a worker thread.
         """

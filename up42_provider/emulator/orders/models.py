@@ -2,46 +2,43 @@
 
 Life cycle (nominal durations, divided by ``speed``):
 
-* archive order: ``PLACED`` 10 s -> ``BEING_FULFILLED`` 60 s -> ``FULFILLED`` with one asset. The
-  delivery archive is built while the order is ``BEING_FULFILLED``; the order turns ``FULFILLED``
-  only once it exists, so the asset's ``size`` is exact from the start.
-* tasking order (data product of a ``TASKING`` collection): ``PLACED`` with a sub-status. Orders
-  that need a manual feasibility study (tag ``emulator:feasibility`` or an AOI above 500 km²) get a
-  ``MANUAL`` study with options (``FEASIBILITY_WAITING_RESPONSE``); choosing an option (E30) issues
-  the quotation. All others get an ``AUTO`` study, already accepted, and the quotation at once
-  (``QUOTATION_WAITING_RESPONSE``). Accepting the quotation (E28) charges its ``creditsPrice`` and
-  starts the acquisition (``BEING_FULFILLED``, ``QUOTATION_ACCEPTED``), ``FULFILLED`` 300 s later;
-  rejecting it makes the order ``FAILED`` (nothing charged).
-* failure triggers (both kinds): tag ``emulator:fail`` -> ``FAILED``, tag
-  ``emulator:fail-permanently`` -> ``FAILED_PERMANENTLY``, each when the delivery would have
-  completed (after ``BEING_FULFILLED``).
-* orders placed through today's generation (``orders/responses_current.py``) start earlier:
-  ``CREATED`` 60 s (the only time, with ``PLACEMENT_FAILED``, they can be cancelled) ->
-  ``BEING_PLACED`` 5 s -> ``PLACED``, then as above. A tasking order waits ``PLACED`` 30 s in
-  ``FEASIBILITY_WAITING_UPLOAD`` (manual study) or ``QUOTATION_WAITING_UPLOAD`` before its study
-  and quotation appear, and 30 s in ``QUOTATION_WAITING_UPLOAD`` after a study option is chosen.
-  Their failures speak today's vocabulary:
-  ``emulator:fail`` and ``emulator:fail-permanently`` end ``FAILED_PERMANENTLY``, tag
-  ``emulator:placement-failed`` stops at ``PLACEMENT_FAILED``, a rejected quotation ends
-  ``FAILED_PERMANENTLY`` with sub-status ``QUOTATION_REJECTED``. Cancelling (``CANCELED``)
-  refunds the order in full.
-* products whose collection is ``FEASIBILITY_STUDY_REQUIRED`` (``tasking/models.py``) always get
-  a ``MANUAL`` study.
+* archive order: ``PLACED`` 10 s -> ``BEING_FULFILLED`` 60 s -> ``FULFILLED`` with one asset. The delivery
+  archive is built while the order is ``BEING_FULFILLED``; the order turns ``FULFILLED`` only once it exists,
+  so the asset's ``size`` is exact from the start.
+* tasking order (data product of a ``TASKING`` collection): ``PLACED`` with a sub-status. Orders that need a
+  manual feasibility study (tag ``emulator:feasibility`` or an AOI above 500 km²) get a ``MANUAL`` study with
+  options (``FEASIBILITY_WAITING_RESPONSE``); choosing an option (``tasking.responses.choose``) issues the
+  quotation. All others get an ``AUTO`` study, already accepted, and the quotation at once
+  (``QUOTATION_WAITING_RESPONSE``). Accepting the quotation (``tasking.responses.decide``) charges its
+  ``creditsPrice`` and starts the acquisition (``BEING_FULFILLED``, ``QUOTATION_ACCEPTED``), ``FULFILLED`` 300
+  s later; rejecting it makes the order ``FAILED`` (nothing charged).
+* failure triggers (both kinds): tag ``emulator:fail`` -> ``FAILED``, tag ``emulator:fail-permanently`` ->
+  ``FAILED_PERMANENTLY``, each when the delivery would have completed (after ``BEING_FULFILLED``).
+* orders placed through today's generation (``orders/responses_current.py``) start earlier: ``CREATED`` 60 s
+  (the only time, with ``PLACEMENT_FAILED``, they can be cancelled) -> ``BEING_PLACED`` 5 s -> ``PLACED``,
+  then as above. A tasking order waits ``PLACED`` 30 s in ``FEASIBILITY_WAITING_UPLOAD`` (manual study) or
+  ``QUOTATION_WAITING_UPLOAD`` before its study and quotation appear, and 30 s in ``QUOTATION_WAITING_UPLOAD``
+  after a study option is chosen. Their failures speak today's vocabulary: ``emulator:fail`` and
+  ``emulator:fail-permanently`` end ``FAILED_PERMANENTLY``, tag ``emulator:placement-failed`` stops at
+  ``PLACEMENT_FAILED``, a rejected quotation ends ``FAILED_PERMANENTLY`` with sub-status
+  ``QUOTATION_REJECTED``. Cancelling (``CANCELED``) refunds the order in full.
+* products whose collection is ``FEASIBILITY_STUDY_REQUIRED`` (``tasking/models.py``) always get a ``MANUAL``
+  study.
 
-Behaviour where API.md is silent (our assumptions):
+Behaviour the UP42 documentation leaves open (our assumptions):
 
-* Credits (``_charge`` is the one place an order spends; ``_refund`` the one it gives back): an
-  archive order is charged exactly its estimate at placement (insufficient
-  balance -> 402, nothing created); a tasking order is charged the quotation's ``creditsPrice``
-  when the quotation is accepted. A failed order is **refunded** in full (a positive ``ORDER``
-  record in the credit history).
-* Another ``{workspace_id}`` than the project's is a **403** v1 error (as the other v1 routes).
-  Unknown order: 404 v1 error ``"Order <id> not found"``. Invalid body, unknown data product,
-  unknown image, image of another collection or parameter errors: 400 v1 error listing them.
-* Tags are stored exactly as sent; E26 ``tags`` (repeated) matches orders with **any** of them.
-  E26 without ``format=paginated`` answers the plain list (the legacy form); ``size`` defaults
-  to 50 (capped at 2000). ``orderDetails`` echoes the submitted ``params``; tasking orders carry
-  their sub-status both as ``subStatus`` and inside ``orderDetails`` (null once terminal).
+* Credits (``_charge`` is the one place an order spends; ``_refund`` the one it gives back): an archive order
+  is charged exactly its estimate at placement (insufficient balance -> 402, nothing created); a tasking order
+  is charged the quotation's ``creditsPrice`` when the quotation is accepted. A failed order is **refunded**
+  in full (a positive ``ORDER`` record in the credit history).
+* Another ``{workspace_id}`` than the project's is a **403** v1 error (as the other v1 routes). Unknown order:
+  404 v1 error ``"Order <id> not found"``. Invalid body, unknown data product, unknown image, image of another
+  collection or parameter errors: 400 v1 error listing them.
+* Tags are stored exactly as sent; ``orders.responses.list_orders`` ``tags`` (repeated) matches orders with
+  **any** of them. ``orders.responses.list_orders`` without ``format=paginated`` answers the plain list (the
+  legacy form); ``size`` defaults to 50 (capped at 2000). ``orderDetails`` echoes the submitted ``params``;
+  tasking orders carry their sub-status both as ``subStatus`` and inside ``orderDetails`` (null once
+  terminal).
 * A ``order.status`` event is emitted on creation and on every status change.
 """
 
@@ -101,7 +98,8 @@ SYSTEM = {"id": "system", "type": "INTERNAL"}
 
 @dataclass
 class ProductFacts:
-    """What an order needs to know about its data product (from the E19 item)."""
+    """What an order needs to know about its data product (from the ``glossary.responses.data_products``
+    item)."""
 
     id: str
     title: str
@@ -210,7 +208,7 @@ class OrderStore:
         self._active: dict[str, OrderRecord] = {}  # orders with a pending timed transition
         self._seq = 0
 
-    # -- helpers ---------------------------------------------------------------------------------
+    # -- helpers ---------------------------------------------------------------------------------------------
     def _duration(self, nominal: float) -> timedelta:
         return timedelta(seconds=self._state.config.duration(nominal))
 
@@ -316,7 +314,7 @@ class OrderStore:
         record.charged += amount
         record.charged_budget_id = record.budget_id
 
-    # -- E23 / E24 ---------------------------------------------------------------------------------
+    # -- place / estimate ------------------------------------------------------------------------------------
     def estimate(self, body: Any) -> int:
         return self.validate(body).credits
 
@@ -400,7 +398,7 @@ class OrderStore:
         self._emit(record, now)
         return record
 
-    # -- today's generation: update and cancellation -----------------------------------------------
+    # -- today's generation: update and cancellation ---------------------------------------------------------
     def record(self, order_id: str) -> OrderRecord:
         """The order ``order_id`` of any generation (404 problem when there is none)."""
         record = self.records.get(order_id)
@@ -466,7 +464,7 @@ class OrderStore:
             sub = "QUOTATION_WAITING_RESPONSE"
         return sub
 
-    # -- callbacks of the tasking routes (under state.lock) -----------------------------------------
+    # -- callbacks of the tasking routes (under state.lock) --------------------------------------------------
     def feasibility_accepted(self, order_id: str, option_index: int, when: datetime) -> None:
         """A study option was chosen: issue the quotation for it."""
         record = self.records.get(order_id)
@@ -530,7 +528,7 @@ class OrderStore:
                 covered = target.intersection(box(west, south, west + fraction * (east - west), north))
             return record.product.type, target, covered
 
-    # -- progression ---------------------------------------------------------------------------------
+    # -- progression -----------------------------------------------------------------------------------------
     def advance(self, now: datetime) -> None:
         for order_id, record in list(self._active.items()):
             while record.next_at is not None and record.next_at <= now and record.status not in TERMINAL:
@@ -652,7 +650,7 @@ class OrderStore:
             },
         }
 
-    # -- reading ---------------------------------------------------------------------------------------
+    # -- reading ---------------------------------------------------------------------------------------------
     @staticmethod
     def public(record: OrderRecord) -> dict[str, Any]:
         order = dict(record.order)

@@ -200,7 +200,8 @@ class AssetStore:
         title: str | None = None,
         layout: str = "archive",
     ) -> dict[str, Any]:
-        """Register the delivery of ``order`` for the scene ``feature`` (an E21-style feature).
+        """Register the delivery of ``order`` for the scene ``feature`` (a catalog search feature,
+        ``catalog.responses.search``).
 
         The archive starts building at once in a worker thread; the asset is invisible until
         :meth:`publish`. ``layout`` is ``archive`` (the item's asset is the ZIP) or ``files`` (the

@@ -1,29 +1,30 @@
-"""Storage handlers of the 2023 generation (E31-E36, X1), most of them shared with today's.
+"""Storage handlers of the 2023 generation (assets, storage STAC, signed URLs), most of them shared with
+today's.
 
-Today's SDK reaches the same paths for downloads (``/v2/assets/{id}/download-url``) and the STAC
-reads (landing page, search, collections, items), so those handlers serve both generations.
+Today's SDK reaches the same paths for downloads (``/v2/assets/{id}/download-url``) and the STAC reads
+(landing page, search, collections, items), so those handlers serve both generations.
 
-Behaviour where API.md is silent (our assumptions):
+Behaviour the UP42 documentation leaves open (our assumptions):
 
-* E31 ``tags`` (repeated) matches assets carrying **any** of the given tags; ``search`` is a
-  case-insensitive substring match on name, title and order id; ``collectionNames``,
-  ``producerNames`` and ``sources`` match any listed value; unknown ``sources`` values are a 400.
-  ``size`` defaults to 50 and is silently capped at 2000; timestamps bounds are exclusive.
-  New assets inherit the tags of their order (so a client tag finds the order's assets too).
-  Processing results (today's generation) are not listed: the 2023 listing holds deliveries.
-* E33: ``null`` (or a missing key) **keeps** the current value (the SDK always sends both keys,
-  so clearing on ``null`` would wipe the title whenever only tags are updated). ``"tags": []``
-  clears the tags. Keys other than ``title``/``tags`` are kept in a ``metadata`` object that
-  appears on the asset once such keys were sent (``null`` keeps those too).
-* The archive is built when the order starts delivering (not lazily at the first download), in a
-  worker thread; that is the price of an exact ``size`` (also with ``asset_size_mb`` padding).
-* ``GET /v2/assets/{id}`` (the STAC items' asset hrefs) answers 307 to a fresh signed URL.
-  Signed URLs carry ``response-content-disposition`` with the file's stem, as UP42's do.
-* E35 and the STAC API: page size is ``limit`` (default 10) capped at 100; the default order is
-  the one the real next link advertises (``bbox`` descending, then item id). Queryables
-  ``asset_id``, ``workspace_id``, ``order_id``, ``tags``, ``title``, ``collection_name`` and
-  ``cloud_cover`` mean the ``up42-*`` item properties (see :mod:`storage.stac`). A malformed
-  filter, datetime, geometry or token is a 400 problem titled ``Bad request``.
+* ``get_assets`` ``tags`` (repeated) matches assets carrying **any** of the given tags; ``search`` is a
+  case-insensitive substring match on name, title and order id; ``collectionNames``, ``producerNames`` and
+  ``sources`` match any listed value; unknown ``sources`` values are a 400. ``size`` defaults to 50 and is
+  silently capped at 2000; timestamps bounds are exclusive. New assets inherit the tags of their order (so a
+  client tag finds the order's assets too). Processing results (today's generation) are not listed: the 2023
+  listing holds deliveries.
+* ``post_metadata``: ``null`` (or a missing key) **keeps** the current value (the SDK always sends both keys,
+  so clearing on ``null`` would wipe the title whenever only tags are updated). ``"tags": []`` clears the
+  tags. Keys other than ``title``/``tags`` are kept in a ``metadata`` object that appears on the asset once
+  such keys were sent (``null`` keeps those too).
+* The archive is built when the order starts delivering (not lazily at the first download), in a worker
+  thread; that is the price of an exact ``size`` (also with ``asset_size_mb`` padding).
+* ``GET /v2/assets/{id}`` (the STAC items' asset hrefs) answers 307 to a fresh signed URL. Signed URLs carry
+  ``response-content-disposition`` with the file's stem, as UP42's do.
+* ``stac_search`` and the STAC API: page size is ``limit`` (default 10) capped at 100; the default order is
+  the one the real next link advertises (``bbox`` descending, then item id). Queryables ``asset_id``,
+  ``workspace_id``, ``order_id``, ``tags``, ``title``, ``collection_name`` and ``cloud_cover`` mean the
+  ``up42-*`` item properties (see :mod:`storage.stac`). A malformed filter, datetime, geometry or token is a
+  400 problem titled ``Bad request``.
 * The collection list pages with ``?token=next:...`` links (``limit``, ``workspace_id``).
 """
 
@@ -87,11 +88,11 @@ def _store(request: Request) -> AssetStore:
     return emulator_state(request).assets
 
 
-# -- E31-E34 ----------------------------------------------------------------------------------------
+# -- assets --------------------------------------------------------------------------------------------------
 
 
 async def get_assets(request: Request) -> Response:
-    """E31: the Spring page of the account's delivered assets."""
+    """``get_assets``: the Spring page of the account's delivered assets."""
     field_name, descending = query_sort(request, SORT_FIELDS, "createdAt")
     before, after = query_time(request, "createdBefore"), query_time(request, "createdAfter")
     workspace = request.query_params.get("workspaceId")
@@ -137,7 +138,7 @@ async def get_assets(request: Request) -> Response:
 
 
 async def get_metadata(request: Request) -> Response:
-    """E32."""
+    """``get_metadata``."""
     state = emulator_state(request)
     record = state.assets.get(request.path_params["asset_id"])
     with state.lock:
@@ -145,7 +146,7 @@ async def get_metadata(request: Request) -> Response:
 
 
 async def post_metadata(request: Request) -> Response:
-    """E33: title and tags (``null`` keeps), other keys into ``metadata``."""
+    """``post_metadata``: title and tags (``null`` keeps), other keys into ``metadata``."""
     store = _store(request)
     record = store.get(request.path_params["asset_id"])
     body = await json_body(request, required=False)
@@ -161,7 +162,7 @@ async def post_metadata(request: Request) -> Response:
 
 
 async def download_url(request: Request) -> Response:
-    """E34 (both generations): a signed URL of the file behind an asset href."""
+    """``download_url`` (both generations): a signed URL of the file behind an asset href."""
     state = emulator_state(request)
     _, stored = state.assets.file(request.path_params["asset_id"])
     await state.blobs.ensure(stored.blob_key)
@@ -177,7 +178,7 @@ async def download(request: Request) -> Response:
     return RedirectResponse(url, status_code=307)
 
 
-# -- E35, E36 and the STAC API below them -----------------------------------------------------------
+# -- storage STAC search, landing page and the STAC API below them -------------------------------------------
 
 
 async def stac_landing(request: Request) -> Response:
@@ -247,7 +248,7 @@ async def stac_item(request: Request) -> Response:
     return bare(render_item(record, base_url(request)))
 
 
-# -- X1: the signed URLs ------------------------------------------------------------------------------
+# -- the signed URLs -----------------------------------------------------------------------------------------
 
 
 async def signed_download(request: Request) -> Response:

@@ -1,15 +1,15 @@
 """Storage handlers only today's generation calls (the STAC writes and the queryables).
 
-The reads (landing page, search, collections, items) and downloads are shared with the 2023
-generation and live in :mod:`storage.responses`.
+The reads (landing page, search, collections, items) and downloads are shared with the 2023 generation and
+live in :mod:`storage.responses`.
 
-* N17 ``PATCH .../items/{item_id}`` takes ``up42-user:title`` and ``up42-user:tags`` with JSON
-  merge-patch meaning (a missing key keeps, ``null`` clears) and answers the full item, ``self``
-  link and ``collection`` included. Other keys are a 400 naming them (the user fields are the only
-  writable ones). The 2023 asset shows the same title and tags (one storage).
-* N18 ``DELETE /v2/assets/stac/collections/{collection_id}`` answers 204 and removes the items,
-  their assets and files at once (signed URLs handed out before then answer 404, like a deleted
-  GCS object).
+* ``patch_item`` ``PATCH .../items/{item_id}`` takes ``up42-user:title`` and ``up42-user:tags`` with JSON
+  merge-patch meaning (a missing key keeps, ``null`` clears) and answers the full item, ``self`` link and
+  ``collection`` included. Other keys are a 400 naming them (the user fields are the only writable ones). The
+  2023 asset shows the same title and tags (one storage).
+* ``delete_collection`` ``DELETE /v2/assets/stac/collections/{collection_id}`` answers 204 and removes the
+  items, their assets and files at once (signed URLs handed out before then answer 404, like a deleted GCS
+  object).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ TITLE, TAGS = "up42-user:title", "up42-user:tags"
 
 
 async def patch_item(request: Request) -> Response:
-    """N17: set the user title and tags of an item."""
+    """``patch_item``: set the user title and tags of an item."""
     store = emulator_state(request).assets
     record = store.item(request.path_params["collection_id"], request.path_params["item_id"])
     body = await json_body(request)
@@ -48,7 +48,7 @@ async def patch_item(request: Request) -> Response:
 
 
 async def delete_collection(request: Request) -> Response:
-    """N18: delete a collection with everything in it."""
+    """``delete_collection``: delete a collection with everything in it."""
     emulator_state(request).assets.delete_collection(request.path_params["collection_id"])
     return Response(status_code=204)
 

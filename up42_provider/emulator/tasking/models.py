@@ -3,7 +3,7 @@
 Studies and quotations are created by the orders module when a tasking order is placed (see the
 life cycle in ``orders/models.py``); the decisions made here drive that order.
 
-Behaviour where API.md is silent (our assumptions):
+Behaviour the UP42 documentation leaves open (our assumptions):
 
 * Lists: ``size`` defaults to 10 (capped at 2000), ``sort`` accepts ``createdAt``, ``updatedAt``,
   ``decisionAt``, ``decision``, ``creditsPrice`` (quotations), ``id``, ``orderId``,
@@ -80,7 +80,7 @@ class TaskingStore:
     def _remember(self, obj_id: str) -> None:
         self._order[obj_id] = len(self._order)
 
-    # -- creation (used by orders, under state.lock) ----------------------------------------------
+    # -- creation (used by orders, under state.lock) ---------------------------------------------------------
     def create_quotation(self, order: dict[str, Any], credits_price: int, when: datetime) -> dict[str, Any]:
         quotation = {
             "id": self._state.new_id(),
@@ -131,7 +131,7 @@ class TaskingStore:
         self._remember(study_id)
         return dict(study)
 
-    # -- E27 / E29 ----------------------------------------------------------------------------------
+    # -- quotations / feasibility studies --------------------------------------------------------------------
     def select(
         self,
         objects: dict[str, dict[str, Any]],
@@ -155,7 +155,7 @@ class TaskingStore:
         )
         return selected
 
-    # -- E28 ------------------------------------------------------------------------------------------
+    # -- deciding a quotation --------------------------------------------------------------------------------
     def decide_quotation(self, quotation_id: str, body: Any) -> dict[str, Any]:
         decision = body.get("decision") if isinstance(body, dict) else None
         if decision not in (ACCEPTED, REJECTED):
@@ -183,7 +183,7 @@ class TaskingStore:
             state.orders.quotation_decided(quotation["orderId"], decision, quotation["creditsPrice"], now)
             return dict(quotation)
 
-    # -- E30 ------------------------------------------------------------------------------------------
+    # -- choosing a feasibility option -----------------------------------------------------------------------
     def choose_feasibility(self, study_id: str, body: Any) -> dict[str, Any]:
         option_id = body.get("acceptedOptionId") if isinstance(body, dict) else None
         if not isinstance(option_id, str) or not option_id:

@@ -1,11 +1,12 @@
-"""Webhooks: E11-E17 (API.md §8.3) and real delivery of ``order.status`` / ``job.status`` events.
+"""Webhooks: the ``webhooks.responses`` handlers and real delivery of ``order.status`` / ``job.status``
+events.
 
-Orders and jobs call ``state.emit(event, payload)`` on every status change (from the event loop or
-from any thread). The listener snapshots the ACTIVE webhooks subscribed to that event and hands one
-delivery per webhook to an asyncio queue on ``state.loop`` (thread-safe); a dispatcher task posts
-them with one shared ``httpx.AsyncClient`` (started and closed with the app's lifespan).
+Orders and jobs call ``state.emit(event, payload)`` on every status change (from the event loop or from any
+thread). The listener snapshots the ACTIVE webhooks subscribed to that event and hands one delivery per
+webhook to an asyncio queue on ``state.loop`` (thread-safe); a dispatcher task posts them with one shared
+``httpx.AsyncClient`` (started and closed with the app's lifespan).
 
-Delivery format — API.md does not specify it, so this is **our assumption**::
+Delivery format — the UP42 documentation does not specify it, so this is **our assumption**::
 
     POST <webhook url>
     Content-Type: application/json
@@ -18,22 +19,22 @@ Delivery format — API.md does not specify it, so this is **our assumption**::
     {"event": "order.status", "timestamp": "<ISO time of the status change>",
      "webhookId": "<id>", "test": false, "body": <the emitted payload>}
 
-The signature header is sent only when the webhook has a non-empty secret. A receiver verifies it
-by recomputing the HMAC over the exact bytes it received. Attempts time out after 5 s; a
-connection error, a time-out, a 5xx, 408 or 429 is retried (``retry_delays``: 0.5, 1 and 2 s of
-back-off); any other answer ends the delivery. Deliveries to one webhook are sequential, in
-emission order (a failing receiver delays its later events by up to the retry budget); different
-webhooks are served in parallel.
+The signature header is sent only when the webhook has a non-empty secret. A receiver verifies it by
+recomputing the HMAC over the exact bytes it received. Attempts time out after 5 s; a connection error, a
+time-out, a 5xx, 408 or 429 is retried (``retry_delays``: 0.5, 1 and 2 s of back-off); any other answer ends
+the delivery. Deliveries to one webhook are sequential, in emission order (a failing receiver delays its later
+events by up to the retry budget); different webhooks are served in parallel.
 
-Other choices where API.md is silent: E13 answers 201, E16 answers 204 without a body, E17 sends its
-test events (one attempt each, ``"test": true``) whether or not the webhook is active; ``secret:
-null`` is stored as ``""`` (as the real service shows it); events must be the strings of E11;
-another workspace is 403, an unknown webhook 404. ``GET /_emulator/webhooks/deliveries`` exposes the
-bounded per-webhook delivery log (not part of UP42's API).
+Other choices the UP42 documentation leaves open: ``webhooks.responses.create_webhook`` answers 201,
+``webhooks.responses.delete_webhook`` answers 204 without a body, ``webhooks.responses.test_webhook`` sends
+its test events (one attempt each, ``"test": true``) whether or not the webhook is active; ``secret: null`` is
+stored as ``""`` (as the real service shows it); events must be the strings of ``webhooks.responses.events``;
+another workspace is 403, an unknown webhook 404. ``GET /_emulator/webhooks/deliveries`` exposes the bounded
+per-webhook delivery log (not part of UP42's API).
 
-Today's generation: the 4.x SDK no longer has webhooks (SDK 1.0.4-2.6.0 called the same v1 paths
-with the OIDC ``sub`` as workspace id). They stay reachable with a token of either generation, and
-v2 orders and processing jobs announce their status changes through the same ``state.emit``.
+Today's generation: the 4.x SDK no longer has webhooks (SDK 1.0.4-2.6.0 called the same v1 paths with the OIDC
+``sub`` as workspace id). They stay reachable with a token of either generation, and v2 orders and processing
+jobs announce their status changes through the same ``state.emit``.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def signature(secret: str, timestamp: str, raw_body: bytes) -> str:
 
 
 def validate_definition(body: Any) -> dict[str, Any]:
-    """The normalised webhook definition of an E13/E15 body; raises 400 naming the bad field."""
+    """The normalised webhook definition of an
+    ``webhooks.responses.create_webhook``/``webhooks.responses.put_webhook`` body; raises 400 naming the bad
+    field."""
     if not isinstance(body, dict):
         raise bad_request("Request body must be a JSON object")
     name = body.get("name")
@@ -298,7 +301,8 @@ class WebhookStore:
         return response.status_code, None
 
     async def run_tests(self, webhook: dict[str, Any]) -> dict[str, Any]:
-        """E17: one test event per subscribed event, one attempt each, counted by 2xx answers."""
+        """``webhooks.responses.test_webhook``: one test event per subscribed event, one attempt each,
+        counted by 2xx answers."""
         now = self._state.clock.now()
         bodies = [
             (event, self._body(webhook, event, iso(now), self._sample(event, now), test=True))

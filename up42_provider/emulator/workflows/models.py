@@ -1,35 +1,39 @@
 """Workflows of the 2023 processing platform: records, the store, task chains and job planning.
 
-This module also owns what a job *would* do with given inputs, because the estimate (E45) and
-the job (``jobs.models``) must agree to the credit: :func:`parse_tasks` checks a task
-chain, :func:`resolve_inputs` validates job inputs, and :func:`plan_run` selects the data block's
-scenes and prices every task with ``blocks.models`` (``select_scenes``, ``block_consumption``,
-whose credits add up to ``block_credits``). The job charges exactly the planned numbers.
+This module also owns what a job *would* do with given inputs, because the estimate
+(``workflows.responses.estimate_job``) and the job (``jobs.models``) must agree to the credit:
+:func:`parse_tasks` checks a task chain, :func:`resolve_inputs` validates job inputs, and :func:`plan_run`
+selects the data block's scenes and prices every task with ``blocks.models`` (``select_scenes``,
+``block_consumption``, whose credits add up to ``block_credits``). The job charges exactly the planned
+numbers.
 
-Behaviour where API.md is silent (our assumptions):
+Behaviour the UP42 documentation leaves open (our assumptions):
 
-* E38 answers **200** with the whole workflow object (``id``, ``displayId`` = first 8 characters
-  of the id, ``name``, ``description``, ``projectId``, timestamps). ``name`` is required and must
-  be a non-empty string; ``description`` defaults to ``""``.
-* E40 (``PUT``): a ``null`` (or missing) ``name``/``description`` **keeps** the current value
-  (the SDK sends ``null`` for arguments it was not given, API.md §13.6); an empty name is 400.
+* ``workflows.responses.create_workflow`` answers **200** with the whole workflow object (``id``,
+  ``displayId`` = first 8 characters of the id, ``name``, ``description``, ``projectId``, timestamps).
+  ``name`` is required and must be a non-empty string; ``description`` defaults to ``""``.
+* ``workflows.responses.update_workflow`` (``PUT``): a ``null`` (or missing) ``name``/``description``
+  **keeps** the current value (the SDK sends ``null`` for arguments it was not given); an empty name is 400.
   Answers 200 with the updated workflow.
-* E41 answers **204** with an empty body; jobs of a deleted workflow stay listed (E47).
-* E43 only accepts a linear chain: the first task has ``parentName: null`` and is a DATA block,
-  every other task names the previous one as parent. Names must be ``<block name>:<n>`` and
-  unique; ``blockId`` may be a block id, name or display name; ``blockVersionTag`` is ignored
-  (blocks have one version). Incompatible neighbours are 400 naming the pair
-  (``blocks.models.chain_errors``). An empty list clears the workflow. Answers 200 with the E42 list.
-* E44 without ``parentTaskName`` uses the last task (an empty workflow answers the DATA blocks);
-  an unknown task name is 400. Compatibility is judged for the whole chain up to that task.
-* Job inputs (E45/E46): a parameter missing from a task's inputs takes the block default, then the
-  blocks' own rules apply (types, ranges, required parameters, unknown parameters rejected except
-  ``asset_ids`` on data blocks). Data-block geometries must be GeoJSON (Multi)Polygons with closed
-  rings; the AOI must not exceed ``JOB_QUERY_MAX_AOI_SIZE`` km² and ``limit`` must not exceed
-  ``JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE`` (project settings, E03). Unknown task names are 400.
-* E45: ``credit.min == credit.max`` (the emulator knows the outcome) and equal to what the job is
-  charged. ``duration`` is in **milliseconds** (the real sample values look like milliseconds,
-  API.md §13.13). Inputs carrying ``config.mode == "DRY_RUN"`` estimate 0 credits.
+* ``workflows.responses.delete_workflow`` answers **204** with an empty body; jobs of a deleted workflow stay
+  listed (``jobs.responses.list_jobs``).
+* ``workflows.responses.set_tasks`` only accepts a linear chain: the first task has ``parentName: null`` and
+  is a DATA block, every other task names the previous one as parent. Names must be ``<block name>:<n>`` and
+  unique; ``blockId`` may be a block id, name or display name; ``blockVersionTag`` is ignored (blocks have one
+  version). Incompatible neighbours are 400 naming the pair (``blocks.models.chain_errors``). An empty list
+  clears the workflow. Answers 200 with the ``workflows.responses.get_tasks`` list.
+* ``workflows.responses.compatible_blocks`` without ``parentTaskName`` uses the last task (an empty workflow
+  answers the DATA blocks); an unknown task name is 400. Compatibility is judged for the whole chain up to
+  that task.
+* Job inputs (``workflows.responses.estimate_job``/``jobs.responses.create_job``): a parameter missing from a
+  task's inputs takes the block default, then the blocks' own rules apply (types, ranges, required parameters,
+  unknown parameters rejected except ``asset_ids`` on data blocks). Data-block geometries must be GeoJSON
+  (Multi)Polygons with closed rings; the AOI must not exceed ``JOB_QUERY_MAX_AOI_SIZE`` km² and ``limit`` must
+  not exceed ``JOB_QUERY_LIMIT_PARAMETER_MAX_VALUE`` (project settings, ``account.responses.get_settings``).
+  Unknown task names are 400.
+* ``workflows.responses.estimate_job``: ``credit.min == credit.max`` (the emulator knows the outcome) and
+  equal to what the job is charged. ``duration`` is in **milliseconds** (the real sample values look like
+  milliseconds). Inputs carrying ``config.mode == "DRY_RUN"`` estimate 0 credits.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ class WorkflowTask:
     block: dict[str, Any]
 
     def as_json(self, parent_id: str | None) -> dict[str, Any]:
-        """The E42 item (API.md §8.8)."""
+        """The ``workflows.responses.get_tasks`` item."""
         block = self.block
         return {
             "id": self.id,
@@ -165,7 +169,8 @@ class WorkflowStore:
 
 
 def parse_tasks(state: EmulatorState, body: Any) -> list[WorkflowTask]:
-    """Validate E43/E45 task definitions: a linear, compatible chain starting with a DATA block."""
+    """Validate ``workflows.responses.set_tasks``/``workflows.responses.estimate_job`` task definitions: a
+    linear, compatible chain starting with a DATA block."""
     if not isinstance(body, list):
         raise bad_request("Request body must be a list of workflow tasks")
     tasks: list[WorkflowTask] = []
@@ -237,7 +242,7 @@ def _check_polygon(rings: Any) -> str | None:
 
 
 def parse_geometry(value: Any, where: str) -> BaseGeometry:
-    """A GeoJSON Polygon/MultiPolygon as a valid shapely geometry (UP42 needs polygons, §9.5)."""
+    """A GeoJSON Polygon/MultiPolygon as a valid shapely geometry (UP42 needs polygons)."""
     if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
         raise bad_request(f"{where}: invalid geometry, expected a GeoJSON Polygon or MultiPolygon")
     coords = value.get("coordinates")
@@ -280,7 +285,8 @@ def _setting(state: EmulatorState, name: str, default: int) -> int:
 def resolve_inputs(state: EmulatorState, tasks: list[WorkflowTask], inputs: Any) -> dict[str, dict[str, Any]]:
     """Per task name: the block defaults overlaid with the given inputs, validated (400 on problems).
 
-    ``inputs`` is the E46 body without ``config`` (or the E45 ``inputs``). The per-parameter rules
+    ``inputs`` is the ``jobs.responses.create_job`` body without ``config`` (or the
+    ``workflows.responses.estimate_job`` ``inputs``). The per-parameter rules
     (types, ranges, unknown parameters, required ones) are the blocks' own
     (``blocks.models.validate_block_inputs``); the project limits and the polygon rule are added here.
     """
@@ -355,7 +361,7 @@ class TaskPlan:
     params: dict[str, Any]
     scenes: list[Any]  # data task: the selected ``world.catalog.Scene`` objects; others: []
     n_scenes: int
-    consumption: dict[str, Any]  # the E45 entry of this task
+    consumption: dict[str, Any]  # the ``workflows.responses.estimate_job`` entry of this task
 
     @property
     def block_credits(self) -> int:
@@ -387,7 +393,7 @@ def plan_run(
             except ValueError as exc:  # world.catalog.SearchError: inputs the catalogue refuses
                 raise bad_request(f"{task.name}: {exc}") from None
         consumption = block_models.block_consumption(task.block, params, len(scenes))
-        if dry_run:  # test queries are free of charge (API.md §7.2)
+        if dry_run:  # test queries are free of charge
             for part in ("blockConsumption", "machineConsumption"):
                 consumption[part]["credit"] = {"max": 0, "min": 0}
         plans.append(TaskPlan(task, params, scenes if index == 0 else [], len(scenes), consumption))
@@ -395,7 +401,8 @@ def plan_run(
 
 
 def estimate_json(plans: list[TaskPlan]) -> dict[str, Any]:
-    """The E45 answer for a plan: per task name, credits equal to what the job will be charged."""
+    """The ``workflows.responses.estimate_job`` answer for a plan: per task name, credits equal to what the
+    job will be charged."""
     return {p.task.name: p.consumption for p in plans}
 
 

@@ -97,7 +97,7 @@ class Catalog:
         self._coll_keys = {s.name: seed_key(self.seed, f"collection:{s.name}") for s in SPECS.values()}
         ALL_CATALOGS.add(self)
 
-    # -- ids ---------------------------------------------------------------------------------
+    # -- ids -------------------------------------------------------------------------------------------------
     def _encode_id(self, index: int, row: int, col: int, k: int) -> str:
         payload = (index << 44) | (row << 32) | (col << 18) | k  # 4 + 12 + 14 + 18 bits
         tag = py_mix(self._id_key ^ payload) & ((1 << 58) - 1)
@@ -129,7 +129,7 @@ class Catalog:
             return None
         return spec, (payload >> 32) & 0xFFF, (payload >> 18) & 0x3FFF, payload & 0x3FFFF
 
-    # -- grid ----------------------------------------------------------------------------------
+    # -- grid ------------------------------------------------------------------------------------------------
     @staticmethod
     def _nrows(spec: CollectionSpec) -> int:
         return math.ceil((spec.lat_max - spec.lat_min) / spec.tile_deg - 1e-9)
@@ -185,7 +185,7 @@ class Catalog:
         lon_c = -180.0 + (cols + 0.5) * w
         return shapely.box(lon_c - scale * w, lat_c - scale * h, lon_c + scale * w, lat_c + scale * h)
 
-    # -- per-pass attributes (vectorised) -------------------------------------------------------
+    # -- per-pass attributes (vectorised) --------------------------------------------------------------------
     def _attributes(
         self, spec: CollectionSpec, rows: np.ndarray, cols: np.ndarray, ks: np.ndarray
     ) -> dict[str, np.ndarray]:
@@ -305,7 +305,7 @@ class Catalog:
             key=int(attrs["hash"][i]),
         )
 
-    # -- public API --------------------------------------------------------------------------------
+    # -- public API ------------------------------------------------------------------------------------------
     def scene(self, scene_id: str) -> Scene | None:
         """The scene behind any id a search returned (None if the id is not one of this world's)."""
         decoded = self._decode_id(scene_id)
@@ -322,7 +322,8 @@ class Catalog:
         return self._make_scene(spec, row, col, k, attrs, 0, ring)
 
     def search(self, host: str, body: Mapping[str, Any]) -> list[Scene]:
-        """All scenes of ``host`` matching a STAC search body (E21), filtered and sorted.
+        """All scenes of ``host`` matching a STAC search body (``catalog.responses.search``), filtered and
+        sorted.
 
         Raises :class:`SearchError` (status 404 for an unknown host, 400 for an invalid body).
         """
@@ -370,7 +371,7 @@ class Catalog:
             return None
         return render_quicklook(scene)
 
-    # -- search internals --------------------------------------------------------------------------
+    # -- search internals ------------------------------------------------------------------------------------
     def _collections(self, host: str, value: Any) -> list[CollectionSpec]:
         archive = [s for s in SPECS.values() if s.host == host and s.type == "ARCHIVE"]
         if value is None:
@@ -567,7 +568,7 @@ class Catalog:
                 out.append(scene)
         return out
 
-    # -- orders (E23/E24 helpers) ------------------------------------------------------------------
+    # -- orders (helpers of placing and estimating) ----------------------------------------------------------
     def estimate_order_credits(self, data_product: str | Mapping[str, Any], params: Mapping[str, Any]) -> int:
         return estimate_order_credits(data_product, params, catalog=self)
 

@@ -79,7 +79,8 @@ def validate_order_params(
 ) -> list[str]:
     """Readable reasons why ``params`` cannot be ordered for ``data_product`` (empty list = valid).
 
-    ``data_product`` is a data product id or an E19 item. Archive image ids are resolved with
+    ``data_product`` is a data product id or an ``glossary.responses.data_products`` item. Archive image ids
+    are resolved with
     ``catalog`` (or any live catalogue whose seed produced the id).
     """
     entry = _resolve_product(data_product)
@@ -146,7 +147,8 @@ def validate_order_params(
 def estimate_order_credits(
     data_product: str | Mapping[str, Any], params: Mapping[str, Any], *, catalog: Catalog | None = None
 ) -> int:
-    """Credits an order costs (E24, and what E23 charges). Call validate_order_params first.
+    """Credits an order costs (``orders.responses.estimate``, and what ``orders.responses.place`` charges).
+    Call validate_order_params first.
 
     Archive: km² of AOI ∩ image footprint (at least the collection minimum) * price per km².
     Tasking: km² of the geometry (a Point counts as the minimum) * price per km².

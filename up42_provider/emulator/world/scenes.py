@@ -19,7 +19,8 @@ def iso_seconds(dt: datetime) -> str:
 
 @dataclass(frozen=True)
 class Scene:
-    """One archived image. ``feature()`` is its E21 search feature (``properties.id`` == ``id``)."""
+    """One archived image. ``feature()`` is its ``catalog.responses.search`` search feature
+    (``properties.id`` == ``id``)."""
 
     id: str
     collection: str

@@ -201,7 +201,8 @@ def _tasking_schema(spec: CollectionSpec, p: ProductSpec) -> dict[str, Any]:
 
 
 def order_schema(data_product_id: str) -> dict[str, Any] | None:
-    """The draft-07 JSON Schema of the order ``params`` of a data product (E20), or None."""
+    """The draft-07 JSON Schema of the order ``params`` of a data product (``glossary.responses.schema``), or
+    None."""
     entry = PRODUCTS_BY_ID.get(str(data_product_id))
     if entry is None:
         return None
