@@ -153,7 +153,9 @@ def schema_parameter_options(schema: Mapping[str, Any], name: str) -> Any:
 def _autocomplete(params: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     """Add every required schema parameter the caller did not give, as ``None`` (like up42-py)."""
     if not isinstance(schema, Mapping):
-        raise ValueError("schema must be the data product's order schema (the JSON Schema dict UP42Hook.get_data_product_schema returns)")
+        raise ValueError(
+            "schema must be the data product's order schema (the JSON Schema dict UP42Hook.get_data_product_schema returns)"
+        )
     for name in schema.get("required") or []:
         if name not in params:
             params[name] = None
@@ -250,7 +252,9 @@ def default_job_parameters(workflow_tasks: Sequence[Mapping[str, Any]]) -> dict[
     for task in workflow_tasks:
         name = task.get("name")
         if not name:
-            raise ValueError("workflow_tasks must be the task list of the workflow (UP42Hook.get_workflow_tasks items, each with a 'name')")
+            raise ValueError(
+                "workflow_tasks must be the task list of the workflow (UP42Hook.get_workflow_tasks items, each with a 'name')"
+            )
         block_params = ((task.get("block") or {}).get("parameters")) or {}
         values: dict[str, Any] = {}
         for param, spec in block_params.items():
