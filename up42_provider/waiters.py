@@ -240,6 +240,11 @@ class WaitResult:
 # ------------------------------------------------------------------------------------ state machine
 
 
+def describe(exc: BaseException) -> str:
+    """An error in one line for logs and messages (a time-out's own text is empty)."""
+    return str(exc) or type(exc).__name__
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether the next poll may well succeed (outage, rate limit, time-out)."""
     if isinstance(exc, UP42TransportError):
@@ -327,7 +332,9 @@ class Waiter:
         self.last_error = exc
         if is_transient(exc):
             self.errors_in_a_row = 0
-            log.warning("Polling UP42 %s failed (%s); trying again at the next poll", self.noun, exc)
+            log.warning(
+                "Polling UP42 %s failed (%s); trying again at the next poll", self.noun, describe(exc)
+            )
             return None
         if not isinstance(exc, UP42Error):  # a bug, not an API answer: do not hide it
             return WaitResult("error", self.state, f"{type(exc).__name__}: {exc}", exc)
@@ -369,7 +376,7 @@ class Waiter:
         waiting = state.describe(state.running) if state else ", ".join(self.ids or [])
         message = f"UP42 {self.noun} still running at the deadline: {waiting}"
         if self.last_error is not None and self.errors_in_a_row == 0 and state is None:
-            message += f" (last error: {self.last_error})"
+            message += f" (last error: {describe(self.last_error)})"
         return WaitResult("timeout", state, message)
 
 

@@ -154,7 +154,8 @@ def _autocomplete(params: dict[str, Any], schema: Mapping[str, Any]) -> dict[str
     """Add every required schema parameter the caller did not give, as ``None`` (like up42-py)."""
     if not isinstance(schema, Mapping):
         raise ValueError(
-            "schema must be the data product's order schema (the JSON Schema dict UP42Hook.get_data_product_schema returns)"
+            "schema must be the data product's order schema "
+            "(the JSON Schema dict UP42Hook.get_data_product_schema returns)"
         )
     for name in schema.get("required") or []:
         if name not in params:
@@ -253,7 +254,8 @@ def default_job_parameters(workflow_tasks: Sequence[Mapping[str, Any]]) -> dict[
         name = task.get("name")
         if not name:
             raise ValueError(
-                "workflow_tasks must be the task list of the workflow (UP42Hook.get_workflow_tasks items, each with a 'name')"
+                "workflow_tasks must be the task list of the workflow "
+                "(UP42Hook.get_workflow_tasks items, each with a 'name')"
             )
         block_params = ((task.get("block") or {}).get("parameters")) or {}
         values: dict[str, Any] = {}
