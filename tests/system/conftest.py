@@ -18,7 +18,21 @@ HERE = Path(__file__).parent
 # The shipped example DAGs, with their default Params. Tasking and the fan-out are dag.test-ed in
 # tests/examples only: tasking waits minutes for its acquisition, the fan-out competes for job slots.
 DEFAULT_DAGS_FOLDER = HERE.parent.parent / "example_dags"
-DEFAULT_DAG_IDS = ("up42_archive_imagery", "up42_processing")
+# Both generations: the 2023 archive and processing examples, today's archive-to-processing pipeline
+# and today's tasking (its feasibility study and quotation decided by the task, see DEFAULT_DAG_CONF).
+DEFAULT_DAG_IDS = (
+    "up42_archive_imagery",
+    "up42_processing",
+    "up42_current_archive_processing",
+    "up42_current_tasking",
+)
+DEFAULT_DAG_CONF: dict[str, dict[str, Any]] = {
+    "up42_current_tasking": {
+        "feasibility_option": 0,
+        "quotation_decision": "ACCEPTED",
+        "order_tags": ["airflow-example", "emulator:feasibility"],  # the emulator asks for a study
+    },
+}
 DEFAULT_RESTART_DAG_ID = "up42_archive_imagery"  # its order sensor defers for ~35 s at speed 2
 # Every process of the topology gets these: the examples write below a temporary folder, and their
 # deferred waits poll every few seconds instead of every minute.
@@ -37,14 +51,14 @@ class SystemConfig:
     """What the system test runs; every field comes from an environment variable.
 
     UP42_SYSTEM_DAGS_FOLDER        DAGs folder mounted into the topology (default: example_dags)
-    UP42_SYSTEM_DAG_IDS            comma list of DAGs to trigger (default: archive + processing examples, or
+    UP42_SYSTEM_DAG_IDS            comma list of DAGs to trigger (default: DEFAULT_DAG_IDS, or
                                    every DAG of another folder)
     UP42_SYSTEM_DEFERRED_DAG_IDS   DAGs whose run must show a deferred task (default: all DAGs run; "" none)
     UP42_SYSTEM_RESTART_DAG_ID     DAG for the triggerer restart (default: ours; else one seen deferring
                                    on a UP42 trigger, else the first of the deferred DAGs)
     UP42_SYSTEM_EMULATOR_SPEED     emulator time factor (default 2: an order takes ~35 s, a job ~24 s)
     UP42_SYSTEM_RUN_TIMEOUT        seconds a DAG run may take (default 420)
-    UP42_SYSTEM_DAG_CONF           JSON {dag_id: conf} passed when triggering (default: no conf)
+    UP42_SYSTEM_DAG_CONF           JSON {dag_id: conf} passed when triggering (default: DEFAULT_DAG_CONF)
     """
 
     dags_folder: Path
@@ -67,7 +81,8 @@ class SystemConfig:
             or (DEFAULT_RESTART_DAG_ID if own else None),
             emulator_speed=float(os.environ.get("UP42_SYSTEM_EMULATOR_SPEED") or 2.0),
             run_timeout=float(os.environ.get("UP42_SYSTEM_RUN_TIMEOUT") or 420),
-            dag_conf=json.loads(os.environ.get("UP42_SYSTEM_DAG_CONF") or "{}"),
+            dag_conf=json.loads(os.environ.get("UP42_SYSTEM_DAG_CONF") or "null")
+            or (dict(DEFAULT_DAG_CONF) if own else {}),
         )
 
 
