@@ -15,7 +15,6 @@ from up42_provider.hooks._helpers import SEARCH_ALL
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.operators._aoi import resolve_aoi
 from up42_provider.operators._common import as_list, as_number, as_positive_int, reject_typos, require
-from up42_provider.transfer import targets
 from up42_provider.utils import parameters as P
 
 if TYPE_CHECKING:
@@ -259,6 +258,8 @@ class UP42SearchCatalogOperator(BaseOperator):
 def write_features(features: list[dict[str, Any]], output_path: str) -> str:
     """Write a FeatureCollection as GeoJSON or GeoPackage (by suffix) to any ObjectStoragePath."""
     from airflow.sdk import ObjectStoragePath
+
+    from up42_provider.transfer import targets  # the transfer package loads requests: not at parse time
 
     target = ObjectStoragePath(output_path)
     suffix = os.path.splitext(target.name)[1].lower()
