@@ -105,8 +105,8 @@ class CeleryTopology(AirflowTopology):
             self._migrate(timeout=timeout)
             self.emulator_url = self._wait_emulator(timeout=120.0)
             self.held_emulator_url = self._wait_listening(held, timeout=120.0)
-            env["AIRFLOW_CONN_UP42_DEFAULT"] = self.emulator_connection()
-            env["AIRFLOW_CONN_UP42_HELD"] = self.emulator_connection(self.held_emulator_url)
+            env.update(self.emulator_connections())
+            env["AIRFLOW_CONN_UP42_HELD"] = self.emulator_connection(url=self.held_emulator_url)
             airflow = _script("airflow")
             for name in AIRFLOW_COMPONENTS:
                 self._add_process(name, [*airflow, name]).start()
@@ -118,11 +118,6 @@ class CeleryTopology(AirflowTopology):
             self.stop()
             raise
         return self
-
-    def emulator_connection(self, url: str | None = None) -> str:  # type: ignore[override]
-        data = json.loads(super().emulator_connection())
-        data["host"] = url or self.emulator_url
-        return json.dumps(data)
 
     def _wait_listening(self, proc: ManagedProcess, timeout: float) -> str:
         return str(

@@ -5,14 +5,15 @@ TMPDIR and hostname), PostgreSQL as metadata database, Redis as broker, schedule
 triggerer and api-server as separate processes, a moto S3 server and a GCS emulator as the only shared
 storage, and the UP42 emulator. It proves:
 
-* the example pipelines succeed with their work folder and their results on ``s3://`` and ``gs://``, the
-  tasks of each run ran on both workers, and every object in the buckets is byte-identical to what the
-  emulator served (or, for plots, to the run's own work folder);
+* the example pipelines of both API generations (2023: ``up42_default``; today's: ``up42_current``)
+  succeed with their work folder and their results on ``s3://`` and ``gs://``, the tasks of each run ran
+  on both workers, and every object in the buckets is byte-identical to what the emulator served (or, for
+  plots, to the run's own work folder);
 * a worker SIGKILLed in the middle of a download: the task is retried on the other worker, the run places
   one order only, every file is verified, nothing partial is left in the bucket;
 * the triggerer restarted under 50 deferred sensors: every sensor resumes and the run completes.
 
-New pipelines (e.g. today's API generation) are more rows of ``PIPELINES``.
+New pipelines are more rows of ``PIPELINES``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import shutil
 import tarfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     services = Services(root, env)
     airflow: CeleryTopology | None = None
-    saved = {k: os.environ.get(k) for k in ("AIRFLOW_CONN_UP42_DEFAULT", "AIRFLOW_CONN_UP42_HELD")}
+    up42_connections = ("AIRFLOW_CONN_UP42_DEFAULT", "AIRFLOW_CONN_UP42_CURRENT", "AIRFLOW_CONN_UP42_HELD")
+    saved = {k: os.environ.get(k) for k in up42_connections}
     started = time.monotonic()
     try:
         database = services.start_postgres()
@@ -121,8 +123,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             extra_env={"UP42_EXAMPLE_POLL_INTERVAL": "3"},
         )
         airflow.start(timeout=300)
-        os.environ["AIRFLOW_CONN_UP42_DEFAULT"] = airflow.env["AIRFLOW_CONN_UP42_DEFAULT"]
-        os.environ["AIRFLOW_CONN_UP42_HELD"] = airflow.env["AIRFLOW_CONN_UP42_HELD"]
+        os.environ.update({k: airflow.env[k] for k in up42_connections})
         print(f"\n[celery] deployment healthy after {time.monotonic() - started:.0f} s ({root})", flush=True)
         yield Stack(airflow, services, s3, gcs)
     finally:
@@ -195,27 +196,81 @@ def assert_no_partial_objects(stack: Stack) -> None:
         assert not uploads, f"unfinished multipart uploads in s3://{bucket}: {uploads}"
 
 
+def assert_served_in_bucket(
+    results: dict[str, bytes], folder: str, served: Iterable[tuple[str, bytes]]
+) -> set[str]:
+    """Each served file (path, bytes) is in the bucket below ``folder/``, under its name, byte for byte;
+    returns the keys it matched."""
+    matched: set[str] = set()
+    for member, data in served:
+        name = member.rsplit("/", 1)[-1]
+        matches = [k for k in results if k.startswith(f"{folder}/") and k.rsplit("/", 1)[-1] == name]
+        assert matches, f"{member} ({folder}) is not in the bucket: {sorted(results)}"
+        same = [k for k in matches if results[k] == data]
+        assert same, f"{member} ({folder}): bytes differ in the bucket"
+        matched.update(same)
+    return matched
+
+
+def assert_work_folder_copy(results: dict[str, bytes], work: dict[str, bytes]) -> None:
+    for key, data in results.items():
+        assert work.get(key) == data, f"{key} in the results differs from the work folder's copy"
+
+
+def bucket_and_work(stack: Stack, scheme: str, prefix: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """The run's objects in the results bucket (not empty) and in its work folder."""
+    fs = stack.fs(scheme)
+    results = objects(fs, f"{RESULTS_BUCKET}/{prefix}")
+    assert results, f"nothing uploaded to {scheme}://{RESULTS_BUCKET}/{prefix}"
+    return results, objects(fs, f"{WORK_BUCKET}/{prefix}")
+
+
 def verify_archive(stack: Stack, dag_id: str, run_id: str, scheme: str, prefix: str) -> int:
     """The deliveries in the bucket are the emulator's archive members; the rest equals the work folder."""
     from up42_provider.hooks.up42 import UP42Hook
 
     hook = UP42Hook()
-    fs = stack.fs(scheme)
-    results = objects(fs, f"{RESULTS_BUCKET}/{prefix}")
-    work = objects(fs, f"{WORK_BUCKET}/{prefix}")
-    assert results, f"nothing uploaded to {scheme}://{RESULTS_BUCKET}/{prefix}"
+    results, work = bucket_and_work(stack, scheme, prefix)
     served: dict[str, bytes] = {}
     for order_id in xcom(stack.airflow, dag_id, run_id, "place_order"):
         for asset in hook.get_order_assets(order_id):
             served.update(unpack(fetch(hook.get_asset_download_url(asset["id"]))))
     assert served, "the emulator served no delivery"
-    for member, data in served.items():
-        name = member.rsplit("/", 1)[-1]
-        matches = [k for k in results if k.startswith("deliveries/") and k.rsplit("/", 1)[-1] == name]
-        assert matches, f"{member} of the delivery is not in the bucket: {sorted(results)}"
-        assert any(results[k] == data for k in matches), f"{member}: bytes differ in the bucket"
-    for key, data in results.items():
-        assert work.get(key) == data, f"{key} in the results differs from the work folder's copy"
+    assert_served_in_bucket(results, "deliveries", served.items())
+    assert_work_folder_copy(results, work)
+    return len(results)
+
+
+def verify_current(stack: Stack, dag_id: str, run_id: str, scheme: str, prefix: str) -> int:
+    """Today's generation: the bucket holds exactly the files of the orders' delivered STAC items
+    (``deliveries/``) and of the processing job's result collection (``results/``), byte for byte as the
+    emulator serves them behind their ``/v2/assets/`` hrefs (the files the download operator takes:
+    ``stac_files`` of up42_provider.operators.download), plus the results' merged ``data.json``; and it
+    equals the work folder."""
+    from up42_provider.hooks.up42 import UP42Hook
+    from up42_provider.operators.download import DATA_JSON, stac_files
+
+    hook = UP42Hook(up42_conn_id="up42_current")
+    results, work = bucket_and_work(stack, scheme, prefix)
+    orders = xcom(stack.airflow, dag_id, run_id, "place_order")
+    jobs = xcom(stack.airflow, dag_id, run_id, "run_processing")
+    items = {
+        "deliveries": [item for order_id in orders for item in hook.iter_order_items(order_id)],
+        "results": [item for job_id in jobs for item in hook.iter_job_result_items(hook.get_job(job_id))],
+    }
+    matched: set[str] = set()
+    for folder, found in items.items():
+        files = stac_files(found, lambda _item, f=folder: Path(f), hook)
+        assert files, f"the emulator served no {folder} (orders {orders}, jobs {jobs})"
+        served = [(f"{file.source}/{file.location.name}", fetch(file.url())) for file in files]
+        matched |= assert_served_in_bucket(results, folder, served)
+    # Besides the files: the job results' merged data.json, the served result items plus their job_id.
+    merged = f"results/{DATA_JSON}"
+    assert set(results) - matched == {merged}, f"not served by the emulator: {sorted(set(results) - matched)}"
+    features = json.loads(results[merged])["features"]
+    assert {f["properties"].pop("job_id") for f in features} == set(jobs)
+    assert features == items["results"], "data.json differs from the result items the emulator serves"
+    assert_work_folder_copy(results, work)
     return len(results)
 
 
@@ -263,6 +318,8 @@ PIPELINES = [
     Pipeline("up42_archive_imagery", "gs", verify_archive),
     Pipeline("up42_processing", "s3", verify_processing),
     Pipeline("up42_processing", "gs", verify_processing),
+    Pipeline("up42_current_archive_processing", "s3", verify_current),
+    Pipeline("up42_current_archive_processing", "gs", verify_current),
 ]
 
 

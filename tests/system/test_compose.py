@@ -3,9 +3,10 @@
 They catch what would otherwise only fail at ``docker compose up``: every service of an Airflow 3
 CeleryExecutor deployment is there with the right command; the provider image is built from this repository;
 the example DAGs are mounted; database and broker URLs match the postgres and redis services; the UP42
-connection parses (with Airflow's own parser and the hook's) and points at the emulator service with the
-emulator's credentials; the emulator listens where the connection says; start-up ordering waits on
-healthchecks that exist.
+connections of both API generations (``up42_default``: 2023 project, ``up42_current``: today's account)
+parse (with Airflow's own parser and the hook's) and point at the emulator service with the emulator's
+credentials; the emulator listens where the connections say; start-up ordering waits on healthchecks that
+exist.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from up42_provider.emulator.cli import build_parser
-from up42_provider.emulator.config import DEFAULT_PROJECT_API_KEY, DEFAULT_PROJECT_ID
+from up42_provider.emulator.cli import build_parser, config_from_args
+from up42_provider.emulator.config import DEFAULT_PROJECT_API_KEY, DEFAULT_PROJECT_ID, EmulatorConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -36,6 +37,9 @@ AIRFLOW_SERVICES = {
     "airflow-worker": "celery worker",
     "airflow-init": None,
 }
+# The example DAGs' connections (environment variable -> API generation): both point at the emulator.
+UP42_CONNECTIONS = {"AIRFLOW_CONN_UP42_DEFAULT": "2023", "AIRFLOW_CONN_UP42_CURRENT": "current"}
+EMULATOR_URL = "http://up42-emulator:8042"
 LONG_RUNNING = [*(s for s in AIRFLOW_SERVICES if s != "airflow-init"), "postgres", "redis", "up42-emulator"]
 _DEFAULT = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 
@@ -148,35 +152,53 @@ def test_airflow_environment(services: dict[str, dict[str, Any]], name: str) -> 
 
 
 def test_environment_shared_by_all_airflow_services(services: dict[str, dict[str, Any]]) -> None:
-    keys = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW_CONN_UP42_DEFAULT")
+    keys = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", *UP42_CONNECTIONS)
     values = {key: {env_of(services[name]).get(key) for name in AIRFLOW_SERVICES} for key in keys}
     assert all(len(v) == 1 for v in values.values()), values
 
 
-def test_up42_connection_points_at_the_emulator(services: dict[str, dict[str, Any]]) -> None:
-    from airflow.models.connection import Connection
-
-    from up42_provider.hooks.up42 import UP42Hook
-
-    raw = env_of(services["airflow-worker"])["AIRFLOW_CONN_UP42_DEFAULT"]
-    data = json.loads(raw)
-    assert data["conn_type"] == "up42"
-    assert data["host"] == "http://up42-emulator:8042"
-    assert (data["login"], data["password"]) == (DEFAULT_PROJECT_ID, DEFAULT_PROJECT_API_KEY)
-
-    # Parsed as Airflow parses AIRFLOW_CONN_* JSON, then turned into client settings by the hook.
-    conn = Connection.from_json(raw, conn_id="up42_default")
-    settings = UP42Hook.settings_from(conn, conn.extra_dejson)
-    assert settings.base_url.rstrip("/") == "http://up42-emulator:8042"
-    assert (settings.project_id, settings.api_key) == (DEFAULT_PROJECT_ID, DEFAULT_PROJECT_API_KEY)
-
-
-def test_emulator_service_listens_where_the_connection_points(services: dict[str, dict[str, Any]]) -> None:
+def emulator_config(services: dict[str, dict[str, Any]]) -> tuple[Any, EmulatorConfig]:
+    """The emulator service's parsed command line and the configuration it runs with."""
     emulator = services["up42-emulator"]
     argv = words(emulator.get("entrypoint")) + words(emulator.get("command"))
     assert "up42-emulator" in argv, argv
     args = build_parser().parse_args(argv[argv.index("up42-emulator") + 1 :])
-    target = urlsplit(json.loads(env_of(services["airflow-worker"])["AIRFLOW_CONN_UP42_DEFAULT"])["host"])
+    return args, config_from_args(args)
+
+
+@pytest.mark.parametrize(("key", "generation"), list(UP42_CONNECTIONS.items()))
+def test_up42_connections_point_at_the_emulator(
+    services: dict[str, dict[str, Any]], key: str, generation: str
+) -> None:
+    from airflow.models.connection import Connection
+
+    from up42_provider.hooks.up42 import UP42Hook
+
+    raw = env_of(services["airflow-worker"])[key]
+    data = json.loads(raw)
+    # Exactly the connection the emulator service's own configuration gives for this generation.
+    _args, config = emulator_config(services)
+    assert {"extra": {}, **data} == config.airflow_connection(EMULATOR_URL, generation)
+
+    # Parsed as Airflow parses AIRFLOW_CONN_* JSON, then turned into client settings by the hook.
+    conn = Connection.from_json(raw, conn_id=key.removeprefix("AIRFLOW_CONN_").lower())
+    settings = UP42Hook.settings_from(conn, conn.extra_dejson)
+    assert settings.base_url.rstrip("/") == EMULATOR_URL
+    assert settings.generation == generation
+    if generation == "2023":
+        assert (settings.project_id, settings.api_key) == (DEFAULT_PROJECT_ID, DEFAULT_PROJECT_API_KEY)
+    else:
+        assert (settings.username, settings.password) == (config.account_username, config.account_password)
+
+
+@pytest.mark.parametrize("key", list(UP42_CONNECTIONS))
+def test_emulator_service_listens_where_the_connection_points(
+    services: dict[str, dict[str, Any]], key: str
+) -> None:
+    emulator = services["up42-emulator"]
+    args, _config = emulator_config(services)
+    argv = words(emulator.get("entrypoint")) + words(emulator.get("command"))
+    target = urlsplit(json.loads(env_of(services["airflow-worker"])[key])["host"])
     assert args.host == "0.0.0.0", "the emulator must listen on all interfaces of its container"
     assert args.port == target.port == 8042
     assert target.hostname == "up42-emulator"

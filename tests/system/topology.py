@@ -368,8 +368,7 @@ class AirflowTopology:
             self._migrate(timeout=timeout)  # meanwhile the emulator starts
             if self.emulator_speed is not None:
                 self.emulator_url = self._wait_emulator(timeout=min(timeout, 120.0))
-                env["AIRFLOW_CONN_UP42_DEFAULT"] = self.emulator_connection()
-                env["AIRFLOW_CONN_UP42_CURRENT"] = self.emulator_connection("current")
+                env.update(self.emulator_connections())
             airflow = _script("airflow")
             for name in AIRFLOW_COMPONENTS:
                 self._add_process(name, [*airflow, name]).start()
@@ -398,12 +397,21 @@ class AirflowTopology:
         )
         return str(url)
 
-    def emulator_connection(self, generation: str = "2023") -> str:
+    def emulator_connection(self, generation: str = "2023", url: str | None = None) -> str:
         """``AIRFLOW_CONN_UP42_DEFAULT`` (2023 project) or ``AIRFLOW_CONN_UP42_CURRENT`` (today's
-        account) in JSON form, with the emulator's default credentials."""
+        account) in JSON form, with the emulator's default credentials, to ``url`` (default: the
+        topology's emulator)."""
         from up42_provider.emulator.config import EmulatorConfig
 
-        return json.dumps(EmulatorConfig().airflow_connection(self.emulator_url, generation, timeout=30))
+        target = url or self.emulator_url
+        return json.dumps(EmulatorConfig().airflow_connection(target, generation, timeout=30))
+
+    def emulator_connections(self) -> dict[str, str]:
+        """The examples' connections to the emulator: ``up42_default`` (2023) and ``up42_current``."""
+        return {
+            "AIRFLOW_CONN_UP42_DEFAULT": self.emulator_connection(),
+            "AIRFLOW_CONN_UP42_CURRENT": self.emulator_connection("current"),
+        }
 
     def _migrate(self, timeout: float) -> None:
         log_path = self.logs_dir / "db-migrate.log"
