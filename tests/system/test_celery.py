@@ -119,7 +119,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             database_url=database,
             broker_url=broker,
             connections=connections,
-            emulator_speed=3.0,
+            emulator_speed=10.0,
             extra_env={"UP42_EXAMPLE_POLL_INTERVAL": "3"},
         )
         airflow.start(timeout=300)
