@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -20,38 +20,72 @@ from shapely.geometry.base import BaseGeometry
 UTC = timezone.utc
 
 
-def area_km2(geometry: Mapping[str, Any] | BaseGeometry) -> float:
-    """Approximate area in km² of a lon/lat geometry (local equirectangular scaling; fine for AOIs)."""
+def area_km2(geometry: Mapping[str, Any] | BaseGeometry, *, km_per_degree_lat: float = 110.574) -> float:
+    """Approximate area in km² of a lon/lat geometry (local equirectangular scaling; fine for AOIs).
+
+    ``km_per_degree_lat`` is the length of a degree of latitude; the 2023 workflow AOI limit
+    (``workflows.models``) counts 111.32 km, a degree of longitude at the equator.
+    """
     geom = geometry if isinstance(geometry, BaseGeometry) else shape(geometry)
     if geom.is_empty:
         return 0.0
     lat0 = math.radians(geom.centroid.y)
-    scaled = shapely.transform(geom, lambda c: c * np.array([111.320 * math.cos(lat0), 110.574]))
+    scaled = shapely.transform(geom, lambda c: c * np.array([111.320 * math.cos(lat0), km_per_degree_lat]))
     return float(scaled.area)
 
 
-def parse_geometry(value: Any, what: str, *, allow: Sequence[str] = ("Polygon",)) -> BaseGeometry:
-    """A GeoJSON geometry dict -> shapely, or ValueError with a readable reason."""
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{what} must be a GeoJSON geometry object")
-    gtype = value.get("type")
-    if gtype not in allow:
-        raise ValueError(f"{what} must be a GeoJSON {' or '.join(allow)}, got {gtype!r}")
+GEOMETRY_MESSAGES: Mapping[str, str] = {
+    "object": "{what} must be a GeoJSON geometry object",
+    "type": "{what} must be a GeoJSON {allowed}, got {type!r}",
+    "malformed": "{what} has malformed coordinates ({detail})",
+    "empty": "{what} is empty",
+    "finite": "{what} has non-finite coordinates",
+    "range": "{what} coordinates must be longitude/latitude in EPSG:4326 (lon -180..180, lat -90..90)",
+    "valid": "{what} is not a valid geometry ({detail})",
+}
+"""The wording of :func:`parse_geometry`'s refusals, by reason (format fields: ``what``, ``allowed``,
+``type``, ``detail``); a caller that words them otherwise passes its own table."""
+
+
+def parse_geometry(
+    value: Any,
+    what: str,
+    *,
+    allow: Sequence[str] | None = ("Polygon",),
+    checked: bool = True,
+    messages: Mapping[str, str] = GEOMETRY_MESSAGES,
+) -> BaseGeometry:
+    """A GeoJSON geometry dict -> shapely, or ValueError with a readable reason.
+
+    ``allow`` lists the accepted geometry types (None: whatever shapely reads). ``checked``
+    also requires finite EPSG:4326 coordinates and a valid geometry; storage's STAC search
+    (``stac_query.parse_geometry``) only needs a non-empty geometry.
+    """
+
+    def refuse(reason: str, **fields: Any) -> ValueError:
+        allowed = " or ".join(allow or ())
+        return ValueError(messages[reason].format(what=what, allowed=allowed, **fields))
+
+    if allow is not None:
+        if not isinstance(value, Mapping):
+            raise refuse("object")
+        if value.get("type") not in allow:
+            raise refuse("type", type=value.get("type"))
     try:
         geom = shape(value)
     except Exception as exc:  # shapely raises several types for malformed coordinates
-        raise ValueError(f"{what} has malformed coordinates ({exc})") from None
+        raise refuse("malformed", detail=exc) from None
     if geom.is_empty:
-        raise ValueError(f"{what} is empty")
+        raise refuse("empty")
+    if not checked:
+        return geom
     minx, miny, maxx, maxy = geom.bounds
     if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
-        raise ValueError(f"{what} has non-finite coordinates")
+        raise refuse("finite")
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        raise ValueError(
-            f"{what} coordinates must be longitude/latitude in EPSG:4326 (lon -180..180, lat -90..90)"
-        )
+        raise refuse("range")
     if not geom.is_valid:
-        raise ValueError(f"{what} is not a valid geometry ({shapely.is_valid_reason(geom)})")
+        raise refuse("valid", detail=shapely.is_valid_reason(geom))
     return geom
 
 
@@ -99,24 +133,53 @@ def parse_datetime(text: str) -> datetime:
     return (dt - offset).replace(tzinfo=UTC)
 
 
-def parse_interval(value: Any) -> tuple[datetime | None, datetime | None]:
-    """A STAC ``datetime``: an instant or ``start/end`` (``..`` or empty for an open end); None: no filter."""
-    if value is None:
+INTERVAL_MESSAGES: Mapping[str, str] = {
+    "shape": "datetime must be an RFC 3339 timestamp or an interval 'start/end' ('..' for open ends)",
+    "parts": "Invalid datetime interval {value!r}",
+    "instant": "Invalid datetime {value!r}: {detail}",
+    "ends": "Invalid datetime {value!r}: {detail}",
+    "open": "Invalid datetime interval {value!r}: both ends are open",
+    "order": "Invalid datetime interval {value!r}: start is after end",
+}
+"""The wording of :func:`parse_interval`'s refusals, by reason (format fields: ``value``, ``detail``);
+the catalog search answers these, storage's STAC search its own (``stac_query.INTERVAL_MESSAGES``)."""
+
+
+def parse_interval(
+    value: Any,
+    *,
+    parse: Callable[[str], datetime] = parse_datetime,
+    open_both: bool = True,
+    messages: Mapping[str, str] = INTERVAL_MESSAGES,
+) -> tuple[datetime | None, datetime | None]:
+    """A STAC ``datetime``: an instant or ``start/end`` (``..`` or empty for an open end).
+
+    ``parse`` reads one timestamp. With ``open_both`` an interval without any bound (None,
+    ``../..``) means no filter, ``(None, None)``; without it, it is refused.
+    """
+
+    def refuse(reason: str, detail: Any = None) -> ValueError:
+        return ValueError(messages[reason].format(value=value, detail=detail))
+
+    if value is None and open_both:
         return None, None
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(
-            "datetime must be an RFC 3339 timestamp or an interval 'start/end' ('..' for open ends)"
-        )
+        raise refuse("shape")
     parts = value.split("/")
     if len(parts) > 2:
-        raise ValueError(f"Invalid datetime interval {value!r}")
+        raise refuse("parts")
+    if len(parts) == 1:
+        try:
+            instant = parse(value)
+        except ValueError as exc:
+            raise refuse("instant", exc) from None
+        return instant, instant
     try:
-        if len(parts) == 1:
-            instant = parse_datetime(parts[0])
-            return instant, instant
-        start, end = (None if p.strip() in ("", "..") else parse_datetime(p) for p in parts)
+        start, end = (None if p.strip() in ("", "..") else parse(p) for p in parts)
     except ValueError as exc:
-        raise ValueError(f"Invalid datetime {value!r}: {exc}") from None
+        raise refuse("ends", exc) from None
+    if start is None and end is None and not open_both:
+        raise refuse("open")
     if start and end and start > end:
-        raise ValueError(f"Invalid datetime interval {value!r}: start is after end")
+        raise refuse("order")
     return start, end

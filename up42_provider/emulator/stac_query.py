@@ -38,8 +38,9 @@ from typing import Any, TypeVar
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
+from up42_provider.emulator import geo
 from up42_provider.emulator.clock import parse_iso
-from up42_provider.emulator.http import bad_request
+from up42_provider.emulator.http import ApiError, bad_request
 
 T = TypeVar("T")
 Item = Mapping[str, Any]
@@ -64,36 +65,29 @@ def as_datetime(value: Any) -> datetime | None:
     return None
 
 
+INTERVAL_MESSAGES = {
+    "shape": "'datetime' must be an RFC 3339 timestamp or an interval 'start/end' ('..' for an open end)",
+    "parts": "Invalid datetime interval '{value}': more than one '/'",
+    "instant": "Invalid datetime '{value}': not an RFC 3339 timestamp",
+    "ends": "Invalid datetime interval '{value}': not RFC 3339 timestamps",
+    "open": "Invalid datetime interval '{value}': both ends are open",
+    "order": "Invalid datetime interval '{value}': start is after end",
+}
+"""Storage's wording of ``geo.parse_interval``'s refusals (the catalog search keeps geo's)."""
+
+
 def parse_interval(
     value: Any, parse: Callable[[str], datetime] = parse_iso
 ) -> tuple[datetime | None, datetime | None]:
-    """STAC ``datetime``: an instant or ``start/end`` with ``..`` or empty for an open end.
+    """STAC ``datetime`` as storage's search reads it: ``geo.parse_interval`` without the
+    no-bounds form (a search without a time filter sends no ``datetime``), 400 in storage's words.
 
-    ``parse`` reads one timestamp (a caller with stricter RFC 3339 rules passes its own); the 400
-    says what is wrong with the value.
+    ``parse`` reads one timestamp (a caller with stricter RFC 3339 rules passes its own).
     """
-    if not isinstance(value, str) or not value.strip():
-        raise bad_request(
-            "'datetime' must be an RFC 3339 timestamp or an interval 'start/end' ('..' for an open end)"
-        )
-    parts = value.split("/")
-    if len(parts) > 2:
-        raise bad_request(f"Invalid datetime interval '{value}': more than one '/'")
-    if len(parts) == 1:
-        try:
-            instant = parse(value)
-        except ValueError:
-            raise bad_request(f"Invalid datetime '{value}': not an RFC 3339 timestamp") from None
-        return instant, instant
     try:
-        low, high = (None if p.strip() in ("", "..") else parse(p) for p in parts)
-    except ValueError:
-        raise bad_request(f"Invalid datetime interval '{value}': not RFC 3339 timestamps") from None
-    if low is None and high is None:
-        raise bad_request(f"Invalid datetime interval '{value}': both ends are open")
-    if low is not None and high is not None and low > high:
-        raise bad_request(f"Invalid datetime interval '{value}': start is after end")
-    return low, high
+        return geo.parse_interval(value, parse=parse, open_both=False, messages=INTERVAL_MESSAGES)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
 
 
 def overlaps(
@@ -141,15 +135,19 @@ def item_interval(item: Item) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
+GEOMETRY_MESSAGES = {
+    **dict.fromkeys(geo.GEOMETRY_MESSAGES, "'{what}' is not a valid GeoJSON geometry"),
+    "empty": "'{what}' is an empty geometry",
+}
+
+
 def parse_geometry(value: Any, name: str) -> BaseGeometry:
-    """A GeoJSON geometry of a search body; 400 naming the parameter when it is unusable."""
+    """A GeoJSON geometry of a search body: ``geo.parse_geometry`` of any type, coordinates
+    unchecked (storage holds what it was given); 400 naming the parameter when it is unusable."""
     try:
-        geom = shape(value)
-    except Exception:
-        raise bad_request(f"'{name}' is not a valid GeoJSON geometry") from None
-    if geom.is_empty:
-        raise bad_request(f"'{name}' is an empty geometry")
-    return geom
+        return geo.parse_geometry(value, name, allow=None, checked=False, messages=GEOMETRY_MESSAGES)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
 
 
 def bbox_geometry(bbox: Sequence[float]) -> BaseGeometry:
@@ -362,29 +360,49 @@ def _array_op(op: str, left: Any, right: Any) -> bool:
 # -- sortby ---------------------------------------------------------------------------------------
 
 
-def parse_sortby(value: Any, allowed: Sequence[str] | None = None) -> list[dict[str, str]]:
-    """POST form ``[{"field", "direction"}]`` or GET form ``"-properties.datetime,+id"``.
+SORTBY_MESSAGES = {
+    "list": "'sortby' must be a list",
+    "entry": "'sortby' entries need a 'field'",
+    "direction": "Invalid sort direction '{direction}'",
+    "field": "Unsupported sort field '{field}'; use one of {names}",
+}
+"""The wording of :func:`parse_sortby`'s refusals, by reason (format fields: ``direction`` as
+lowered, ``sent`` as given, ``field``, ``names``); the catalog search passes its own."""
+
+
+def parse_sortby(
+    value: Any,
+    allowed: Sequence[str] | None = None,
+    *,
+    text_form: bool = True,
+    messages: Mapping[str, str] = SORTBY_MESSAGES,
+) -> list[dict[str, str]]:
+    """POST form ``[{"field", "direction"}]`` or (with ``text_form``) GET form ``"-properties.datetime,+id"``.
 
     ``allowed`` (names without ``properties.``) restricts the sortable fields.
     """
-    if isinstance(value, str):
+
+    def refuse(reason: str, **fields: Any) -> ApiError:
+        return bad_request(messages[reason].format(**fields))
+
+    if text_form and isinstance(value, str):
         value = [
             {"field": part.lstrip("+-"), "direction": "desc" if part.startswith("-") else "asc"}
             for part in (p.strip() for p in value.split(","))
             if part
         ]
     if not isinstance(value, list):
-        raise bad_request("'sortby' must be a list")
+        raise refuse("list")
     result = []
     for entry in value:
         if not isinstance(entry, dict) or not isinstance(entry.get("field"), str):
-            raise bad_request("'sortby' entries need a 'field'")
+            raise refuse("entry")
         direction = str(entry.get("direction", "asc")).lower()
         if direction not in ("asc", "desc"):
-            raise bad_request(f"Invalid sort direction '{direction}'")
+            raise refuse("direction", direction=direction, sent=entry.get("direction"))
         if allowed is not None and entry["field"].removeprefix("properties.") not in allowed:
             names = ", ".join(f"properties.{f}" for f in allowed)
-            raise bad_request(f"Unsupported sort field '{entry['field']}'; use one of {names}")
+            raise refuse("field", field=entry["field"], names=names)
         result.append({"field": entry["field"], "direction": direction})
     return result
 

@@ -13,16 +13,18 @@ from __future__ import annotations
 import math
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import shapely
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
+from up42_provider.emulator import stac_query
 from up42_provider.emulator.geo import parse_bbox, parse_geometry, parse_interval
+from up42_provider.emulator.http import ApiError
 from up42_provider.emulator.world.collections import HOSTS, SPECS, SPECS_BY_INDEX, CollectionSpec
 from up42_provider.emulator.world.hashing import MASK64, hash_parts, py_mix, seed_key, unit, units
 from up42_provider.emulator.world.pricing import estimate_order_credits, validate_order_params
@@ -30,6 +32,8 @@ from up42_provider.emulator.world.quicklooks import render_quicklook
 from up42_provider.emulator.world.scenes import Scene
 
 UTC = timezone.utc
+P = ParamSpec("P")
+R = TypeVar("R")
 DAY = 86_400
 
 # Work caps for one search (per collection): beyond them the AOI/period is refused with a 400.
@@ -42,6 +46,16 @@ def _search_interval(value: Any) -> tuple[datetime | None, datetime | None]:
         return parse_interval(value)
     except ValueError as exc:
         raise SearchError(str(exc)) from None
+
+
+def _scene_value(feature: Mapping[str, Any], name: str) -> Any:
+    """A property of a scene's feature for the ``query`` extension (its own or a provider property)."""
+    props = feature["properties"]
+    return props.get(name, props["providerProperties"].get(name))
+
+
+def _sort_value(scene: Scene, field: str) -> Any:
+    return _SORT_FIELDS[field.removeprefix("properties.")](scene)
 
 
 def _search_bbox(value: Any) -> BaseGeometry:
@@ -57,6 +71,21 @@ class SearchError(ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _engine(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``call`` of the query engine (``stac_query``), its 400s as the catalogue's :class:`SearchError`."""
+    try:
+        return call(*args, **kwargs)
+    except ApiError as exc:
+        raise SearchError(exc.message, status=exc.status) from None
+
+
+def _compare(op: str, left: Any, right: Any) -> Any:
+    """``left op right`` by the engine's comparison table, elementwise on the archive's arrays."""
+    fn = stac_query.comparison(op)
+    assert fn is not None  # operators are checked against stac_query.QUERY_OPERATORS
+    return fn(left, right)
 
 
 _SORT_FIELDS = {
@@ -75,13 +104,13 @@ _NUMERIC_QUERY = {
     "snowCover": "snow",
     "resolution": "resolution",
 }
-_OPS = {
-    "eq": lambda a, b: a == b,
-    "neq": lambda a, b: a != b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
+DEFAULT_SORTBY = [{"field": "acquisitionDate", "direction": "desc"}]
+# The catalog's wording of the engine's sortby refusals (``stac_query.parse_sortby``).
+_SORTBY_MESSAGES = {
+    "list": "sortby must be a list of {{field, direction}}",
+    "entry": "sortby entries must be objects with 'field' and 'direction'",
+    "direction": "sortby direction must be 'asc' or 'desc', got {sent!r}",
+    "field": stac_query.SORTBY_MESSAGES["field"],
 }
 ALL_CATALOGS: weakref.WeakSet[Catalog] = weakref.WeakSet()
 
@@ -335,7 +364,7 @@ class Catalog:
         aoi = self._aoi(body)
         start, end = _search_interval(body.get("datetime"))
         numeric, usage, generic = self._query(body.get("query"))
-        sort_keys = self._sortby(body.get("sortby"))
+        sortby = self._sortby(body.get("sortby"))
         ids = body.get("ids")
         if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
             raise SearchError("ids must be a list of strings")
@@ -359,10 +388,7 @@ class Catalog:
                 continue
             scenes.extend(self._search_collection(spec, aoi, start, end, numeric, usage, generic))
 
-        scenes.sort(key=lambda s: s.id)
-        for name, descending in reversed(sort_keys):
-            scenes.sort(key=_SORT_FIELDS[name], reverse=descending)
-        return scenes
+        return stac_query.sort_items(scenes, sortby, _sort_value, lambda s: s.id)
 
     def quicklook_jpeg(self, scene_id: str) -> bytes | None:
         """A deterministic JPEG preview of the scene, or None if unknown or without quicklook."""
@@ -415,9 +441,12 @@ class Catalog:
     @staticmethod
     def _query(
         value: Any,
-    ) -> tuple[list[tuple[str, str, float]], set[str] | None, list[tuple[str, str, Any]]]:
+    ) -> tuple[list[tuple[str, str, float]], set[str] | None, list[stac_query.Predicate]]:
+        """The STAC ``query`` split for the archive: numeric conditions on the attributes it filters
+        vectorised, the ``up42:usageType`` set, and the engine's predicates over scene features for
+        the rest (``stac_query.compile_query``)."""
         numeric: list[tuple[str, str, float]] = []
-        generic: list[tuple[str, str, Any]] = []
+        generic: list[stac_query.Predicate] = []
         usage: set[str] | None = None
         if value is None:
             return numeric, usage, generic
@@ -434,48 +463,29 @@ class Catalog:
                     if bad:
                         raise SearchError(f"Invalid up42:usageType {bad}; allowed: DATA, ANALYTICS")
                     usage = set(operand) if usage is None else usage & set(operand)
-                elif op in _OPS and prop in _NUMERIC_QUERY:
+                elif op != "in" and op in stac_query.QUERY_OPERATORS and prop in _NUMERIC_QUERY:
                     if isinstance(operand, bool) or not isinstance(operand, (int, float)):
                         raise SearchError(f"query.{prop}.{op} must be a number")
                     numeric.append((prop, op, float(operand)))
-                elif op in _OPS or op == "in":
-                    if op == "in" and not isinstance(operand, list):
-                        raise SearchError(f"query.{prop}.in must be a list")
-                    generic.append((prop, op, operand))
                 else:
-                    raise SearchError(
-                        f"Unsupported query operator '{op}' (use eq, neq, lt, lte, gt, gte, in)"
-                    )
+                    generic.append(_engine(stac_query.compile_query, {prop: {op: operand}}, _scene_value))
         return numeric, usage, generic
 
     @staticmethod
-    def _sortby(value: Any) -> list[tuple[str, bool]]:
+    def _sortby(value: Any) -> list[dict[str, str]]:
+        """``sortby`` in its POST form only, over :data:`_SORT_FIELDS` (newest first by default)."""
         if value is None:
-            return [("acquisitionDate", True)]
-        if not isinstance(value, list):
-            raise SearchError("sortby must be a list of {field, direction}")
-        keys: list[tuple[str, bool]] = []
-        for item in value:
-            if not isinstance(item, Mapping) or not isinstance(item.get("field"), str):
-                raise SearchError("sortby entries must be objects with 'field' and 'direction'")
-            name = item["field"].removeprefix("properties.")
-            if name not in _SORT_FIELDS:
-                raise SearchError(
-                    f"Unsupported sort field '{item['field']}'; use one of "
-                    + ", ".join(f"properties.{f}" for f in _SORT_FIELDS)
-                )
-            direction = str(item.get("direction", "asc")).lower()
-            if direction not in ("asc", "desc"):
-                raise SearchError(f"sortby direction must be 'asc' or 'desc', got {item.get('direction')!r}")
-            keys.append((name, direction == "desc"))
-        return keys
+            return DEFAULT_SORTBY
+        return _engine(
+            stac_query.parse_sortby, value, tuple(_SORT_FIELDS), text_form=False, messages=_SORTBY_MESSAGES
+        )
 
     @staticmethod
     def _matches(
         scene: Scene,
         numeric: list[tuple[str, str, float]],
         usage: set[str] | None,
-        generic: list[tuple[str, str, Any]],
+        generic: Sequence[stac_query.Predicate],
     ) -> bool:
         values = {
             "cloudCoverage": scene.cloud_coverage,
@@ -483,22 +493,13 @@ class Catalog:
             "snowCover": scene.snow_cover,
             "resolution": scene.resolution,
         }
-        if not all(_OPS[op](values[prop], v) for prop, op, v in numeric):
+        if not all(_compare(op, values[prop], v) for prop, op, v in numeric):
             return False
         if usage is not None and not usage & set(scene.usage_type):
             return False
         if generic:
-            props = scene.feature()["properties"]
-            for prop, op, operand in generic:
-                value = props.get(prop, props["providerProperties"].get(prop))
-                if value is None:
-                    return False
-                try:
-                    ok = value in operand if op == "in" else _OPS[op](value, operand)
-                except TypeError:
-                    ok = False
-                if not ok:
-                    return False
+            feature = scene.feature()
+            return all(test(feature) for test in generic)
         return True
 
     def _search_collection(
@@ -509,7 +510,7 @@ class Catalog:
         end: datetime,
         numeric: list[tuple[str, str, float]],
         usage: set[str] | None,
-        generic: list[tuple[str, str, Any]],
+        generic: list[stac_query.Predicate],
     ) -> list[Scene]:
         if aoi is None:
             aoi = box(-180, -90, 180, 90)
@@ -544,7 +545,7 @@ class Catalog:
         if start:
             mask &= attrs["t"] >= start.timestamp()
         for prop, op, v in numeric:
-            mask &= _OPS[op](attrs[_NUMERIC_QUERY[prop]], v)
+            mask &= _compare(op, attrs[_NUMERIC_QUERY[prop]], v)
         if usage is not None:
             analytics_ok = "ANALYTICS" in usage
             data_ok = "DATA" in usage
