@@ -44,9 +44,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from shapely.geometry import box, shape
+from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
+from up42_provider.emulator import geo
 from up42_provider.emulator.blocks import models as block_models
 from up42_provider.emulator.clock import iso
 from up42_provider.emulator.http import ApiError, bad_request
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 TASK_SECONDS = 20.0
 _NAME = re.compile(r"^(?P<block>.+):(?P<n>[1-9][0-9]*)$")
 _GEOMETRY_FILTERS = ("bbox", "intersects", "contains")
-_KM_PER_DEGREE = 111.32
+_KM_PER_DEGREE = 111.32  # the AOI limit's degree of latitude (geo.area_km2)
 
 
 def block_version(block: dict[str, Any]) -> str:
@@ -241,22 +242,38 @@ def _check_polygon(rings: Any) -> str | None:
     return None
 
 
+# The 2023 job inputs' wording of ``geo.parse_geometry``'s refusals.
+_GEOMETRY_MESSAGES = {
+    **dict.fromkeys(geo.GEOMETRY_MESSAGES, "{what}: invalid geometry (empty or self-intersecting polygon)"),
+    "object": "{what}: invalid geometry, expected a GeoJSON Polygon or MultiPolygon",
+    "type": "{what}: invalid geometry, expected a GeoJSON Polygon or MultiPolygon",
+}
+
+
 def parse_geometry(value: Any, where: str) -> BaseGeometry:
-    """A GeoJSON Polygon/MultiPolygon as a valid shapely geometry (UP42 needs polygons)."""
-    if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
-        raise bad_request(f"{where}: invalid geometry, expected a GeoJSON Polygon or MultiPolygon")
-    coords = value.get("coordinates")
-    if value["type"] == "Polygon":
-        problem = _check_polygon(coords)
-    elif not isinstance(coords, list) or not coords:
-        problem = "a MultiPolygon needs at least one polygon"
-    else:
-        problem = next((p for p in map(_check_polygon, coords) if p), None)
-    if problem:
-        raise bad_request(f"{where}: invalid geometry, {problem}")
-    geometry = shape(value)
-    if geometry.is_empty or not geometry.is_valid or geometry.area <= 0:
-        raise bad_request(f"{where}: invalid geometry (empty or self-intersecting polygon)")
+    """A GeoJSON Polygon/MultiPolygon as a valid shapely geometry of positive area (UP42 needs polygons).
+
+    ``geo.parse_geometry``, after the 2023 ring rules (closed rings of at least four lon/lat
+    positions) that shapely alone would let pass.
+    """
+    if isinstance(value, dict) and value.get("type") in ("Polygon", "MultiPolygon"):
+        coords = value.get("coordinates")
+        if value["type"] == "Polygon":
+            problem = _check_polygon(coords)
+        elif not isinstance(coords, list) or not coords:
+            problem = "a MultiPolygon needs at least one polygon"
+        else:
+            problem = next((p for p in map(_check_polygon, coords) if p), None)
+        if problem:
+            raise bad_request(f"{where}: invalid geometry, {problem}")
+    try:
+        geometry = geo.parse_geometry(
+            value, where, allow=("Polygon", "MultiPolygon"), messages=_GEOMETRY_MESSAGES
+        )
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    if geometry.area <= 0:
+        raise bad_request(_GEOMETRY_MESSAGES["empty"].format(what=where))
     return geometry
 
 
@@ -267,12 +284,6 @@ def parse_bbox(value: Any, where: str) -> BaseGeometry:
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
         raise bad_request(f"{where}: invalid bbox {value}")
     return box(minx, miny, maxx, maxy)
-
-
-def area_km2(geometry: BaseGeometry) -> float:
-    """Approximate area (equirectangular at the centroid latitude), good enough for limits."""
-    lat = geometry.centroid.y
-    return geometry.area * _KM_PER_DEGREE**2 * math.cos(math.radians(lat))
 
 
 def _setting(state: EmulatorState, name: str, default: int) -> int:
@@ -335,7 +346,7 @@ def _check_data_params(state: EmulatorState, task: WorkflowTask, params: dict[st
     _, aoi = data_aoi(params, where)
     if aoi is not None:
         max_aoi = _setting(state, "JOB_QUERY_MAX_AOI_SIZE", 1000)
-        size = area_km2(aoi)
+        size = geo.area_km2(aoi, km_per_degree_lat=_KM_PER_DEGREE)
         if size > max_aoi:
             raise bad_request(
                 f"{where}: the AOI covers {size:.1f} km², more than the project's maximum of "
