@@ -386,11 +386,7 @@ def parse_sortby(
         return bad_request(messages[reason].format(**fields))
 
     if text_form and isinstance(value, str):
-        value = [
-            {"field": part.lstrip("+-"), "direction": "desc" if part.startswith("-") else "asc"}
-            for part in (p.strip() for p in value.split(","))
-            if part
-        ]
+        value = sortby_rules(value)
     if not isinstance(value, list):
         raise refuse("list")
     result = []
@@ -405,6 +401,15 @@ def parse_sortby(
             raise refuse("field", field=entry["field"], names=names)
         result.append({"field": entry["field"], "direction": direction})
     return result
+
+
+def sortby_rules(text: str) -> list[dict[str, str]]:
+    """The GET form of ``sortby`` (``"-properties.datetime,+id"``) as POST-form rules."""
+    return [
+        {"field": part.lstrip("+-"), "direction": "desc" if part.startswith("-") else "asc"}
+        for part in (p.strip() for p in text.split(","))
+        if part
+    ]
 
 
 def sort_value(value: Any) -> tuple[int, Any]:
@@ -658,7 +663,19 @@ def run_search(
     return page, search.offset + page_size < len(ordered)
 
 
-def query_body(query: Mapping[str, str], getlist: Callable[[str], list[str]]) -> dict[str, Any]:
+QUERY_BODY_MESSAGES = {
+    "bbox": "'bbox' must be comma-separated numbers",
+    "json": "'{key}' must be JSON (only cql2-json filters are supported)",
+}
+"""The wording of :func:`query_body`'s refusals (format fields: ``key``, ``value``)."""
+
+
+def query_body(
+    query: Mapping[str, str],
+    getlist: Callable[[str], list[str]],
+    *,
+    messages: Mapping[str, str] = QUERY_BODY_MESSAGES,
+) -> dict[str, Any]:
     """A GET search's query string as the equivalent POST body (``getlist`` reads list values)."""
     body: dict[str, Any] = {}
     for key in ("token", "limit", "datetime", "sortby", "filter-lang", "fields"):
@@ -671,11 +688,11 @@ def query_body(query: Mapping[str, str], getlist: Callable[[str], list[str]]) ->
         try:
             body["bbox"] = [float(v) for v in query["bbox"].split(",")]
         except ValueError:
-            raise bad_request("'bbox' must be comma-separated numbers") from None
+            raise bad_request(messages["bbox"].format(key="bbox", value=query["bbox"])) from None
     for key in ("intersects", "filter"):
         if query.get(key):
             try:
                 body[key] = json.loads(query[key])
             except ValueError:
-                raise bad_request(f"'{key}' must be JSON (only cql2-json filters are supported)") from None
+                raise bad_request(messages["json"].format(key=key, value=query[key])) from None
     return body

@@ -8,7 +8,6 @@ pages with standard STAC ``next`` links: GET lists carry ``?token=next:<n>``, PO
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from up42_provider.emulator import stac_query
 from up42_provider.emulator.catalog.models import (
     archive_body,
     decode_token,
@@ -107,37 +107,26 @@ def _page(
     return JSONResponse(body, media_type=GEOJSON)
 
 
+# Today's catalog's wording of ``stac_query.query_body``'s refusals.
+_GET_MESSAGES = {
+    "bbox": "bbox must be comma-separated numbers, got '{value}'",
+    "json": "{key} must be JSON (filter-lang cql2-json)",
+}
+
+
 def _get_params(request: Request) -> dict[str, Any]:
-    """A GET search's query parameters as a search body (comma lists, JSON ``intersects``/``filter``)."""
+    """A GET search's query parameters as a search body (``stac_query.query_body``: comma lists,
+    JSON ``intersects``/``filter``), with ``sortby`` rules and an integer ``limit`` as
+    :func:`archive_body` and ``page_limit`` read a POST body."""
     q = request.query_params
-    body: dict[str, Any] = {}
-    for name in ("collections", "ids"):
-        if q.get(name):
-            body[name] = [v for v in q[name].split(",") if v]
-    if q.get("bbox"):
+    body = stac_query.query_body(q, lambda name: [v for v in q[name].split(",") if v], messages=_GET_MESSAGES)
+    for name in ("token", "fields"):  # the token is read on its own; fields are not supported
+        body.pop(name, None)
+    if "sortby" in body:
+        body["sortby"] = stac_query.sortby_rules(body["sortby"])
+    if "limit" in body:
         try:
-            body["bbox"] = [float(v) for v in q["bbox"].split(",")]
-        except ValueError:
-            raise bad_request(f"bbox must be comma-separated numbers, got '{q['bbox']}'") from None
-    if q.get("datetime"):
-        body["datetime"] = q["datetime"]
-    for name in ("intersects", "filter"):
-        if q.get(name):
-            try:
-                body[name] = json.loads(q[name])
-            except ValueError:
-                raise bad_request(f"{name} must be JSON (filter-lang cql2-json)") from None
-    if q.get("filter-lang"):
-        body["filter-lang"] = q["filter-lang"]
-    if q.get("sortby"):
-        body["sortby"] = [
-            {"field": f.lstrip("+-"), "direction": "desc" if f.startswith("-") else "asc"}
-            for f in q["sortby"].split(",")
-            if f
-        ]
-    if q.get("limit"):
-        try:
-            body["limit"] = int(q["limit"])
+            body["limit"] = int(body["limit"])
         except ValueError:
             raise bad_request(f"limit must be an integer, got '{q['limit']}'") from None
     return body
