@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from shapely.geometry import box
 
+from up42_provider.emulator import geo
 from up42_provider.emulator import stac_query as q
 from up42_provider.emulator.http import ApiError
 
@@ -294,3 +296,65 @@ def test_query_body_converts_a_get_search():
     assert search(body).limit == 5
     bad(q.query_body, {"bbox": "1,x"}, lambda k: [], fragment="'bbox' must be comma-separated numbers")
     bad(q.query_body, {"filter": "gsd = 1"}, lambda k: [], fragment="only cql2-json filters are supported")
+
+
+# -- the one parser behind each endpoint's wording (geo.py and the engine's parameters) ---------------
+
+
+def test_one_interval_parser_two_wordings():
+    """geo.parse_interval is the catalog search's reading; stac_query's is the same rule for storage,
+    without the no-bounds form and in storage's words."""
+    t = datetime(2024, 1, 3, tzinfo=UTC)
+    assert geo.parse_interval(None) == (None, None) and geo.parse_interval("../..") == (None, None)
+    assert geo.parse_interval("2024-01-03/..") == q.parse_interval("2024-01-03/..") == (t, None)
+    for text, catalog_says, storage_says in (
+        ("2024-02-01/2024-01-01", "start is after end", "start is after end"),
+        ("a/b/c", "Invalid datetime interval 'a/b/c'", "more than one '/'"),
+        ("yesterday", "Invalid datetime 'yesterday': invalid timestamp", "not an RFC 3339 timestamp"),
+    ):
+        with pytest.raises(ValueError, match=catalog_says):
+            geo.parse_interval(text)
+        bad(q.parse_interval, text, fragment=storage_says)
+    bad(q.parse_interval, None, fragment="'datetime' must be an RFC 3339 timestamp")
+    with pytest.raises(ValueError, match="both ends are open"):
+        geo.parse_interval("../..", open_both=False)
+
+
+def test_one_geometry_parser_checked_or_not():
+    far = {"type": "Polygon", "coordinates": [[[200, 0], [201, 0], [201, 1], [200, 0]]]}
+    with pytest.raises(ValueError, match="EPSG:4326"):
+        geo.parse_geometry(far, "aoi")
+    assert geo.parse_geometry(far, "aoi", checked=False).bounds == (200, 0, 201, 1)
+    assert q.parse_geometry(far, "intersects").bounds == (200, 0, 201, 1)  # storage keeps what it is given
+    point = {"type": "Point", "coordinates": [13.4, 52.5]}
+    with pytest.raises(ValueError, match="aoi must be a GeoJSON Polygon or MultiPolygon, got 'Point'"):
+        geo.parse_geometry(point, "aoi", allow=("Polygon", "MultiPolygon"))
+    assert geo.parse_geometry(point, "aoi", allow=None).geom_type == "Point"
+    with pytest.raises(ValueError, match=r"^x: no$"):
+        geo.parse_geometry(point, "x", messages={**geo.GEOMETRY_MESSAGES, "type": "{what}: no"})
+    bad(q.parse_geometry, 5, "intersects", fragment="'intersects' is not a valid GeoJSON geometry")
+
+
+def test_area_km2_degree_of_latitude():
+    square = box(13.0, 52.0, 13.1, 52.1)
+    assert geo.area_km2(square) == pytest.approx(75.70, abs=0.01)
+    assert geo.area_km2(square, km_per_degree_lat=111.32) == pytest.approx(
+        geo.area_km2(square) * 111.32 / 110.574
+    )
+
+
+def test_sortby_text_form_and_wording_are_per_caller():
+    assert q.sortby_rules("-gsd, +id,") == [
+        {"field": "gsd", "direction": "desc"},
+        {"field": "id", "direction": "asc"},
+    ]
+    bad(q.parse_sortby, "-gsd", text_form=False, fragment="'sortby' must be a list")
+    words = {**q.SORTBY_MESSAGES, "direction": "got {sent!r}, lowered {direction}"}
+    bad(
+        q.parse_sortby, [{"field": "gsd", "direction": "UP"}], messages=words, fragment="got 'UP', lowered up"
+    )
+
+
+def test_query_body_wording_is_per_caller():
+    words = {**q.QUERY_BODY_MESSAGES, "bbox": "bbox {value} is not numbers"}
+    bad(q.query_body, {"bbox": "1,x"}, lambda k: [], messages=words, fragment="bbox 1,x is not numbers")
