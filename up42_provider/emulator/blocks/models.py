@@ -143,22 +143,6 @@ def _processing_block(
     }
 
 
-_S2_BANDS = [
-    "coastal",
-    "blue",
-    "green",
-    "red",
-    "rededge1",
-    "rededge2",
-    "rededge3",
-    "nir",
-    "nir08",
-    "watervapour",
-    "swir16",
-    "swir22",
-]
-_VHR_BANDS = ["pan", "blue", "green", "red", "nir"]
-
 _DEFINITIONS: list[dict[str, Any]] = [
     _data_block(
         "esa-s2-l2a-gtiff-visual",
@@ -177,7 +161,7 @@ _DEFINITIONS: list[dict[str, Any]] = [
         "Sentinel-2 L2A Analytic (GeoTIFF)",
         "sentinel-2",
         "Sentinel-2 Level-2A surface reflectance, all 12 bands as GeoTIFF.",
-        _S2_BANDS,
+        list(SPECS["sentinel-2"].bands),
         "uint16",
         "Sentinel2",
         "l2a",
@@ -189,7 +173,7 @@ _DEFINITIONS: list[dict[str, Any]] = [
         "Pléiades Reflectance (AOI clipped)",
         "phr",
         "Pléiades 50 cm panchromatic + 2 m multispectral bundle, clipped to the AOI.",
-        _VHR_BANDS,
+        list(SPECS["phr"].bands),
         "uint16",
         "Pleiades",
         "l3",
@@ -201,7 +185,7 @@ _DEFINITIONS: list[dict[str, Any]] = [
         "SPOT 6/7 Reflectance (AOI clipped)",
         "spot",
         "SPOT 6/7 1.5 m panchromatic + 6 m multispectral bundle, clipped to the AOI.",
-        _VHR_BANDS,
+        list(SPECS["spot"].bands),
         "uint16",
         "SPOT",
         "l3",
