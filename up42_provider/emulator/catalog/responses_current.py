@@ -143,13 +143,16 @@ def _get_next(request: Request, offset: int) -> dict[str, Any]:
     }
 
 
-async def search_get(request: Request) -> Response:
-    state = emulator_state(request)
-    body = _get_params(request)
+async def _get_search(request: Request, body: dict[str, Any]) -> Response:
+    """A page of a GET search (``body`` from :func:`_get_params`), its next link a GET with the token."""
     limit = page_limit(body.get("limit"))
     offset = decode_token(request.query_params.get("token"))
-    scenes = await run_in_threadpool(_search, state, body)
+    scenes = await run_in_threadpool(_search, emulator_state(request), body)
     return _page(request, scenes, offset, limit, _get_next(request, offset + limit))
+
+
+async def search_get(request: Request) -> Response:
+    return await _get_search(request, _get_params(request))
 
 
 async def search_post(request: Request) -> Response:
@@ -174,13 +177,8 @@ async def search_post(request: Request) -> Response:
 
 async def items(request: Request) -> Response:
     """``GET /v2/catalog/collections/{id}/items``: the collection's scenes (a ``bbox`` is advisable)."""
-    state = emulator_state(request)
     spec = find_collection(request.path_params["collection_id"])
-    body = {**_get_params(request), "collections": [spec.name]}
-    limit = page_limit(body.get("limit"))
-    offset = decode_token(request.query_params.get("token"))
-    scenes = await run_in_threadpool(_search, state, body)
-    return _page(request, scenes, offset, limit, _get_next(request, offset + limit))
+    return await _get_search(request, {**_get_params(request), "collections": [spec.name]})
 
 
 async def item(request: Request) -> Response:
