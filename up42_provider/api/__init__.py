@@ -5,33 +5,60 @@ in), ``retry`` (when to try again), ``responses``/``errors`` (what an answer mea
 ``client`` (the sync and async transports that tie them together).
 """
 
-from up42_provider.api.auth import AuthStrategy, ClientCredentialsAuth, Token, TokenCache
-from up42_provider.api.endpoints import V1, Endpoint, EndpointTable
-from up42_provider.api.errors import (
-    UP42AuthenticationError,
-    UP42Error,
-    UP42InsufficientCreditsError,
-    UP42NotFoundError,
-    UP42RateLimitedError,
-    UP42ServerError,
-    UP42TransportError,
-    UP42ValidationError,
-    error_from_response,
-)
-from up42_provider.api.masking import mask_secret
-from up42_provider.api.redact import redact_url
-from up42_provider.api.settings import DEFAULT_BASE_URL, ClientSettings
+from __future__ import annotations
 
-# The transports load ``requests`` and ``httpx``: imported on first use, not when a DAG file is parsed.
-_CLIENT_NAMES = frozenset({"AsyncStreamResponse", "AsyncUP42Client", "StreamResponse", "UP42Client"})
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from up42_provider.api.auth import AuthStrategy, ClientCredentialsAuth, Token, TokenCache
+    from up42_provider.api.client import AsyncStreamResponse, AsyncUP42Client, StreamResponse, UP42Client
+    from up42_provider.api.endpoints import V1, Endpoint, EndpointTable
+    from up42_provider.api.errors import (
+        UP42AuthenticationError,
+        UP42Error,
+        UP42InsufficientCreditsError,
+        UP42NotFoundError,
+        UP42RateLimitedError,
+        UP42ServerError,
+        UP42TransportError,
+        UP42ValidationError,
+        error_from_response,
+    )
+    from up42_provider.api.masking import mask_secret
+    from up42_provider.api.redact import redact_url
+    from up42_provider.api.settings import DEFAULT_BASE_URL, ClientSettings
+
+# Loaded on first use (a DAG file that imports an operator needs none of it): name -> submodule.
+_LAZY = {
+    **dict.fromkeys(("AuthStrategy", "ClientCredentialsAuth", "Token", "TokenCache"), "auth"),
+    **dict.fromkeys(("V1", "Endpoint", "EndpointTable"), "endpoints"),
+    **dict.fromkeys(
+        (
+            "UP42AuthenticationError",
+            "UP42Error",
+            "UP42InsufficientCreditsError",
+            "UP42NotFoundError",
+            "UP42RateLimitedError",
+            "UP42ServerError",
+            "UP42TransportError",
+            "UP42ValidationError",
+            "error_from_response",
+        ),
+        "errors",
+    ),
+    "mask_secret": "masking",
+    "redact_url": "redact",
+    **dict.fromkeys(("DEFAULT_BASE_URL", "ClientSettings"), "settings"),
+    **dict.fromkeys(("AsyncStreamResponse", "AsyncUP42Client", "StreamResponse", "UP42Client"), "client"),
+}
 
 
-def __getattr__(name: str):
-    if name in _CLIENT_NAMES:
-        from up42_provider.api import client
-
-        return getattr(client, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 __all__ = [

@@ -27,6 +27,7 @@ from up42_provider.api.errors import (
     UP42TransportError,
 )
 from up42_provider.api.settings import ClientSettings
+from up42_provider.hooks import DEFAULT_CONN_ID
 from up42_provider.hooks._account import AccountMixin
 from up42_provider.hooks._catalog import CatalogMixin
 from up42_provider.hooks._connection import (
@@ -66,7 +67,7 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, Curren
     """
 
     conn_name_attr = "up42_conn_id"
-    default_conn_name = "up42_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "up42"
     hook_name = "UP42"
 

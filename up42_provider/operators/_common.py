@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
 
-from up42_provider.hooks.up42 import UP42Hook
+from up42_provider.hooks import DEFAULT_CONN_ID
 from up42_provider.links import XCOM_JOB_IDS, XCOM_ORDER_IDS, XCOM_PROJECT_ID
 
 __all__ = ["XCOM_JOB_IDS", "XCOM_ORDER_IDS", "XCOM_PROJECT_ID", "UP42BaseOperator"]
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from up42_provider.hooks.up42 import UP42Hook
 
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0  # like dbt-cloud: a week; task-level limits go in execution_timeout
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -164,7 +166,7 @@ class UP42BaseOperator(BaseOperator):
     def __init__(
         self,
         *,
-        up42_conn_id: str = UP42Hook.default_conn_name,
+        up42_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
         deferrable: bool = default_deferrable(),
         poll_interval: float = 60.0,
@@ -185,6 +187,8 @@ class UP42BaseOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> UP42Hook:
+        from up42_provider.hooks.up42 import UP42Hook  # the client stack loads when a task runs
+
         return UP42Hook(up42_conn_id=self.up42_conn_id)
 
     def end_time(self) -> float | None:

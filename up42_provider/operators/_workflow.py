@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from up42_provider.api.errors import UP42ValidationError
-from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.status import classify_job_status
 from up42_provider.utils import parameters as P
+
+if TYPE_CHECKING:
+    from up42_provider.hooks.up42 import UP42Hook
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseOperator
 
+from up42_provider.hooks import DEFAULT_CONN_ID
 from up42_provider.hooks._helpers import SEARCH_ALL
-from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.operators._aoi import resolve_aoi
 from up42_provider.operators._common import as_list, as_number, as_positive_int, reject_typos, require
 from up42_provider.utils import parameters as P
@@ -151,7 +151,7 @@ class UP42SearchCatalogOperator(BaseOperator):
         plot_coverage_to: str | None = None,
         plot_conn_id: str | None = None,
         catalog_api: str = "host",
-        up42_conn_id: str = UP42Hook.default_conn_name,
+        up42_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         reject_typos(type(self), kwargs)
@@ -216,6 +216,8 @@ class UP42SearchCatalogOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         body = self.search_parameters()
+        from up42_provider.hooks.up42 import UP42Hook
+
         hook = UP42Hook(up42_conn_id=self.up42_conn_id)
         limit: Literal["all"] | None = SEARCH_ALL if self._wants_all() else None
         if self.catalog_api == "stac":

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.bases.sensor import PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
-from up42_provider.hooks.up42 import UP42Hook
+from up42_provider.hooks import DEFAULT_CONN_ID
 from up42_provider.operators._common import default_deferrable, reject_typos
 from up42_provider.triggers.base import UP42StatusTrigger, end_time_after
 from up42_provider.utils.ids import parse_ids
 from up42_provider.waiters import CHECKS, WaitResult, WaitState, is_transient
 from up42_provider.waiting import wait_or_defer
+
+if TYPE_CHECKING:
+    from up42_provider.hooks.up42 import UP42Hook
 
 # Airflow's own deferral time-out is a backstop behind the trigger's end_time, never first.
 DEFERRAL_GRACE_SECONDS = 60.0
@@ -38,7 +41,7 @@ class UP42StatusSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        up42_conn_id: str = UP42Hook.default_conn_name,
+        up42_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool | None = None,
         poll_interval: float = 60.0,
         **kwargs: Any,
@@ -52,6 +55,8 @@ class UP42StatusSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> UP42Hook:
+        from up42_provider.hooks.up42 import UP42Hook  # the client stack loads when a task runs
+
         return UP42Hook(up42_conn_id=self.up42_conn_id)
 
     def wanted_ids(self) -> list[str]:

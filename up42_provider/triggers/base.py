@@ -15,14 +15,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.triggers.poller import POLLERS
 from up42_provider.utils.ids import parse_ids
 from up42_provider.waiters import ACHECKS, MODES, Waiter, WaitResult, WaitState, arun_wait, astate_of
+
+if TYPE_CHECKING:
+    from up42_provider.hooks.up42 import UP42Hook
 
 
 class UP42StatusTrigger(BaseTrigger):
@@ -95,6 +97,8 @@ class UP42StatusTrigger(BaseTrigger):
         remaining = waiter.remaining()
         if remaining is not None and remaining <= 0:
             return waiter.timeout_result()
+        from up42_provider.hooks.up42 import UP42Hook
+
         hook = UP42Hook(up42_conn_id=self.up42_conn_id)
         try:
             await hook.aget_client()  # the loop's shared client; a missing connection fails here
