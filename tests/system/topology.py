@@ -27,6 +27,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -41,6 +42,7 @@ import psutil
 import requests
 
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+JOB_TYPES = {"scheduler": "SchedulerJob", "triggerer": "TriggererJob", "dag-processor": "DagProcessorJob"}
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 EMULATOR_READY = re.compile(r"UP42 emulator listening on (http://\S+)")
 
@@ -273,8 +275,10 @@ class AirflowTopology:
         parallelism: int = 4,
         extra_env: Mapping[str, str] | None = None,
         api_port: int | None = None,
+        components: Iterable[str] = AIRFLOW_COMPONENTS,
     ) -> None:
         self.home = Path(home).resolve()
+        self.components = tuple(components)
         self.dags_folder = Path(dags_folder).resolve()
         self.emulator_speed = emulator_speed
         self.emulator_args = list(emulator_args)
@@ -352,9 +356,12 @@ class AirflowTopology:
         return self._env
 
     def start(self, timeout: float = 300.0) -> AirflowTopology:
-        """Migrate the DB, start the emulator and the four Airflow components, wait until all are healthy.
+        """Migrate the DB, start the emulator and the Airflow components, wait until all are healthy.
 
-        On any failure everything started so far is stopped before the error propagates.
+        ``components`` (default: all four) may leave some out: without the api-server, readiness is
+        each component's running job row in the DB (:meth:`start_component`); ``components=()`` just
+        prepares the DB, the emulator and the environment. On any failure everything started so far
+        is stopped before the error propagates.
         """
         self.started_at = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
@@ -369,14 +376,44 @@ class AirflowTopology:
             if self.emulator_speed is not None:
                 self.emulator_url = self._wait_emulator(timeout=min(timeout, 120.0))
                 env.update(self.emulator_connections())
-            airflow = _script("airflow")
-            for name in AIRFLOW_COMPONENTS:
-                self._add_process(name, [*airflow, name]).start()
-            self.wait_healthy(timeout=timeout)
+            if "api-server" in self.components:
+                airflow = _script("airflow")
+                for name in self.components:
+                    self._add_process(name, [*airflow, name]).start()
+                self.wait_healthy(timeout=timeout)
+            else:
+                for name in self.components:
+                    self.start_component(name, timeout=timeout)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def start_component(self, name: str, timeout: float = 180.0) -> ManagedProcess:
+        """Start ``airflow <name>`` (again: a fresh process after :meth:`ManagedProcess.stop`) and wait
+        for its new running job row in the DB (scheduler, triggerer, dag-processor; no API needed)."""
+        before = set(self.running_jobs(name))
+        proc = self.processes.get(name) or self._add_process(name, [*_script("airflow"), name])
+        proc.start()
+        self._wait(
+            f"{name} to register a running job",
+            lambda: set(self.running_jobs(name)) - before,
+            timeout=timeout,
+            interval=0.5,
+        )
+        return proc
+
+    def running_jobs(self, component: str) -> list[int]:
+        """Ids of the running job rows of a component, read from the SQLite DB (oldest first)."""
+        db_path = self.home / "airflow.db"
+        if not db_path.exists():
+            return []
+        with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as db:
+            rows = db.execute(
+                "SELECT id FROM job WHERE job_type = ? AND state = 'running' ORDER BY id",
+                (JOB_TYPES[component],),
+            ).fetchall()
+        return [int(row[0]) for row in rows]
 
     def _add_process(self, name: str, argv: list[str]) -> ManagedProcess:
         proc = ManagedProcess(name, argv, self.logs_dir / f"{name}.log", self.env, self.home)
@@ -490,12 +527,7 @@ class AirflowTopology:
 
     def current_job_id(self, component: str) -> int | None:
         """The id of the running job (DB row) of ``scheduler``, ``triggerer`` or ``dag-processor``."""
-        job_type = {
-            "scheduler": "SchedulerJob",
-            "triggerer": "TriggererJob",
-            "dag-processor": "DagProcessorJob",
-        }
-        params = {"job_type": job_type[component], "job_state": "running", "order_by": "-id", "limit": 1}
+        params = {"job_type": JOB_TYPES[component], "job_state": "running", "order_by": "-id", "limit": 1}
         jobs = self.api("GET", "/jobs", params=params).get("jobs", [])
         return int(jobs[0]["id"]) if jobs else None
 
