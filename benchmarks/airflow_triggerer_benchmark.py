@@ -14,7 +14,9 @@ clock moved over HTTP (``/_emulator/clock``). Per phase:
    ``--baseline`` s: the baseline of lag and RSS;
 3. N more mapped ``wait_for_order`` task instances are written as deferred, each on the trigger
    the sensor defers with (``UP42OrderStatusTrigger``, one order, ``coalesce`` per phase);
-4. once every trigger started (its trigger log exists) and polled once, a steady window of
+4. once every trigger started (its trigger log exists) and the emulator's request rate is steady
+   (two poll intervals within 10 %: uncoalesced triggers each read the connection through the
+   triggerer's supervisor before their first poll), a steady window of
    ``--steady-rounds`` poll intervals: emulator requests (``/_emulator/info``) / (N + 1 triggers x
    rounds, rounds = window / poll interval), lag, RSS of the triggerer and its children (minus
    the baseline, / N);
@@ -32,6 +34,7 @@ Run: ``.venv/bin/python benchmarks/airflow_triggerer_benchmark.py [--triggers 10
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -46,6 +49,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,6 +93,8 @@ class Bench:
         self.home = topology.home
         self.session = requests.Session()
         self.session.trust_env = False
+        # One connection per control call: the emulator closes idle keep-alive connections after 5 s.
+        self.session.headers["Connection"] = "close"
 
     # --------------------------------------------------------------------------------- emulator
 
@@ -150,16 +156,24 @@ class Bench:
             self._defer(session, [(probe, LagProbeTrigger(str(lag_path)))])
         return run_id
 
-    def add_sensors(self, run_id: str, order_ids: dict[int, str], coalesce: bool) -> None:
-        """Deferred ``wait_for_order[i]`` (map index -> order id), each on the trigger the sensor
-        defers with (one order)."""
+    def order_triggers(self, order_ids: dict[int, str], coalesce: bool) -> dict[int, Any]:
+        """map index -> the trigger the sensor defers with (one order each)."""
+        from up42_provider.triggers.order import UP42OrderStatusTrigger
+
+        end_time = time.time() + 3600
+        return {
+            index: UP42OrderStatusTrigger(
+                [order_id], poll_interval=self.args.poll_interval, end_time=end_time, coalesce=coalesce
+            )
+            for index, order_id in order_ids.items()
+        }
+
+    def add_sensors(self, run_id: str, triggers: dict[int, Any]) -> None:
+        """Deferred ``wait_for_order[i]`` (map index -> the trigger it waits on)."""
         from airflow.models.dagbag import DBDagBag
         from airflow.models.taskinstance import TaskInstance
         from airflow.utils.session import create_session
 
-        from up42_provider.triggers.order import UP42OrderStatusTrigger
-
-        end_time = time.time() + 3600
         with create_session() as session:
             dag = DBDagBag().get_latest_version_of_dag(DAG_ID, session=session)
             assert dag is not None
@@ -171,15 +185,9 @@ class Bench:
                     session.delete(ti)
             session.flush()
             pairs = []
-            for index, order_id in order_ids.items():
+            for index, trigger in triggers.items():
                 ti = TaskInstance(task, dag_version_id=version, run_id=run_id, map_index=index)
                 session.add(ti)
-                trigger = UP42OrderStatusTrigger(
-                    [order_id],
-                    poll_interval=self.args.poll_interval,
-                    end_time=end_time,
-                    coalesce=coalesce,
-                )
                 pairs.append((ti, trigger))
             self._defer(session, pairs)
 
@@ -233,14 +241,15 @@ class Bench:
                 found[ti.map_index] = (str(ti.state), when, event)
         return found
 
-    def end_probe(self, run_id: str) -> None:
-        """The probe's task is done: its trigger is cleaned up and stops measuring."""
+    def end_run(self, run_id: str) -> None:
+        """Every task of the run done: its triggers are cleaned up (the probe stops measuring)."""
         from airflow.utils.session import create_session
         from airflow.utils.state import TaskInstanceState
 
         with create_session() as session:
-            probe = session.scalars(of_task(run_id, PROBE_TASK)).one()
-            probe.state, probe.trigger_id = TaskInstanceState.SUCCESS, None
+            for ti in session.scalars(of_task(run_id)):
+                if ti.state == TaskInstanceState.DEFERRED:
+                    ti.state, ti.trigger_id = TaskInstanceState.SUCCESS, None
 
     # --------------------------------------------------------------------------------- observing
 
@@ -272,14 +281,38 @@ class Bench:
             time.sleep(interval)
         return result
 
-    def rss_during(self, seconds: float) -> list[int]:
-        """RSS of the triggerer and its children (the trigger runner), sampled for ``seconds``."""
+    def rss(self) -> tuple[int, int]:
+        """RSS of the triggerer's supervisor process and of its children (the trigger runner)."""
         proc = self.topology.processes["triggerer"]
+        try:
+            supervisor = psutil.Process(proc.pid)
+            children = supervisor.children(recursive=True)
+            return supervisor.memory_info().rss, sum(c.memory_info().rss for c in children)
+        except psutil.Error:
+            return 0, 0
+
+    def rss_during(self, seconds: float) -> tuple[float, float]:
+        """Median (supervisor, runner) RSS sampled every :data:`SAMPLE` s for ``seconds``."""
         samples, end = [], time.monotonic() + seconds
         while time.monotonic() < end:
-            samples.append(proc.memory()[0])
+            samples.append(self.rss())
             time.sleep(SAMPLE)
-        return samples
+        return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+
+    def wait_steady(self, timeout: float = 300.0) -> None:
+        """Until the emulator's request rate is steady: two poll intervals in a row within 10 % of
+        each other. A trigger's log exists before its first poll; uncoalesced triggers each read
+        the connection first (through the triggerer's supervisor), which takes a while for 1,000."""
+        poll, deadline = self.args.poll_interval, time.monotonic() + timeout
+        last, before = -1, self.info()["requests"]
+        while time.monotonic() < deadline:
+            time.sleep(poll)
+            now = self.info()["requests"]
+            count, before = now - before - 1, now
+            if count > 0 and abs(count - last) <= 0.1 * max(count, last):
+                return
+            last = count
+        raise RuntimeError(f"the request rate did not settle within {timeout:.0f} s")
 
     # -------------------------------------------------------------------------------------- phase
 
@@ -296,7 +329,7 @@ class Bench:
         run_id = self.create_run(mode, lag_path)
         self.wait("the lag probe", lambda: lag_path.exists() and lag_path.stat().st_size > 200, 120)
         # One warm-up sensor first: imports, the pooled client and its token belong to the baseline.
-        self.add_sensors(run_id, {0: order_ids[0]}, coalesce)
+        self.add_sensors(run_id, self.order_triggers({0: order_ids[0]}, coalesce))
         self.wait("the warm-up sensor", lambda: self.trigger_logs(run_id), 120)
         time.sleep(poll + 1)
         t_base = time.time()
@@ -304,10 +337,11 @@ class Bench:
         t_base_end = time.time()
 
         t_add = time.time()
-        self.add_sensors(run_id, dict(list(enumerate(order_ids))[1:]), coalesce)
+        self.add_sensors(run_id, self.order_triggers(dict(list(enumerate(order_ids))[1:]), coalesce))
         self.wait(f"{n} triggers to start", lambda: len(self.trigger_logs(run_id)) > n, 300)
         t_started = time.time()
-        time.sleep(poll + 1)  # every trigger has polled once
+        self.wait_steady()
+        t_settled = time.time()
 
         requests_before = self.info()["requests"]
         t_steady = time.time()
@@ -323,8 +357,11 @@ class Bench:
         offset = emulator_now.timestamp() - t_fulfil  # emulator clock - local clock
         self.wait("every sensor to leave deferred", lambda: self.deferred(run_id) == 0, 300, interval=0.25)
         t_done = time.time()
-        rss_end = self.topology.processes["triggerer"].memory()[0]
-        self.end_probe(run_id)
+        self.end_run(run_id)
+        # The supervisor writes the trigger logs a little after the events reached the DB; lines
+        # still missing after 30 s show as fulfilment_to_event_s.n < sensors.
+        with contextlib.suppress(RuntimeError):
+            self.wait("every trigger log line", lambda: len(self.wait_ended_at(run_id)) > n, 30, interval=1)
 
         from up42_provider.hooks.up42 import UP42Hook
 
@@ -345,18 +382,18 @@ class Bench:
         to_event = [ended[i] - fulfilled_at[i] for i in fulfilled_at if i in ended]
         to_resume = [w - fulfilled_at[i] for i, (_s, w, _e) in resumed.items() if i in fulfilled_at and w]
 
-        lags = [tuple(map(float, line.split())) for line in lag_path.read_text().splitlines() if line.strip()]
+        lags = read_lags(lag_path)
 
         def lag(start: float, end: float) -> dict[str, float]:
-            return percentiles(ms for when, ms in lags if start <= when <= end)
+            return lag_between(lags, start, end)
 
-        base_rss = statistics.median(rss_base)
         steady_lag, baseline_lag = lag(t_steady, t_steady_end), lag(t_base, t_base_end)
         return {
             "triggers": n,
             "sensors": n + 1,
             "setup_s": setup,
             "start_s": t_started - t_add,
+            "settle_s": t_settled - t_add,
             "events": statuses,
             "fired": sum(1 for s, _w, e in resumed.values() if s != "deferred" and e),
             "fulfilled": len(fulfilled_at),
@@ -364,18 +401,73 @@ class Bench:
             "poll_rounds": rounds,
             "requests_per_trigger_per_poll": sent / ((n + 1) * rounds),
             "lag_baseline_ms": baseline_lag,
-            "lag_start_ms": lag(t_add, t_started),
+            "lag_start_ms": lag(t_add, t_settled),
             "lag_steady_ms": steady_lag,
             "lag_steady_vs_baseline_p99": steady_lag["p99"] / baseline_lag["p99"],
             "lag_fulfilment_ms": lag(t_jump1, t_done),
-            "rss_baseline_mib": base_rss / 2**20,
-            "rss_steady_mib": statistics.median(rss_steady) / 2**20,
-            "rss_end_mib": rss_end / 2**20,
-            "rss_per_trigger_kib": (statistics.median(rss_steady) - base_rss) / n / 1024,
+            **rss_result(rss_base, rss_steady, n),
             "fulfilment_to_event_s": percentiles(to_event),
             "fulfilment_to_resumed_s": percentiles(to_resume),
             "last_event_after_fulfilment_s": t_done - t_fulfil,
         }
+
+    def reference(self) -> dict[str, Any]:
+        """Airflow's own cost of N deferred tasks, in a fresh triggerer: the same sensors on
+        ``DateTimeTrigger`` an hour ahead (one asyncio sleep each, no I/O) - RSS and lag only."""
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        n, poll = self.n, self.args.poll_interval
+        self.topology.processes["triggerer"].stop()
+        self.topology.start_component("triggerer")
+        lag_path = self.home / "lag-reference.txt"
+        run_id = self.create_run("reference", lag_path)
+        self.wait("the lag probe", lambda: lag_path.exists() and lag_path.stat().st_size > 200, 120)
+        moment = datetime.now(timezone.utc) + timedelta(hours=1)
+        self.add_sensors(run_id, {0: DateTimeTrigger(moment)})
+        self.wait("the warm-up trigger", lambda: self.trigger_logs(run_id), 120)
+        time.sleep(2)
+        t_base = time.time()
+        rss_base = self.rss_during(self.args.baseline)
+        t_base_end = time.time()
+        self.add_sensors(run_id, {i: DateTimeTrigger(moment) for i in range(1, n + 1)})
+        self.wait(f"{n} triggers to start", lambda: len(self.trigger_logs(run_id)) > n, 300)
+        time.sleep(poll)
+        t_steady = time.time()
+        rss_steady = self.rss_during(self.args.steady_rounds * poll)
+        t_steady_end = time.time()
+        self.end_run(run_id)
+        lags = read_lags(lag_path)
+        return {
+            "triggers": n,
+            "lag_baseline_ms": lag_between(lags, t_base, t_base_end),
+            "lag_steady_ms": lag_between(lags, t_steady, t_steady_end),
+            **rss_result(rss_base, rss_steady, n),
+        }
+
+
+def read_lags(path: Path) -> list[tuple[float, float]]:
+    """The probe's (wall-clock time, overshoot ms) lines."""
+    found = []
+    for line in path.read_text(encoding="ascii").splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            found.append((float(parts[0]), float(parts[1])))
+    return found
+
+
+def lag_between(lags: list[tuple[float, float]], start: float, end: float) -> dict[str, float]:
+    return percentiles(ms for when, ms in lags if start <= when <= end)
+
+
+def rss_result(base: tuple[float, float], steady: tuple[float, float], n: int) -> dict[str, float]:
+    """(supervisor, runner) RSS medians before and with the N triggers: totals and per trigger."""
+    return {
+        "rss_baseline_mib": sum(base) / 2**20,
+        "rss_steady_mib": sum(steady) / 2**20,
+        "rss_per_trigger_kib": (sum(steady) - sum(base)) / n / 1024,
+        "rss_per_trigger_runner_kib": (steady[1] - base[1]) / n / 1024,
+        "rss_per_trigger_supervisor_kib": (steady[0] - base[0]) / n / 1024,
+    }
 
 
 def reserialize(topology: AirflowTopology) -> None:
@@ -396,8 +488,14 @@ def reserialize(topology: AirflowTopology) -> None:
         raise RuntimeError(f"airflow dags reserialize failed ({code}); see {log_path}")
 
 
-def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, wall: float) -> dict[str, Any]:
+def report(
+    results: dict[str, dict[str, Any]], reference: dict[str, Any], args: argparse.Namespace, wall: float
+) -> dict[str, Any]:
     base, coal = results["uncoalesced"], results["coalesced"]
+    for result in results.values():  # what the UP42 trigger costs beyond any deferred task
+        result["rss_per_trigger_over_reference_kib"] = (
+            result["rss_per_trigger_kib"] - reference["rss_per_trigger_kib"]
+        )
 
     def value(result: dict[str, Any], path: str) -> float:
         found: Any = result
@@ -413,7 +511,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, wall: f
         ("requests per trigger per poll", "requests_per_trigger_per_poll", ".3f", "<= 0.05 coalesced"),
         ("poll rounds in the steady window", "poll_rounds", ".1f", ""),
         ("event-loop lag p99, idle baseline (ms)", "lag_baseline_ms.p99", ".1f", ""),
-        ("event-loop lag p99, N triggers starting (ms)", "lag_start_ms.p99", ".1f", ""),
+        ("event-loop lag p99, N triggers starting up (ms)", "lag_start_ms.p99", ".1f", ""),
         ("event-loop lag p99, steady (ms)", "lag_steady_ms.p99", ".1f", "< 100"),
         ("event-loop lag max, steady (ms)", "lag_steady_ms.max", ".1f", ""),
         ("event-loop lag p99, steady / idle baseline", "lag_steady_vs_baseline_p99", ".2f", ""),
@@ -421,11 +519,15 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, wall: f
         ("RSS triggerer + runner, baseline (MiB)", "rss_baseline_mib", ".0f", ""),
         ("RSS triggerer + runner, steady (MiB)", "rss_steady_mib", ".0f", ""),
         ("RSS per trigger (KiB)", "rss_per_trigger_kib", ".1f", "<= 20"),
+        ("  of it in the trigger runner (KiB)", "rss_per_trigger_runner_kib", ".1f", ""),
+        ("  of it in the supervisor (KiB)", "rss_per_trigger_supervisor_kib", ".1f", ""),
+        ("RSS per trigger beyond a DateTimeTrigger's (KiB)", "rss_per_trigger_over_reference_kib", ".1f", ""),
         ("fulfilment -> trigger event p50 (s)", "fulfilment_to_event_s.p50", ".2f", ""),
         ("fulfilment -> trigger event p99 (s)", "fulfilment_to_event_s.p99", ".2f", ""),
         ("fulfilment -> task resumed in DB p50 (s)", "fulfilment_to_resumed_s.p50", ".2f", ""),
         ("fulfilment -> task resumed in DB p99 (s)", "fulfilment_to_resumed_s.p99", ".2f", ""),
         ("N triggers started after (s)", "start_s", ".1f", ""),
+        ("request rate steady after (s)", "settle_s", ".1f", ""),
     ]
     print(
         f"\nUP42 sensors in a real airflow triggerer: {args.triggers} deferred order sensors per phase "
@@ -446,12 +548,21 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, wall: f
             f"{name:<{width}}  {value(base, path):>12{fmt}}  {value(coal, path):>12{fmt}}  "
             f"{ratio(path):>13.3f}  {target}"
         )
+    ref = reference
+    print(
+        f"\nreference, the same {ref['triggers']} deferred tasks on DateTimeTrigger (Airflow alone): "
+        f"RSS per trigger {ref['rss_per_trigger_kib']:.1f} KiB "
+        f"(runner {ref['rss_per_trigger_runner_kib']:.1f}, "
+        f"supervisor {ref['rss_per_trigger_supervisor_kib']:.1f}), event-loop lag p99 "
+        f"{ref['lag_steady_ms']['p99']:.1f} ms (idle {ref['lag_baseline_ms']['p99']:.1f} ms)"
+    )
     summary = {
         "benchmark": "airflow_triggerer",
         "triggers": args.triggers,
         "poll_interval": args.poll_interval,
         "wall_s": wall,
         "phases": results,
+        "reference": reference,
         "ratios": {  # coalesced / uncoalesced
             "requests_per_trigger_per_poll": ratio("requests_per_trigger_per_poll"),
             "lag_steady_p99": ratio("lag_steady_ms.p99"),
@@ -501,10 +612,11 @@ def main(argv: list[str] | None = None) -> int:
             reserialize(topology)
             bench = Bench(topology, args)
             results = {mode: bench.phase(mode, coalesce) for mode, coalesce in MODES}
+            reference = bench.reference()
     finally:
         if args.home is None:
             shutil.rmtree(home, ignore_errors=True)
-    report(results, args, time.monotonic() - started)
+    report(results, reference, args, time.monotonic() - started)
     return 0
 
 

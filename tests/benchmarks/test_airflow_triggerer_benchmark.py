@@ -58,6 +58,9 @@ def test_every_deferred_sensor_resumes_in_both_phases_and_the_report_is_well_for
             assert result[window]["n"] > 0, (mode, window)
         assert result["requests"] > 0 and result["poll_rounds"] > 0
         assert result["rss_baseline_mib"] > 0 and math.isfinite(result["rss_per_trigger_kib"])
+    reference = summary["reference"]
+    assert reference["triggers"] == SENSORS and reference["lag_steady_ms"]["n"] > 0
+    assert math.isfinite(reference["rss_per_trigger_kib"])
     assert set(summary["ratios"]) == {
         "requests_per_trigger_per_poll",
         "lag_steady_p99",
