@@ -184,3 +184,27 @@ async def test_async_checks_directly(world: World):
     await hook.aclose()
     assert orders.kind == "order" and orders.ids == [order]
     assert jobs.kind == "job" and jobs.ids == [job]
+
+
+@pytest.mark.parametrize("coalesce", [True, False])
+async def test_many_triggers_read_the_connection_once(frozen_world: World, monkeypatch, coalesce: bool):
+    """The hook of every trigger takes its settings from the loop's shared client: 50 triggers of
+    one connection read it from Airflow once, not 50 times (a supervisor round trip each)."""
+    ids = frozen_world.orders(2)
+    frozen_world.advance()
+    frozen_world.wait_until(lambda: all(frozen_world.order_status(i) == "FULFILLED" for i in ids))
+    reads: list[str] = []
+    original = UP42Hook.aget_connection.__func__  # type: ignore[attr-defined]
+
+    async def counting(cls, conn_id: str):
+        reads.append(conn_id)
+        return await original(cls, conn_id)
+
+    monkeypatch.setattr(UP42Hook, "aget_connection", classmethod(counting))
+    triggers = [
+        UP42OrderStatusTrigger(ids[i % 2], poll_interval=0.1, end_time=end_time_after(60), coalesce=coalesce)
+        for i in range(50)
+    ]
+    events = await asyncio.gather(*(first_event(t) for t in triggers))
+    assert {e["status"] for e in events} == {"success"}
+    assert reads == ["up42_default"]

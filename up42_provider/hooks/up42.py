@@ -161,6 +161,8 @@ class UP42Hook(AccountMixin, CatalogMixin, StorageMixin, ProcessingMixin, Curren
 
         client = await POOL.acquire(self.up42_conn_id, self.asettings)
         self._async_client = (loop, client)
+        if self._settings is None:  # a shared client already read them: no second connection lookup
+            self._settings = client.settings
         return client
 
     @staticmethod
