@@ -11,7 +11,6 @@ needs on resume travels as defer kwargs and as an XCom copy (:func:`resumed`), b
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from up42_provider.hooks.up42 import UP42Hook
-
-log = logging.getLogger(__name__)
 
 XCOM_RESUME = "up42_resume"  # copy of the defer kwargs
 TRIGGERS: dict[str, type[UP42StatusTrigger]] = {"order": UP42OrderStatusTrigger, "job": UP42JobStatusTrigger}
@@ -65,7 +62,7 @@ def wait_or_defer(
     except Exception as exc:
         if not is_transient(exc):
             raise
-        log.warning("Checking UP42 %ss failed (%s); waiting goes on", kind, exc)
+        task.log.warning("Checking UP42 %ss failed (%s); waiting goes on", kind, exc)
         result = waiter.observe_error(exc)
     if result is not None:
         return result

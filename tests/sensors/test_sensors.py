@@ -11,7 +11,6 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from tests.conftest import World
 from up42_provider.sensors.job import UP42JobSucceededSensor
 from up42_provider.sensors.order import UP42OrderFulfilledSensor
-from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.triggers.order import UP42OrderStatusTrigger
 from up42_provider.waiters import WaitState
 
@@ -56,7 +55,6 @@ def test_execute_complete_maps_events():
         sensor.execute_complete({}, {"status": "timeout", "state": None, "message": "still running"})
     with pytest.raises(AirflowException, match="not found"):
         sensor.execute_complete({}, {"status": "error", "state": None, "message": "not found"})
-    assert isinstance(UP42JobSucceededSensor.trigger_class("j"), UP42JobStatusTrigger)
 
 
 def test_poke_tolerates_outages(frozen_world: World, monkeypatch: pytest.MonkeyPatch):

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -148,15 +147,6 @@ class ClientPool:
         if entry.refs <= 0:
             del entries[conn_id]
             await _close(client, entry.http)
-
-    @asynccontextmanager
-    async def client(self, conn_id: str, settings: SettingsSource) -> AsyncIterator[AsyncUP42Client]:
-        """``async with POOL.client(conn_id, settings) as client:`` - the shared client of this loop."""
-        client = await self.acquire(conn_id, settings)
-        try:
-            yield client
-        finally:
-            await asyncio.shield(self.release(conn_id, client))
 
 
 async def _close(client: AsyncUP42Client, http: httpx.AsyncClient | None) -> None:

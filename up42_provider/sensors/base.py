@@ -18,7 +18,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 
 from up42_provider.hooks import DEFAULT_CONN_ID
 from up42_provider.operators._common import default_deferrable, reject_typos
-from up42_provider.triggers.base import UP42StatusTrigger, end_time_after
+from up42_provider.triggers.base import end_time_after
 from up42_provider.utils.ids import parse_ids
 from up42_provider.waiters import CHECKS, WaitResult, WaitState, is_transient
 from up42_provider.waiting import wait_or_defer
@@ -35,7 +35,6 @@ class UP42StatusSensor(BaseSensorOperator):
 
     kind: ClassVar[str]
     ids_field: ClassVar[str]
-    trigger_class: ClassVar[type[UP42StatusTrigger]]
     ui_color = "#c9e4f7"
 
     def __init__(

@@ -8,7 +8,6 @@ from typing import Any
 from up42_provider.links import UP42JobLink
 from up42_provider.operators._common import require
 from up42_provider.sensors.base import UP42StatusSensor
-from up42_provider.triggers.job import UP42JobStatusTrigger
 
 
 class UP42JobSucceededSensor(UP42StatusSensor):
@@ -27,7 +26,6 @@ class UP42JobSucceededSensor(UP42StatusSensor):
 
     kind = "job"
     ids_field = "job_ids"
-    trigger_class = UP42JobStatusTrigger
     operator_extra_links = (UP42JobLink(),)
     template_fields: Sequence[str] = ("job_ids",)
 

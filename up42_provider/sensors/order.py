@@ -8,7 +8,6 @@ from typing import Any
 from up42_provider.links import UP42OrderLink
 from up42_provider.operators._common import require
 from up42_provider.sensors.base import UP42StatusSensor
-from up42_provider.triggers.order import UP42OrderStatusTrigger
 
 
 class UP42OrderFulfilledSensor(UP42StatusSensor):
@@ -27,7 +26,6 @@ class UP42OrderFulfilledSensor(UP42StatusSensor):
 
     kind = "order"
     ids_field = "order_ids"
-    trigger_class = UP42OrderStatusTrigger
     operator_extra_links = (UP42OrderLink(),)
     template_fields: Sequence[str] = ("order_ids",)
 
