@@ -16,18 +16,27 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from up42_provider.triggers.base import UP42StatusTrigger
-from up42_provider.triggers.job import UP42JobStatusTrigger
-from up42_provider.triggers.order import UP42OrderStatusTrigger
 from up42_provider.waiters import CHECKS, Waiter, WaitResult, WaitState, is_transient, run_wait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from up42_provider.hooks.up42 import UP42Hook
+    from up42_provider.triggers.base import UP42StatusTrigger
 
 XCOM_RESUME = "up42_resume"  # copy of the defer kwargs
-TRIGGERS: dict[str, type[UP42StatusTrigger]] = {"order": UP42OrderStatusTrigger, "job": UP42JobStatusTrigger}
+
+
+def trigger_class(kind: str) -> type[UP42StatusTrigger]:
+    """The trigger that waits on ``kind`` ("order" or "job").
+
+    Imported only when a task defers: ``airflow.triggers.base`` and its pydantic models cost a DAG
+    file's import several milliseconds (tests/test_parse_cost.py).
+    """
+    from up42_provider.triggers.job import UP42JobStatusTrigger
+    from up42_provider.triggers.order import UP42OrderStatusTrigger
+
+    return UP42OrderStatusTrigger if kind == "order" else UP42JobStatusTrigger
 
 
 def wait_or_defer(
@@ -75,7 +84,7 @@ def wait_or_defer(
             ti = context["ti"]
             ti.xcom_push(key=XCOM_RESUME, value=dict(resume))
         task.defer(
-            trigger=TRIGGERS[kind](
+            trigger=trigger_class(kind)(
                 ids,
                 up42_conn_id=hook.up42_conn_id,
                 poll_interval=poll_interval,
@@ -103,4 +112,4 @@ def resumed(context: Context, name: str, given: Any) -> Any:
     return saved.get(name) if isinstance(saved, Mapping) else None
 
 
-__all__ = ["TRIGGERS", "XCOM_RESUME", "resumed", "wait_or_defer"]
+__all__ = ["XCOM_RESUME", "resumed", "trigger_class", "wait_or_defer"]

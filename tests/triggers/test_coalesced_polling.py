@@ -16,10 +16,17 @@ import pytest
 
 from tests.conftest import World
 from up42_provider.hooks.up42 import UP42Hook
-from up42_provider.triggers.base import end_time_after
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.triggers.order import UP42OrderStatusTrigger
-from up42_provider.triggers.poller import ORDER_PAGE_SIZE, POLLERS, HookSource, Poller
+from up42_provider.triggers.poller import (
+    ORDER_PAGE_SIZE,
+    POLLERS,
+    REMEMBERED,
+    HookSource,
+    Poller,
+    Subscription,
+)
+from up42_provider.waiters import astate_of, end_time_after
 
 from .test_triggers import first_event
 
@@ -85,7 +92,7 @@ async def test_two_changes_between_rounds_and_an_order_not_on_the_first_page(fro
     sub = poller.subscribe([target], 60, run=False)
     async with hook_source() as source:
         await poller.round(source)
-        assert statuses(sub.queue.get_nowait()) == {target: "PLACED"}
+        assert statuses(sub.get_nowait()) == {target: "PLACED"}
         assert poller.requests <= 3  # a new id is found on the listing, no GET per id
         frozen_world.advance()
         frozen_world.wait_until(
@@ -93,10 +100,10 @@ async def test_two_changes_between_rounds_and_an_order_not_on_the_first_page(fro
         )
         before = poller.requests
         await poller.round(source)
-        assert statuses(sub.queue.get_nowait()) == {target: "FULFILLED"}
+        assert statuses(sub.get_nowait()) == {target: "FULFILLED"}
         assert poller.requests - before == 2  # two listing pages, still no GET
         await poller.round(source)  # nothing changed since: one page back to the watermark
-        assert statuses(sub.queue.get_nowait()) == {target: "FULFILLED"}
+        assert statuses(sub.get_nowait()) == {target: "FULFILLED"}
     poller.unsubscribe(sub)
 
 
@@ -116,12 +123,16 @@ async def test_a_waiter_joining_mid_round_gets_its_own_fresh_answer(frozen_world
 
     async with hook_source(JoinDuringListing) as source:
         await poller.round(source)
-        assert statuses(sub_a.queue.get_nowait()) == {first: "PLACED"}
-        assert joined[0].queue.empty()  # not part of a round that started before it joined
-        frozen_world.wait_until(lambda: frozen_world.order_status(second) == "FULFILLED")
+        assert statuses(sub_a.get_nowait()) == {first: "PLACED"}
+        assert joined[0].empty()  # not part of a round that started before it joined
+        # Both, not only the second: each order's deliveries are built on their own (this once
+        # read the first while still BEING_FULFILLED).
+        frozen_world.wait_until(
+            lambda: {frozen_world.order_status(first), frozen_world.order_status(second)} == {"FULFILLED"}
+        )
         await poller.round(source)
-        assert statuses(sub_a.queue.get_nowait()) == {first: "FULFILLED"}
-        assert statuses(joined[0].queue.get_nowait()) == {second: "FULFILLED"}
+        assert statuses(sub_a.get_nowait()) == {first: "FULFILLED"}
+        assert statuses(joined[0].get_nowait()) == {second: "FULFILLED"}
 
 
 async def test_a_restarted_poller_starts_from_scratch(frozen_world: World):
@@ -131,13 +142,13 @@ async def test_a_restarted_poller_starts_from_scratch(frozen_world: World):
         old = Poller("up42_default", "order")
         sub = old.subscribe([order], 60, run=False)
         await old.round(source)
-        assert statuses(sub.queue.get_nowait()) == {order: "PLACED"}
+        assert statuses(sub.get_nowait()) == {order: "PLACED"}
         frozen_world.advance()
         frozen_world.wait_until(lambda: frozen_world.order_status(order) == "FULFILLED")
         new = Poller("up42_default", "order")
         sub = new.subscribe([order], 60, run=False)
         await new.round(source)
-        assert statuses(sub.queue.get_nowait()) == {order: "FULFILLED"}
+        assert statuses(sub.get_nowait()) == {order: "FULFILLED"}
 
 
 async def test_unknown_id_gets_a_direct_get_and_its_error(frozen_world: World):
@@ -147,7 +158,7 @@ async def test_unknown_id_gets_a_direct_get_and_its_error(frozen_world: World):
         poller = Poller("up42_default", "order")
         sub = poller.subscribe([order, missing], 60, run=False)
         await poller.round(source)
-        answers = sub.queue.get_nowait()
+        answers = sub.get_nowait()
     assert answers[order]["status"] == "PLACED"
     assert "not found" in str(answers[missing]).lower()
 
@@ -175,6 +186,48 @@ async def test_a_poller_that_cannot_start_answers_with_its_error(frozen_world: W
     """No subscriber waits forever: a missing connection reaches every subscriber as an error."""
     poller = Poller("up42_nowhere", "order")
     sub = poller.subscribe(["x"], 60)
-    answers = await asyncio.wait_for(sub.queue.get(), 30)
+    answers = await asyncio.wait_for(sub.get(), 30)
     assert "up42_nowhere" in str(answers["x"])
     poller.unsubscribe(sub)
+
+
+async def test_a_round_keeps_what_runs_slim_and_what_ended_whole(frozen_world: World):
+    """Between rounds only the status keys of a running order are kept (its payload is kilobytes,
+    times 1,000 triggers); an ended one is kept whole, so its failure message is UP42's."""
+    bad, good = frozen_world.order(fail=True), frozen_world.order()
+    async with hook_source() as source:
+        poller = Poller("up42_default", "order")
+        sub = poller.subscribe([bad, good], 60, run=False)
+        await poller.round(source)
+        running = sub.get_nowait()
+        assert statuses(running) == {bad: "PLACED", good: "PLACED"}
+        assert set(running[good]) == set(REMEMBERED)
+        frozen_world.advance()
+        frozen_world.wait_until(lambda: frozen_world.order_status(bad) == "FAILED")
+        await poller.round(source)
+        ended = sub.get_nowait()
+        assert ended[bad] == await source.hook.aget_order(bad)
+        assert "is FAILED" in (await astate_of(source.hook, "order", ended)).messages[bad]
+        poller.unsubscribe(sub)
+
+
+async def test_a_subscription_hands_out_every_round_oldest_first():
+    sub = Subscription(("a",), 1.0)
+    assert sub.empty()
+    with pytest.raises(asyncio.QueueEmpty):
+        sub.get_nowait()
+    waiting = asyncio.ensure_future(sub.get())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    sub.put_nowait({"a": {"status": "PLACED"}})
+    sub.put_nowait({"a": {"status": "BEING_FULFILLED"}})
+    assert statuses(await asyncio.wait_for(waiting, 5)) == {"a": "PLACED"}
+    assert statuses(await asyncio.wait_for(sub.get(), 5)) == {"a": "BEING_FULFILLED"}
+    assert sub.empty()
+    cancelled = asyncio.ensure_future(sub.get())  # a cancelled wait leaves nothing behind
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await cancelled
+    sub.put_nowait({"a": {"status": "FULFILLED"}})
+    assert statuses(await asyncio.wait_for(sub.get(), 5)) == {"a": "FULFILLED"}

@@ -19,10 +19,10 @@ from tests.conftest import BERLIN, World, _frozen
 from up42_provider.emulator.server import EmulatorServer
 from up42_provider.hooks.up42 import UP42Hook
 from up42_provider.status import classify_job_status
-from up42_provider.triggers.base import end_time_after
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.triggers.order import UP42OrderStatusTrigger
 from up42_provider.triggers.poller import ORDER_PAGE_SIZE, POLLERS, HookSource, Poller
+from up42_provider.waiters import end_time_after
 
 from .test_triggers import first_event
 
@@ -131,7 +131,7 @@ async def test_v2_order_changing_twice_between_rounds_beyond_the_first_page(curr
     try:
         source = HookSource(hook)
         await poller.round(source)
-        assert statuses(sub.queue.get_nowait()) == {target: "CREATED"}
+        assert statuses(sub.get_nowait()) == {target: "CREATED"}
         assert poller.requests <= 3  # found on the listing, no GET per id
         current_world.advance()
         current_world.wait_until(
@@ -139,7 +139,7 @@ async def test_v2_order_changing_twice_between_rounds_beyond_the_first_page(curr
         )
         before = poller.requests
         await poller.round(source)
-        assert statuses(sub.queue.get_nowait()) == {target: "FULFILLED"}
+        assert statuses(sub.get_nowait()) == {target: "FULFILLED"}
         assert poller.requests - before == 2  # two listing pages, still no GET
     finally:
         poller.unsubscribe(sub)

@@ -12,11 +12,10 @@ from tests.conftest import World
 from up42_provider.api.auth import TokenCache
 from up42_provider.api.pool import POOL
 from up42_provider.hooks.up42 import UP42Hook
-from up42_provider.triggers.base import end_time_after
 from up42_provider.triggers.job import UP42JobStatusTrigger
 from up42_provider.triggers.order import UP42OrderStatusTrigger
 from up42_provider.triggers.poller import POLLERS
-from up42_provider.waiters import acheck_jobs, acheck_orders
+from up42_provider.waiters import acheck_jobs, acheck_orders, end_time_after
 
 
 async def first_event(trigger, timeout: float = 30.0) -> dict:

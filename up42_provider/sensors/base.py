@@ -18,9 +18,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 
 from up42_provider.hooks import DEFAULT_CONN_ID
 from up42_provider.operators._common import default_deferrable, reject_typos
-from up42_provider.triggers.base import end_time_after
 from up42_provider.utils.ids import parse_ids
-from up42_provider.waiters import CHECKS, WaitResult, WaitState, is_transient
+from up42_provider.waiters import CHECKS, WaitResult, WaitState, end_time_after, is_transient
 from up42_provider.waiting import wait_or_defer
 
 if TYPE_CHECKING:

@@ -13,7 +13,6 @@ triggers of a connection); every status change is one line in the task log.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -120,7 +119,7 @@ class UP42StatusTrigger(BaseTrigger):
 
     async def _next_round(self, hook: UP42Hook, sub: Any) -> WaitState:
         """The poller's next answers for our ids; each status change is one line in the task log."""
-        state = await astate_of(hook, self.kind, await sub.queue.get())
+        state = await astate_of(hook, self.kind, await sub.get())
         seen = self._seen
         for item_id, status in state.statuses.items():
             before = seen.get(item_id)
@@ -131,8 +130,3 @@ class UP42StatusTrigger(BaseTrigger):
                     self.log.info("UP42 %s %s changed: %s -> %s", self.kind, item_id, before, status)
                 seen[item_id] = status
         return state
-
-
-def end_time_after(timeout: float | None) -> float | None:
-    """Wall-clock deadline ``timeout`` seconds from now (what sensors put into the trigger)."""
-    return time.time() + float(timeout) if timeout is not None else None
