@@ -67,3 +67,10 @@ def test_enums_are_strings():
     assert S.JobStatus.NOT_STARTED == "NOT STARTED"
     assert str(S.OrderStatus.FULFILLED) == "FULFILLED"
     assert S.JobStatus("RUNNING") is S.JobStatus.RUNNING
+
+
+def test_classify_status_follows_the_vocabulary_of_its_kind():
+    assert S.classify_status("order", "FULFILLED") == "success"
+    assert S.classify_status("job", "FULFILLED") == "running"  # not a job status
+    assert S.classify_status("job", "successful") == "success"
+    assert S.classify_status("order", "successful") == "running"  # not an order status

@@ -127,6 +127,11 @@ def classify_order_status(status: object) -> Outcome:
     return "running"
 
 
+def classify_status(kind: str, status: object) -> Outcome:
+    """:func:`classify_order_status` or :func:`classify_job_status`, by ``kind`` ("order"/"job")."""
+    return classify_order_status(status) if kind == "order" else classify_job_status(status)
+
+
 def is_job_terminal(status: object) -> bool:
     return classify_job_status(status) != "running"
 

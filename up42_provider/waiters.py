@@ -39,7 +39,7 @@ from up42_provider.api.errors import (
     UP42TransportError,
 )
 from up42_provider.hooks._shapes import failure_reason
-from up42_provider.status import classify_job_status, classify_order_status
+from up42_provider.status import classify_job_status, classify_order_status, classify_status
 from up42_provider.utils.ids import parse_ids
 
 if TYPE_CHECKING:
@@ -104,10 +104,6 @@ class UP42JobFailedError(UP42WaitFailedError):
 # ------------------------------------------------------------------------------------------- state
 
 
-def _classify(kind: str, status: str) -> str:
-    return classify_order_status(status) if kind == "order" else classify_job_status(status)
-
-
 @dataclass(frozen=True)
 class WaitState:
     """Statuses of a set of orders or jobs, classified with :mod:`up42_provider.status`.
@@ -130,7 +126,7 @@ class WaitState:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         groups: dict[str, list[str]] = {"success": [], "failure": [], "running": []}
         for item_id, status in statuses.items():
-            groups[_classify(kind, status)].append(item_id)
+            groups[classify_status(kind, status)].append(item_id)
         failed = set(groups["failure"])
         return cls(
             kind=kind,
@@ -663,7 +659,7 @@ async def astate_of(
     statuses = {i: str(p.get("status")) for i, p in answers.items()}
     messages: dict[str, str] = {}
     for item_id, payload in answers.items():
-        if _classify(kind, statuses[item_id]) == "failure":
+        if classify_status(kind, statuses[item_id]) == "failure":
             if kind == "order":
                 messages[item_id] = _order_message(payload)
             else:

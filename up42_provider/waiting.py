@@ -36,7 +36,11 @@ def trigger_class(kind: str) -> type[UP42StatusTrigger]:
     from up42_provider.triggers.job import UP42JobStatusTrigger
     from up42_provider.triggers.order import UP42OrderStatusTrigger
 
-    return UP42OrderStatusTrigger if kind == "order" else UP42JobStatusTrigger
+    triggers: dict[str, type[UP42StatusTrigger]] = {
+        "order": UP42OrderStatusTrigger,
+        "job": UP42JobStatusTrigger,
+    }
+    return triggers[kind]
 
 
 def wait_or_defer(

@@ -27,7 +27,7 @@ from collections.abc import AsyncGenerator, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from up42_provider.status import classify_job_status, classify_order_status
+from up42_provider.status import classify_status
 
 if TYPE_CHECKING:
     from up42_provider.hooks.up42 import UP42Hook
@@ -102,8 +102,8 @@ class Subscription:
     """One trigger's place in the rounds: the answers delivered to it, oldest first.
 
     A queue of its own, because 1,000 ``asyncio.Queue``s (five deques and an event each, about
-    3.8 KiB) would be the biggest thing a waiting trigger holds: here an idle subscription is four
-    slots, and a waiting one one future (benchmarks/airflow_triggerer_benchmark.py, RSS per trigger).
+    3.8 KiB) would be the biggest thing a waiting trigger holds: here it is four slots and a
+    list, and a waiting one one future (benchmarks/airflow_triggerer_benchmark.py, RSS per trigger).
     """
 
     __slots__ = ("_pending", "_waiter", "ids", "interval")
@@ -111,14 +111,11 @@ class Subscription:
     def __init__(self, ids: tuple[str, ...], interval: float) -> None:
         self.ids = ids
         self.interval = interval
-        self._pending: list[dict[str, Answer]] | None = None
+        self._pending: list[dict[str, Answer]] = []
         self._waiter: asyncio.Future[None] | None = None
 
     def put_nowait(self, answers: dict[str, Answer]) -> None:
-        if self._pending is None:
-            self._pending = [answers]
-        else:
-            self._pending.append(answers)
+        self._pending.append(answers)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
@@ -129,10 +126,7 @@ class Subscription:
         """The oldest undelivered answers; :class:`asyncio.QueueEmpty` when there are none."""
         if not self._pending:
             raise asyncio.QueueEmpty
-        answers = self._pending.pop(0)
-        if not self._pending:
-            self._pending = None
-        return answers
+        return self._pending.pop(0)
 
     async def get(self) -> dict[str, Answer]:
         """The next round's answers for :attr:`ids` (id -> payload, or the error that round met)."""
@@ -253,10 +247,7 @@ class Poller:
         more: while it runs only :data:`REMEMBERED` (a 2023 job's payload holds its whole input
         AOI, kilobytes per trigger, and a round over 1,000 jobs would hold them all at once); once
         it ended all of it, for the failure message (``waiters.astate_of``)."""
-        outcome = (classify_order_status if self.kind == "order" else classify_job_status)(
-            payload.get("status")
-        )
-        if outcome != "running":
+        if classify_status(self.kind, payload.get("status")) != "running":
             return payload
         return {key: payload.get(key) for key in REMEMBERED}
 
